@@ -1,0 +1,1 @@
+//! Canopy node runtime (under construction).
