@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The test command (README quick start): installs what the tests need, then runs every check.
+# Each scripts/setup/*.sh installs one thing (idempotently) and appends the variables the
+# tests read to .tools/test.env. A missing tool is an error, never a skip.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+mkdir -p .tools
+: > .tools/test.env
+for setup in scripts/setup/*.sh; do
+  echo "== setup: $setup"
+  bash "$setup"
+done
+set -a
+# shellcheck disable=SC1091
+source .tools/test.env
+set +a
+
+echo "== cargo fmt --check"
+cargo fmt --all --check
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+echo "== cargo test"
+cargo test --workspace --all-targets
+cargo test --workspace --doc
