@@ -1,1 +1,43 @@
-//! Canopy node runtime (under construction).
+//! Canopy's node runtime: compose a tree of MCP servers in Rust and serve it as one.
+//!
+//! A [`Tree`] is built from a root [`Node`]. Any rmcp [`ServerHandler`](rmcp::ServerHandler)
+//! can be mounted as an in-process child and is called directly — no JSON, no channel hop —
+//! through a compiled route table, so in-process depth costs almost nothing. Progress, logs,
+//! elicitation and sampling from any depth reach the caller of the root call (a Rust host
+//! through [`CallHandle`] events, an MCP client through the [`CanopyServer`] face), and
+//! [`Policy`](canopy_topology::Policy) rules (`allow`/`deny`/`ask`) apply on the way.
+//!
+//! ```no_run
+//! use canopy_node::{Node, Tree};
+//! # #[derive(Clone)] struct Web; impl rmcp::ServerHandler for Web {}
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! let tree = Tree::builder(Node::new("hub").child(Node::new("research").child(Node::server("web", Web))))
+//!     .build()
+//!     .await?;
+//! let mut call = tree.start_call("research__web__fetch", None);
+//! while let Some(event) = call.next_event().await {
+//!     println!("{}", event.to_json_line());
+//! }
+//! # Ok(()) }
+//! ```
+
+// Canopy relays sampling, logging and resources/subscribe for the revisions that still have
+// them, so it uses rmcp's deprecated (SEP-2577) items on purpose.
+#![allow(deprecated)]
+
+mod backend;
+mod builder;
+mod call;
+mod error;
+mod event;
+mod local;
+mod server;
+mod tree;
+mod upstream;
+
+pub use self::builder::{DEFAULT_PAGE_SIZE, Node, TreeBuilder};
+pub use self::error::{BuildError, CallError};
+pub use self::event::{CallId, Event, EventKind, NodeState, Prompt, PromptAnswer, PromptKind};
+pub use self::server::{CanopyServer, DEFAULT_PARK_TIMEOUT};
+pub use self::tree::{CallHandle, Tree};
+pub use self::upstream::SamplingHandler;

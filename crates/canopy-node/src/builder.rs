@@ -1,0 +1,174 @@
+//! Composing trees in Rust code: [`Node`] describes one node and its children,
+//! [`TreeBuilder`] turns the root node into a running [`Tree`].
+
+use std::{
+    fmt,
+    sync::{Arc, Weak},
+};
+
+use canopy_topology::{CodecOptions, NodePath, Policy};
+use rmcp::ServerHandler;
+
+use crate::{
+    backend::Backend,
+    error::BuildError,
+    local::{LocalBackend, NodeNotices},
+    tree::Tree,
+    upstream::SamplingHandler,
+};
+
+/// Makes a node's backend once the tree (and so the node's path and notice sink) exists.
+pub(crate) type BackendFactory =
+    Box<dyn FnOnce(NodePath, Weak<dyn NodeNotices>) -> Arc<dyn Backend> + Send>;
+
+/// One node of a tree: a name, optionally a server for its own capabilities, a policy, and
+/// children.
+///
+/// ```
+/// # use canopy_node::Node;
+/// # use canopy_topology::Policy;
+/// # #[derive(Clone)] struct Search; impl rmcp::ServerHandler for Search {}
+/// let research = Node::new("research")
+///     .policy(Policy::new().ask("web/*post*"))
+///     .child(Node::server("web", Search));
+/// ```
+#[must_use]
+pub struct Node {
+    pub(crate) name: String,
+    pub(crate) description: Option<String>,
+    pub(crate) backend: Option<BackendFactory>,
+    pub(crate) kind: &'static str,
+    pub(crate) children: Vec<Node>,
+    pub(crate) policy: Policy,
+    pub(crate) inline: bool,
+}
+
+impl fmt::Debug for Node {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Node")
+            .field("name", &self.name)
+            .field("kind", &self.kind)
+            .field("inline", &self.inline)
+            .field("children", &self.children)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Node {
+    /// An inner node that routes to its children and has no capabilities of its own.
+    pub fn new(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            description: None,
+            backend: None,
+            kind: "router",
+            children: Vec::new(),
+            policy: Policy::new(),
+            inline: false,
+        }
+    }
+
+    /// A node whose capabilities are those of an rmcp server handler, called in-process
+    /// (directly, with no serialization).
+    pub fn server(name: impl Into<String>, handler: impl ServerHandler) -> Self {
+        Self::new(name).with_server(handler)
+    }
+
+    /// Gives the node its own capabilities, served by `handler` in-process.
+    pub fn with_server(mut self, handler: impl ServerHandler) -> Self {
+        self.kind = "server";
+        self.backend = Some(Box::new(move |path, notices| {
+            let backend = LocalBackend::new(handler, path, notices);
+            backend.start();
+            Arc::new(backend)
+        }));
+        self
+    }
+
+    /// Adds a child.
+    pub fn child(mut self, child: Node) -> Self {
+        self.children.push(child);
+        self
+    }
+
+    /// Adds several children.
+    pub fn children(mut self, children: impl IntoIterator<Item = Node>) -> Self {
+        self.children.extend(children);
+        self
+    }
+
+    /// Sets the node's policy (rules relative to this node; they can only narrow what the
+    /// node's descendants may do).
+    pub fn policy(mut self, policy: Policy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Mounts the node without a name prefix: its capabilities appear under their own names.
+    pub fn inline(mut self) -> Self {
+        self.inline = true;
+        self
+    }
+
+    /// A human-readable description, shown in the topology.
+    pub fn description(mut self, description: impl Into<String>) -> Self {
+        self.description = Some(description.into());
+        self
+    }
+}
+
+/// Options for turning a root [`Node`] into a [`Tree`].
+#[must_use]
+pub struct TreeBuilder {
+    pub(crate) root: Node,
+    pub(crate) codec: CodecOptions,
+    pub(crate) sampling: Option<Arc<dyn SamplingHandler>>,
+    pub(crate) page_size: usize,
+}
+
+impl fmt::Debug for TreeBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TreeBuilder")
+            .field("root", &self.root)
+            .field("codec", &self.codec)
+            .field("page_size", &self.page_size)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The default number of items in one page of `tools/list` and the other lists.
+pub const DEFAULT_PAGE_SIZE: usize = 500;
+
+impl TreeBuilder {
+    pub(crate) fn new(root: Node) -> Self {
+        Self {
+            root,
+            codec: CodecOptions::default(),
+            sampling: None,
+            page_size: DEFAULT_PAGE_SIZE,
+        }
+    }
+
+    /// How exposed names are formed (LLM-safe by default).
+    pub fn codec(mut self, options: CodecOptions) -> Self {
+        self.codec = options;
+        self
+    }
+
+    /// Answers sampling requests of calls made by the Rust host.
+    pub fn sampling(mut self, handler: impl SamplingHandler) -> Self {
+        self.sampling = Some(Arc::new(handler));
+        self
+    }
+
+    /// Items per page in list results (at least 1).
+    pub fn page_size(mut self, page_size: usize) -> Self {
+        self.page_size = page_size.max(1);
+        self
+    }
+
+    /// Starts every node, asks each what it offers, and compiles the routes.
+    pub async fn build(self) -> Result<Tree, BuildError> {
+        Tree::build(self).await
+    }
+}

@@ -1,0 +1,266 @@
+//! One root call in flight: its scope (what every node working on it may touch), its event
+//! queue, and the driver that carries events up to whoever made the call.
+//!
+//! A backend working on a call pushes [`CallMsg`]s into the call's queue *synchronously*
+//! (from inside the transport that receives them), so by the time a node's result arrives,
+//! every progress notification it sent before is already queued: the driver drains the queue
+//! before it returns the result, which keeps events in order and before the result, without
+//! an extra task hop on the hot path.
+
+use std::sync::{
+    Arc,
+    atomic::{AtomicU64, Ordering},
+};
+
+use canopy_topology::NodePath;
+use futures::{FutureExt, StreamExt, future::BoxFuture, stream::FuturesUnordered};
+use rmcp::{
+    ErrorData as McpError,
+    model::{CreateMessageRequestParams, CreateMessageResult, RequestMetaObject},
+};
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    event::{CallId, Event, EventKind, NodeState, Prompt, PromptAnswer},
+    upstream::Upstream,
+};
+
+/// A message a node sends towards the caller of a root call.
+#[derive(Debug)]
+pub(crate) enum CallMsg {
+    /// An event to pass on (progress, log, prompt, …).
+    Event(Event),
+    /// A node asks the caller's model for a completion (MCP sampling).
+    Sample {
+        path: NodePath,
+        params: Box<CreateMessageRequestParams>,
+        reply: oneshot::Sender<Result<CreateMessageResult, McpError>>,
+    },
+}
+
+/// What every node working on a call may touch: its id, its event queue, its cancellation
+/// token, and the caller's protocol facts. Cheap to clone.
+#[derive(Clone, Debug)]
+pub(crate) struct CallScope {
+    pub(crate) call: Option<CallId>,
+    pub(crate) queue: mpsc::UnboundedSender<CallMsg>,
+    pub(crate) ct: CancellationToken,
+    pub(crate) caller: Arc<CallerInfo>,
+    prompt_ids: Arc<AtomicU64>,
+}
+
+/// Facts about the caller that travel down with a call.
+#[derive(Debug, Default)]
+pub(crate) struct CallerInfo {
+    /// `_meta` entries to pass on to every node (trace context and the like).
+    pub(crate) meta: Option<RequestMetaObject>,
+}
+
+impl CallScope {
+    pub(crate) fn new(
+        call: Option<CallId>,
+        ct: CancellationToken,
+        caller: Arc<CallerInfo>,
+    ) -> (Self, mpsc::UnboundedReceiver<CallMsg>) {
+        let (queue, rx) = mpsc::unbounded_channel();
+        let scope = Self {
+            call,
+            queue,
+            ct,
+            caller,
+            prompt_ids: Arc::new(AtomicU64::new(1)),
+        };
+        (scope, rx)
+    }
+
+    /// Queues an event from the node at `path`.
+    pub(crate) fn emit(&self, path: &NodePath, kind: EventKind) {
+        let _ = self
+            .queue
+            .send(CallMsg::Event(Event::new(kind, path.clone(), self.call)));
+    }
+
+    /// A fresh prompt id, unique within the call.
+    pub(crate) fn next_prompt_id(&self) -> String {
+        format!("p{}", self.prompt_ids.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// Raises a prompt from the node at `path` and waits for the answer. A prompt nobody
+    /// can answer (the caller went away) reads as `Cancel`.
+    pub(crate) async fn ask(
+        &self,
+        path: &NodePath,
+        prompt: Prompt,
+        answer: oneshot::Receiver<PromptAnswer>,
+    ) -> PromptAnswer {
+        self.emit(path, EventKind::Prompt(prompt));
+        tokio::select! {
+            answer = answer => answer.unwrap_or(PromptAnswer::Cancel),
+            () = self.ct.cancelled() => PromptAnswer::Cancel,
+        }
+    }
+}
+
+/// The result of a node's work, with panics caught.
+type Work<T> = BoxFuture<'static, std::thread::Result<Result<T, McpError>>>;
+
+/// A call's work plus the queue of what its nodes send upstream. Driving it carries every
+/// message to the caller, in order, and yields the result only after every message queued
+/// before it was passed on. A caller that cannot be asked anything mid-call (MCP 2026-07-28)
+/// gets [`Step::NeedsInput`] instead, and the driver can be resumed later with the answers.
+pub(crate) struct Driver<T> {
+    work: Work<T>,
+    queue: mpsc::UnboundedReceiver<CallMsg>,
+    waiting: FuturesUnordered<BoxFuture<'static, ()>>,
+    /// Cancels every node working on the call.
+    pub(crate) ct: CancellationToken,
+}
+
+impl<T> std::fmt::Debug for Driver<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Driver").finish_non_exhaustive()
+    }
+}
+
+/// What driving a call gave.
+#[derive(Debug)]
+pub(crate) enum Step<T> {
+    /// The call finished.
+    Done(Result<T, McpError>),
+    /// The call waits for answers only the (stateless) caller can give.
+    NeedsInput(Vec<PendingInput>),
+}
+
+/// A question a node asked that must go back to a stateless caller as `input_required`.
+#[derive(Debug)]
+pub(crate) enum PendingInput {
+    /// A permission prompt or an elicitation.
+    Prompt { path: NodePath, prompt: Prompt },
+    /// A sampling request.
+    Sample {
+        params: Box<CreateMessageRequestParams>,
+        reply: oneshot::Sender<Result<CreateMessageResult, McpError>>,
+    },
+}
+
+impl<T: Send + 'static> Driver<T> {
+    pub(crate) fn new(
+        work: BoxFuture<'static, Result<T, McpError>>,
+        queue: mpsc::UnboundedReceiver<CallMsg>,
+        ct: CancellationToken,
+    ) -> Self {
+        Self {
+            work: Box::pin(std::panic::AssertUnwindSafe(work).catch_unwind()),
+            queue,
+            waiting: FuturesUnordered::new(),
+            ct,
+        }
+    }
+
+    /// Drives the call until it finishes, or until it needs answers the stateless caller
+    /// must give. `request_ct` is the cancellation token of the caller's current request.
+    pub(crate) async fn run(
+        &mut self,
+        upstream: &Arc<Upstream>,
+        request_ct: &CancellationToken,
+    ) -> Step<T> {
+        let mut inputs = Vec::new();
+        let outcome = loop {
+            tokio::select! {
+                biased;
+                Some(msg) = self.queue.recv() => {
+                    self.handle(msg, upstream, &mut inputs).await;
+                    if !inputs.is_empty() {
+                        while let Ok(msg) = self.queue.try_recv() {
+                            self.handle(msg, upstream, &mut inputs).await;
+                        }
+                        return Step::NeedsInput(inputs);
+                    }
+                }
+                Some(()) = self.waiting.next(), if !self.waiting.is_empty() => {}
+                outcome = &mut self.work => break outcome,
+                () = request_ct.cancelled() => {
+                    self.ct.cancel();
+                    return Step::Done(Err(McpError::internal_error("the call was cancelled", None)));
+                }
+            }
+        };
+        while let Ok(msg) = self.queue.try_recv() {
+            self.handle(msg, upstream, &mut inputs).await;
+        }
+        Step::Done(match outcome {
+            Ok(result) => result,
+            Err(panic) => Err(McpError::internal_error(
+                format!(
+                    "a node panicked while handling the call: {}",
+                    panic_message(&*panic)
+                ),
+                None,
+            )),
+        })
+    }
+
+    async fn handle(
+        &mut self,
+        msg: CallMsg,
+        upstream: &Arc<Upstream>,
+        inputs: &mut Vec<PendingInput>,
+    ) {
+        match msg {
+            CallMsg::Event(event) => {
+                let EventKind::Prompt(prompt) = &event.kind else {
+                    upstream.forward(event).await;
+                    return;
+                };
+                upstream.publish(&event);
+                let (prompt, path) = (prompt.clone(), event.path.clone());
+                if upstream.is_stateless() {
+                    inputs.push(PendingInput::Prompt { path, prompt });
+                    return;
+                }
+                let upstream = Arc::clone(upstream);
+                self.waiting.push(Box::pin(async move {
+                    if let Some(answer) = upstream.answer_prompt(&path, &prompt).await {
+                        prompt.respond(answer);
+                    }
+                }));
+            }
+            CallMsg::Sample {
+                path,
+                params,
+                reply,
+            } => {
+                if upstream.is_stateless() {
+                    inputs.push(PendingInput::Sample { params, reply });
+                    return;
+                }
+                let upstream = Arc::clone(upstream);
+                self.waiting.push(Box::pin(async move {
+                    let _ = reply.send(upstream.sample(&path, *params).await);
+                }));
+            }
+        }
+    }
+}
+
+/// Emits the status event for a node on a call, if anyone listens.
+pub(crate) fn status(scope: &CallScope, path: &NodePath, state: NodeState, capability: &str) {
+    scope.emit(
+        path,
+        EventKind::Status {
+            state,
+            capability: Some(capability.to_owned()),
+        },
+    );
+}
+
+pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    if let Some(message) = panic.downcast_ref::<&str>() {
+        (*message).to_owned()
+    } else if let Some(message) = panic.downcast_ref::<String>() {
+        message.clone()
+    } else {
+        "(no message)".to_owned()
+    }
+}

@@ -1,0 +1,322 @@
+//! The event stream: typed events from any depth of a tree, tagged with the node path and
+//! the root call they belong to.
+//!
+//! Every root call has one ordered stream of [`Event`]s (see [`CallHandle`](crate::CallHandle));
+//! the tree has one more for its host ([`Tree::subscribe`](crate::Tree::subscribe)). Their JSON
+//! form is the `--json` contract of the command line: one object per line with `type`, `path`
+//! and `call`.
+
+use std::{
+    fmt,
+    sync::{Arc, Mutex},
+};
+
+use canopy_topology::NodePath;
+use rmcp::model::ElicitRequestParams;
+use serde::{Serialize, Serializer};
+use serde_json::{Map, Value};
+use tokio::sync::oneshot;
+
+/// The id of one root call, unique within a tree's lifetime.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CallId(pub(crate) u64);
+
+impl fmt::Display for CallId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "c{}", self.0)
+    }
+}
+
+impl Serialize for CallId {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+/// One event of a call, from the node at `path`.
+#[derive(Clone, Debug, Serialize)]
+#[non_exhaustive]
+pub struct Event {
+    /// What happened.
+    #[serde(flatten)]
+    pub kind: EventKind,
+    /// The canonical path of the node the event comes from (`""` for the root).
+    #[serde(serialize_with = "serialize_path")]
+    pub path: NodePath,
+    /// The root call the event belongs to (`None` for tree-level events such as a log line
+    /// a child writes while no call is running).
+    pub call: Option<CallId>,
+}
+
+fn serialize_path<S: Serializer>(path: &NodePath, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_str(path)
+}
+
+impl Event {
+    pub(crate) fn new(kind: EventKind, path: NodePath, call: Option<CallId>) -> Self {
+        Self { kind, path, call }
+    }
+
+    /// The event as one line of the `--json` contract.
+    pub fn to_json_line(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|error| {
+            format!(r#"{{"type":"error","code":-32603,"message":"unserializable event: {error}"}}"#)
+        })
+    }
+}
+
+/// The kinds of event.
+#[derive(Clone, Debug, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum EventKind {
+    /// Progress of long-running work (an MCP `notifications/progress`).
+    Progress {
+        /// Progress so far.
+        progress: f64,
+        /// The total, when known.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        total: Option<f64>,
+        /// A human-readable message.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        message: Option<String>,
+    },
+    /// A log message (an MCP `notifications/message`, or a child's stderr line).
+    Log {
+        /// Severity: `debug`, `info`, `notice`, `warning`, `error`, `critical`, `alert`,
+        /// `emergency`.
+        level: String,
+        /// The logger's name, when given.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        logger: Option<String>,
+        /// The logged data.
+        data: Value,
+    },
+    /// A question for the user: a permission prompt or an information request. Answer it
+    /// with [`Prompt::respond`].
+    Prompt(Prompt),
+    /// Partial output of long-running work.
+    Partial {
+        /// The partial content.
+        data: Value,
+    },
+    /// A node started, finished or failed its part of the call.
+    Status {
+        /// What happened to the node.
+        state: NodeState,
+        /// The capability it was working on (its canonical id).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        capability: Option<String>,
+    },
+    /// The call's final MCP result.
+    Result {
+        /// The result as MCP JSON.
+        result: Value,
+    },
+    /// The call failed with a protocol error.
+    Error {
+        /// The JSON-RPC error code.
+        code: i32,
+        /// What went wrong.
+        message: String,
+    },
+}
+
+/// The state in a [`EventKind::Status`] event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NodeState {
+    /// The node started working on the call.
+    Started,
+    /// The node finished.
+    Finished,
+    /// The node failed.
+    Failed,
+}
+
+/// What a prompt asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PromptKind {
+    /// May the call go ahead? (an `ask` policy)
+    Permission,
+    /// Information a node requests from the user (an MCP elicitation).
+    Input,
+}
+
+/// The user's answer to a prompt.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum PromptAnswer {
+    /// Accepted; for input prompts, with the requested content.
+    Accept(Map<String, Value>),
+    /// Declined: the call continues without the information, or is refused.
+    Decline,
+    /// Cancelled: the whole operation should stop.
+    Cancel,
+}
+
+impl PromptAnswer {
+    /// An acceptance with no content (the answer to a permission prompt).
+    pub fn accept() -> Self {
+        Self::Accept(Map::new())
+    }
+}
+
+type AnswerSlot = Arc<Mutex<Option<oneshot::Sender<PromptAnswer>>>>;
+
+/// A question raised anywhere in the tree, waiting for the user's answer.
+#[derive(Clone, Serialize)]
+#[non_exhaustive]
+pub struct Prompt {
+    /// The prompt's id, unique within its call.
+    pub id: String,
+    /// Permission or information request.
+    pub kind: PromptKind,
+    /// The question, for a person.
+    pub message: String,
+    /// The JSON schema of the requested answer (an object schema; empty for permissions).
+    pub schema: Value,
+    #[serde(skip)]
+    answer: AnswerSlot,
+    /// The MCP elicitation this prompt stands for, when a node sent one: forwarded verbatim
+    /// to an MCP client so nothing (URL mode, metadata) is lost on the way.
+    #[serde(skip)]
+    origin: Option<Arc<ElicitRequestParams>>,
+}
+
+impl fmt::Debug for Prompt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Prompt")
+            .field("id", &self.id)
+            .field("kind", &self.kind)
+            .field("message", &self.message)
+            .field("schema", &self.schema)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Prompt {
+    pub(crate) fn new(
+        id: String,
+        kind: PromptKind,
+        message: String,
+        schema: Value,
+    ) -> (Self, oneshot::Receiver<PromptAnswer>) {
+        let (tx, rx) = oneshot::channel();
+        let prompt = Self {
+            id,
+            kind,
+            message,
+            schema,
+            answer: Arc::new(Mutex::new(Some(tx))),
+            origin: None,
+        };
+        (prompt, rx)
+    }
+
+    /// A prompt standing for an elicitation a node sent.
+    pub(crate) fn from_elicitation(
+        id: String,
+        params: ElicitRequestParams,
+    ) -> (Self, oneshot::Receiver<PromptAnswer>) {
+        let (message, schema) = match &params {
+            ElicitRequestParams::FormElicitationParams {
+                message,
+                requested_schema,
+                ..
+            } => (
+                message.clone(),
+                serde_json::to_value(requested_schema).unwrap_or_else(|_| empty_object_schema()),
+            ),
+            ElicitRequestParams::UrlElicitationParams { message, url, .. } => {
+                (format!("{message} ({url})"), empty_object_schema())
+            }
+            _ => (
+                "(an input request of an unknown kind)".to_owned(),
+                empty_object_schema(),
+            ),
+        };
+        let (mut prompt, rx) = Self::new(id, PromptKind::Input, message, schema);
+        prompt.origin = Some(Arc::new(params));
+        (prompt, rx)
+    }
+
+    /// The elicitation this prompt stands for, if a node sent one.
+    pub(crate) fn origin(&self) -> Option<&ElicitRequestParams> {
+        self.origin.as_deref()
+    }
+
+    /// Answers the prompt; the waiting call resumes. Returns `false` if it was already
+    /// answered or the call is gone.
+    pub fn respond(&self, answer: PromptAnswer) -> bool {
+        let sender = match self.answer.lock() {
+            Ok(mut slot) => slot.take(),
+            Err(poisoned) => poisoned.into_inner().take(),
+        };
+        sender.is_some_and(|sender| sender.send(answer).is_ok())
+    }
+
+    /// Whether the prompt still waits for an answer.
+    pub fn is_pending(&self) -> bool {
+        match self.answer.lock() {
+            Ok(slot) => slot.as_ref().is_some_and(|s| !s.is_closed()),
+            Err(_) => false,
+        }
+    }
+}
+
+/// The JSON schema of an empty object: the schema of a permission prompt.
+pub(crate) fn empty_object_schema() -> Value {
+    serde_json::json!({ "type": "object", "properties": {} })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_event_serializes_to_the_contract() {
+        let path = NodePath::parse("research/web").expect("valid path");
+        let event = Event::new(
+            EventKind::Progress {
+                progress: 50.0,
+                total: Some(100.0),
+                message: Some("half".into()),
+            },
+            path,
+            Some(CallId(7)),
+        );
+        let json: Value = serde_json::from_str(&event.to_json_line()).expect("json");
+        assert_eq!(
+            json,
+            serde_json::json!({"type":"progress","path":"research/web","call":"c7",
+                "progress":50.0,"total":100.0,"message":"half"})
+        );
+    }
+
+    #[test]
+    fn prompt_answers_once() {
+        let (prompt, mut rx) = Prompt::new(
+            "p1".into(),
+            PromptKind::Permission,
+            "May I?".into(),
+            empty_object_schema(),
+        );
+        let copy = prompt.clone();
+        assert!(prompt.is_pending());
+        assert!(copy.respond(PromptAnswer::accept()));
+        assert!(!prompt.respond(PromptAnswer::Decline));
+        assert_eq!(rx.try_recv().ok(), Some(PromptAnswer::accept()));
+        let json: Value = serde_json::to_value(Event::new(
+            EventKind::Prompt(prompt),
+            NodePath::root(),
+            Some(CallId(1)),
+        ))
+        .expect("json");
+        assert_eq!(json["type"], "prompt");
+        assert_eq!(json["kind"], "permission");
+        assert_eq!(json["id"], "p1");
+        assert_eq!(json["path"], "");
+    }
+}

@@ -1,0 +1,427 @@
+//! In-process children: any rmcp [`ServerHandler`] mounted in the tree and called directly,
+//! with no JSON and no channel hop on the request path.
+//!
+//! A handler talks back (progress, logs, elicitation, sampling, list changes) through the
+//! `Peer` in its `RequestContext`. rmcp only makes peers for running services, so each
+//! in-process child keeps a small pool of *slots*: a slot is the handler served over a
+//! [`SlotTransport`] whose outgoing side Canopy reads itself. A call checks a slot out, so
+//! everything the handler sends through that slot's peer belongs to that call: attribution
+//! is exact even with many concurrent calls, and it needs no request association on the wire.
+
+use std::{
+    borrow::Cow,
+    sync::{
+        Arc, Mutex, Weak,
+        atomic::{AtomicI64, Ordering},
+    },
+};
+
+use canopy_topology::{LinkKind, NodePath};
+use futures::{FutureExt, future::BoxFuture};
+use rmcp::{
+    ErrorData as McpError, RoleServer, ServerHandler,
+    model::{
+        ClientCapabilities, ClientNotification, ClientRequest, ClientResult, Implementation,
+        InitializeRequestParams, InitializedNotification, JsonRpcMessage, NumberOrString,
+        ProgressToken, ProtocolVersion, ServerJsonRpcMessage, ServerNotification, ServerRequest,
+        ServerResult,
+    },
+    service::{
+        DynService, NotificationContext, RequestContext, RunningService, RxJsonRpcMessage, Service,
+        TxJsonRpcMessage, serve_directly,
+    },
+    transport::Transport,
+};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::{
+    backend::Backend,
+    call::{CallMsg, CallScope},
+    event::{EventKind, Prompt},
+    upstream::elicit_from_answer,
+};
+
+/// Notices a node sends that concern the tree rather than one call.
+pub(crate) trait NodeNotices: Send + Sync + 'static {
+    /// The node's tools, prompts or resources changed.
+    fn list_changed(&self, path: &NodePath);
+    /// A resource the node owns changed (`uri` as the node knows it).
+    fn resource_updated(&self, path: &NodePath, uri: &str);
+    /// An event that belongs to no call (a log line between calls).
+    fn tree_event(&self, path: &NodePath, kind: EventKind);
+}
+
+/// An rmcp handler shared between direct calls and the slots that serve it.
+struct Shared(Arc<dyn DynService<RoleServer>>);
+
+impl Service<RoleServer> for Shared {
+    fn handle_request(
+        &self,
+        request: ClientRequest,
+        context: RequestContext<RoleServer>,
+    ) -> impl Future<Output = Result<ServerResult, McpError>> + Send + '_ {
+        self.0.handle_request(request, context)
+    }
+
+    fn handle_notification(
+        &self,
+        notification: ClientNotification,
+        context: NotificationContext<RoleServer>,
+    ) -> impl Future<Output = Result<(), McpError>> + Send + '_ {
+        self.0.handle_notification(notification, context)
+    }
+
+    fn get_info(&self) -> rmcp::model::ServerConfig {
+        self.0.get_info()
+    }
+
+    fn supported_protocol_versions(&self) -> Cow<'static, [ProtocolVersion]> {
+        self.0.supported_protocol_versions()
+    }
+}
+
+/// The call a slot currently works for.
+#[derive(Clone)]
+struct Attached {
+    scope: CallScope,
+}
+
+/// State shared by a slot's transport and its owner.
+struct SlotState {
+    path: NodePath,
+    current: Mutex<Option<Attached>>,
+    replies: mpsc::UnboundedSender<RxJsonRpcMessage<RoleServer>>,
+    notices: Weak<dyn NodeNotices>,
+}
+
+impl SlotState {
+    fn attached(&self) -> Option<Attached> {
+        self.current
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    fn set(&self, attached: Option<Attached>) {
+        *self.current.lock().unwrap_or_else(|p| p.into_inner()) = attached;
+    }
+
+    fn reply(&self, id: NumberOrString, result: Result<ClientResult, McpError>) {
+        let message = match result {
+            Ok(result) => JsonRpcMessage::response(result, id),
+            Err(error) => JsonRpcMessage::error(error, Some(id)),
+        };
+        let _ = self.replies.send(message);
+    }
+
+    fn tree_event(&self, kind: EventKind) {
+        if let Some(notices) = self.notices.upgrade() {
+            notices.tree_event(&self.path, kind);
+        }
+    }
+
+    /// Handles one message the handler sent through this slot's peer. Runs synchronously
+    /// inside the service loop, so it is queued before the handler's send completes.
+    fn on_message(self: &Arc<Self>, message: ServerJsonRpcMessage) {
+        match message {
+            JsonRpcMessage::Notification(notification) => {
+                self.on_notification(notification.notification)
+            }
+            JsonRpcMessage::Request(request) => self.on_request(request.id, request.request),
+            // We never send the handler requests, so responses and errors have no owner.
+            JsonRpcMessage::Response(_) | JsonRpcMessage::Error(_) => {}
+        }
+    }
+
+    fn on_notification(self: &Arc<Self>, notification: ServerNotification) {
+        let event = match notification {
+            ServerNotification::ProgressNotification(n) => EventKind::Progress {
+                progress: n.params.progress,
+                total: n.params.total,
+                message: n.params.message,
+            },
+            ServerNotification::LoggingMessageNotification(n) => EventKind::Log {
+                level: serde_json::to_value(n.params.level)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_else(|| "info".to_owned()),
+                logger: n.params.logger,
+                data: n.params.data,
+            },
+            ServerNotification::ToolListChangedNotification(_)
+            | ServerNotification::PromptListChangedNotification(_)
+            | ServerNotification::ResourceListChangedNotification(_) => {
+                if let Some(notices) = self.notices.upgrade() {
+                    notices.list_changed(&self.path);
+                }
+                return;
+            }
+            ServerNotification::ResourceUpdatedNotification(n) => {
+                if let Some(notices) = self.notices.upgrade() {
+                    notices.resource_updated(&self.path, &n.params.uri);
+                }
+                return;
+            }
+            _ => return,
+        };
+        match self.attached() {
+            Some(attached) => attached.scope.emit(&self.path, event),
+            None => self.tree_event(event),
+        }
+    }
+
+    fn on_request(self: &Arc<Self>, id: NumberOrString, request: ServerRequest) {
+        let attached = self.attached();
+        match request {
+            ServerRequest::PingRequest(_) => self.reply(id, Ok(ClientResult::empty(()))),
+            ServerRequest::ElicitRequest(request) => {
+                let Some(Attached { scope }) = attached else {
+                    self.reply(id, Err(no_call("elicitation")));
+                    return;
+                };
+                let (prompt, answer) =
+                    Prompt::from_elicitation(scope.next_prompt_id(), request.params);
+                let state = Arc::clone(self);
+                tokio::spawn(async move {
+                    let answer = scope.ask(&state.path, prompt, answer).await;
+                    state.reply(
+                        id,
+                        Ok(ClientResult::ElicitResult(elicit_from_answer(answer))),
+                    );
+                });
+            }
+            ServerRequest::CreateMessageRequest(request) => {
+                let Some(Attached { scope }) = attached else {
+                    self.reply(id, Err(no_call("sampling")));
+                    return;
+                };
+                let (reply, result) = oneshot::channel();
+                let _ = scope.queue.send(CallMsg::Sample {
+                    path: self.path.clone(),
+                    params: Box::new(request.params),
+                    reply,
+                });
+                let state = Arc::clone(self);
+                tokio::spawn(async move {
+                    let result = result.await.unwrap_or_else(|_| {
+                        Err(McpError::internal_error(
+                            "the call ended before sampling finished",
+                            None,
+                        ))
+                    });
+                    state.reply(
+                        id,
+                        result.map(|r| ClientResult::CreateMessageResult(Box::new(r))),
+                    );
+                });
+            }
+            ServerRequest::ListRootsRequest(_) => {
+                self.reply(id, Ok(ClientResult::ListRootsResult(Default::default())));
+            }
+            ServerRequest::CustomRequest(request) => {
+                self.reply(
+                    id,
+                    Err(McpError::new(
+                        rmcp::model::ErrorCode::METHOD_NOT_FOUND,
+                        request.method,
+                        None,
+                    )),
+                );
+            }
+            _ => self.reply(
+                id,
+                Err(McpError::new(
+                    rmcp::model::ErrorCode::METHOD_NOT_FOUND,
+                    "unsupported request",
+                    None,
+                )),
+            ),
+        }
+    }
+}
+
+fn no_call(what: &str) -> McpError {
+    McpError::invalid_request(
+        format!("{what} requested outside of any call: Canopy cannot tell whom to ask"),
+        None,
+    )
+}
+
+/// The transport of a slot: what the handler sends is handled synchronously by the
+/// [`SlotState`]; what Canopy answers (elicitation results, …) comes back through `replies`.
+struct SlotTransport {
+    state: Arc<SlotState>,
+    replies: mpsc::UnboundedReceiver<RxJsonRpcMessage<RoleServer>>,
+}
+
+impl Transport<RoleServer> for SlotTransport {
+    type Error = std::io::Error;
+
+    fn send(
+        &mut self,
+        item: TxJsonRpcMessage<RoleServer>,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send + 'static {
+        self.state.on_message(item);
+        std::future::ready(Ok(()))
+    }
+
+    fn receive(&mut self) -> impl Future<Output = Option<RxJsonRpcMessage<RoleServer>>> + Send {
+        self.replies.recv()
+    }
+
+    async fn close(&mut self) -> Result<(), Self::Error> {
+        Ok(())
+    }
+}
+
+/// One served copy of the handler, whose peer a call borrows.
+struct Slot {
+    state: Arc<SlotState>,
+    service: RunningService<RoleServer, Shared>,
+}
+
+/// An rmcp handler mounted in-process.
+pub(crate) struct LocalBackend {
+    handler: Arc<dyn DynService<RoleServer>>,
+    path: NodePath,
+    notices: Weak<dyn NodeNotices>,
+    pool: Mutex<Vec<Slot>>,
+    /// The long-lived slot whose peer the handler got in `on_initialized`.
+    session: Mutex<Option<Slot>>,
+    next_id: AtomicI64,
+}
+
+/// The client identity an in-process handler sees: Canopy, able to relay elicitation,
+/// sampling and roots from any caller.
+fn canopy_client_info() -> InitializeRequestParams {
+    let capabilities = ClientCapabilities::builder()
+        .enable_elicitation()
+        .enable_sampling()
+        .enable_roots()
+        .build();
+    InitializeRequestParams::new(
+        capabilities,
+        Implementation::new("canopy", env!("CARGO_PKG_VERSION")),
+    )
+    .with_protocol_version(ProtocolVersion::V_2025_11_25)
+}
+
+/// The progress token an in-process handler gets: a slot serves one call at a time, so the
+/// token needs no meaning.
+fn slot_progress_token() -> ProgressToken {
+    ProgressToken(NumberOrString::Number(0))
+}
+
+impl LocalBackend {
+    pub(crate) fn new<H: ServerHandler>(
+        handler: H,
+        path: NodePath,
+        notices: Weak<dyn NodeNotices>,
+    ) -> Self {
+        Self {
+            handler: Arc::new(handler),
+            path,
+            notices,
+            pool: Mutex::new(Vec::new()),
+            session: Mutex::new(None),
+            next_id: AtomicI64::new(1),
+        }
+    }
+
+    fn new_slot(&self) -> Slot {
+        let (replies_tx, replies) = mpsc::unbounded_channel();
+        let state = Arc::new(SlotState {
+            path: self.path.clone(),
+            current: Mutex::new(None),
+            replies: replies_tx,
+            notices: self.notices.clone(),
+        });
+        let transport = SlotTransport {
+            state: Arc::clone(&state),
+            replies,
+        };
+        let service = serve_directly(
+            Shared(Arc::clone(&self.handler)),
+            transport,
+            Some(canopy_client_info()),
+        );
+        Slot { state, service }
+    }
+
+    /// Gives the handler its session peer, as a real client's `notifications/initialized`
+    /// would: handlers that keep that peer send list changes through it.
+    pub(crate) fn start(&self) {
+        let slot = self.new_slot();
+        let _ = slot.state.replies.send(JsonRpcMessage::notification(
+            ClientNotification::InitializedNotification(InitializedNotification::default()),
+        ));
+        *self.session.lock().unwrap_or_else(|p| p.into_inner()) = Some(slot);
+    }
+
+    fn checkout(&self) -> Slot {
+        let pooled = self.pool.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        pooled.unwrap_or_else(|| self.new_slot())
+    }
+
+    fn give_back(&self, slot: Slot) {
+        slot.state.set(None);
+        self.pool
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(slot);
+    }
+
+    async fn run(
+        &self,
+        request: ClientRequest,
+        scope: &CallScope,
+    ) -> Result<ServerResult, McpError> {
+        let slot = self.checkout();
+        slot.state.set(Some(Attached {
+            scope: scope.clone(),
+        }));
+        let id = NumberOrString::Number(self.next_id.fetch_add(1, Ordering::Relaxed));
+        let mut context = RequestContext::new(id, slot.service.peer().clone());
+        context.ct = scope.ct.clone();
+        if let Some(meta) = &scope.caller.meta {
+            context.meta = meta.clone();
+        }
+        context.meta.set_progress_token(slot_progress_token());
+        let outcome = std::panic::AssertUnwindSafe(self.handler.handle_request(request, context))
+            .catch_unwind()
+            .await;
+        // A slot whose handler panicked mid-request is not reused.
+        match outcome {
+            Ok(result) => {
+                self.give_back(slot);
+                result
+            }
+            Err(panic) => Err(McpError::internal_error(
+                format!(
+                    "node '{}' panicked: {}",
+                    self.path,
+                    crate::call::panic_message(&*panic)
+                ),
+                None,
+            )),
+        }
+    }
+}
+
+impl Backend for LocalBackend {
+    fn request<'a>(
+        &'a self,
+        request: ClientRequest,
+        scope: &'a CallScope,
+    ) -> BoxFuture<'a, Result<ServerResult, McpError>> {
+        Box::pin(self.run(request, scope))
+    }
+
+    fn link(&self) -> LinkKind {
+        LinkKind::InProcess
+    }
+
+    fn protocol_version(&self) -> Option<String> {
+        Some("in-process".to_owned())
+    }
+}

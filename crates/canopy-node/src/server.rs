@@ -1,0 +1,417 @@
+//! The tree's MCP server face: the root answers any MCP client (2025-06-18, 2025-11-25,
+//! 2026-07-28) as one server, with namespaced, paginated lists and routed calls.
+//!
+//! Prompts raised at any depth reach the client as `elicitation/create` on session-based
+//! revisions. A 2026-07-28 client cannot be asked mid-call, so the call is *parked*: the
+//! client gets an `input_required` result whose `requestState` names the parked call, and its
+//! retry with `inputResponses` resumes the very same call.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use rmcp::{
+    ErrorData as McpError, RoleServer, ServerHandler,
+    model::{
+        CallToolRequestParams, CallToolResponse, CompleteRequestParams, CompleteResult,
+        CreateMessageResult, ElicitResult, GetPromptRequestParams, GetPromptResponse,
+        Implementation, InputRequest, InputRequests, InputRequiredResult, ListPromptsResult,
+        ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
+        ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities, ServerConfig,
+        SetLevelRequestParams, SubscribeRequestParams, UnsubscribeRequestParams,
+    },
+    service::{NotificationContext, RequestContext},
+};
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    call::{CallScope, CallerInfo, Driver, PendingInput, Step},
+    tree::{Tree, TreeInner},
+    upstream::{Upstream, answer_from_elicit, elicit_params},
+};
+
+/// How long a parked call waits for the client's retry before it is cancelled.
+pub const DEFAULT_PARK_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// The prefix of the `requestState` of calls Canopy parked (other states belong to nodes).
+const PARKED_PREFIX: &str = "canopy.parked.";
+
+/// A call waiting for a 2026-07-28 client's answers.
+struct Parked {
+    driver: Driver<CallToolResponse>,
+    inputs: Vec<(String, PendingInput)>,
+}
+
+/// The root of a tree as an rmcp [`ServerHandler`]: serve it over any rmcp transport.
+#[derive(Clone)]
+pub struct CanopyServer {
+    tree: Arc<TreeInner>,
+    parked: Arc<Mutex<HashMap<String, Parked>>>,
+    park_timeout: Duration,
+}
+
+impl std::fmt::Debug for CanopyServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CanopyServer")
+            .field("tree", &self.tree)
+            .field("parked", &self.parked.lock().map(|p| p.len()).unwrap_or(0))
+            .finish()
+    }
+}
+
+impl Tree {
+    /// The tree's MCP server face.
+    pub fn server(&self) -> CanopyServer {
+        CanopyServer {
+            tree: Arc::clone(&self.inner),
+            parked: Arc::default(),
+            park_timeout: DEFAULT_PARK_TIMEOUT,
+        }
+    }
+
+    /// Serves the tree over stdin/stdout until the client disconnects.
+    pub async fn serve_stdio(&self) -> Result<(), std::io::Error> {
+        use rmcp::ServiceExt;
+        let running = self
+            .server()
+            .serve(rmcp::transport::stdio())
+            .await
+            .map_err(|error| {
+                std::io::Error::other(format!("MCP session failed to start: {error}"))
+            })?;
+        running.waiting().await.map_err(std::io::Error::other)?;
+        Ok(())
+    }
+}
+
+impl CanopyServer {
+    /// How long a call parked for a 2026-07-28 client's answers may wait.
+    #[must_use]
+    pub fn park_timeout(mut self, timeout: Duration) -> Self {
+        self.park_timeout = timeout;
+        self
+    }
+
+    fn scope(
+        &self,
+        context: &RequestContext<RoleServer>,
+        ct: CancellationToken,
+    ) -> (
+        CallScope,
+        tokio::sync::mpsc::UnboundedReceiver<crate::call::CallMsg>,
+    ) {
+        let mut meta = context.meta.clone();
+        meta.0.remove("progressToken");
+        let caller = CallerInfo {
+            meta: (!meta.0.is_empty()).then_some(meta),
+        };
+        CallScope::new(Some(self.tree.next_call_id()), ct, Arc::new(caller))
+    }
+
+    fn upstream(&self, context: &RequestContext<RoleServer>) -> Arc<Upstream> {
+        let stateless = context
+            .protocol_version()
+            .is_some_and(|v| v.as_str() >= rmcp::model::ProtocolVersion::V_2026_07_28.as_str());
+        Arc::new(Upstream::mcp(
+            context.peer.clone(),
+            context.meta.get_progress_token(),
+            stateless,
+            self.tree.events.clone(),
+        ))
+    }
+
+    /// Drives a call; parks it if it needs a stateless client's answers.
+    async fn step(
+        &self,
+        mut driver: Driver<CallToolResponse>,
+        context: &RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, McpError> {
+        let upstream = self.upstream(context);
+        match driver.run(&upstream, &context.ct).await {
+            Step::Done(result) => result,
+            Step::NeedsInput(pending) => {
+                let mut requests = InputRequests::new();
+                let mut inputs = Vec::new();
+                for (index, input) in pending.into_iter().enumerate() {
+                    let key = format!("canopy-{}", index + 1);
+                    let request = match &input {
+                        PendingInput::Prompt { path, prompt } => InputRequest::Elicitation(
+                            rmcp::model::ElicitRequest::new(elicit_params(path, prompt)),
+                        ),
+                        PendingInput::Sample { params, .. } => InputRequest::CreateMessage(
+                            rmcp::model::CreateMessageRequest::new((**params).clone()),
+                        ),
+                    };
+                    requests.insert(key.clone(), request);
+                    inputs.push((key, input));
+                }
+                let state = format!("{PARKED_PREFIX}{}", uuid::Uuid::new_v4().simple());
+                self.parked
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(state.clone(), Parked { driver, inputs });
+                let (parked, timeout, key) =
+                    (Arc::clone(&self.parked), self.park_timeout, state.clone());
+                tokio::spawn(async move {
+                    tokio::time::sleep(timeout).await;
+                    let abandoned = parked
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .remove(&key);
+                    if let Some(abandoned) = abandoned {
+                        abandoned.driver.ct.cancel();
+                    }
+                });
+                Ok(CallToolResponse::InputRequired(InputRequiredResult::new(
+                    Some(requests),
+                    Some(state),
+                )))
+            }
+        }
+    }
+
+    /// Resumes a parked call with the answers of the client's retry.
+    async fn resume(
+        &self,
+        state: &str,
+        params: CallToolRequestParams,
+        context: &RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, McpError> {
+        let parked = self
+            .parked
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(state);
+        let parked = parked.ok_or_else(|| {
+            McpError::invalid_params(format!("unknown or expired requestState '{state}': the call it named is over; call the tool again"), None)
+        })?;
+        let mut responses = params.input_responses.unwrap_or_default();
+        for (key, input) in parked.inputs {
+            let response = responses.remove(&key);
+            match input {
+                PendingInput::Prompt { prompt, .. } => {
+                    let answer = response
+                        .and_then(|value| serde_json::from_value::<ElicitResult>(value).ok())
+                        .map_or(crate::event::PromptAnswer::Cancel, |result| {
+                            answer_from_elicit(&result)
+                        });
+                    prompt.respond(answer);
+                }
+                PendingInput::Sample { reply, .. } => {
+                    let result = response
+                        .and_then(|value| serde_json::from_value::<CreateMessageResult>(value).ok())
+                        .ok_or_else(|| {
+                            McpError::invalid_params(
+                                format!("inputResponses has no sampling result for '{key}'"),
+                                None,
+                            )
+                        });
+                    let _ = reply.send(result);
+                }
+            }
+        }
+        self.step(parked.driver, context).await
+    }
+
+    fn page<T: Clone>(
+        &self,
+        items: &[T],
+        params: Option<&PaginatedRequestParams>,
+    ) -> Result<(Vec<T>, Option<String>), McpError> {
+        let start = match params.and_then(|p| p.cursor.as_deref()) {
+            None => 0,
+            Some(cursor) => cursor
+                .strip_prefix('o')
+                .and_then(|n| n.parse::<usize>().ok())
+                .filter(|n| *n <= items.len())
+                .ok_or_else(|| {
+                    McpError::invalid_params(format!("invalid cursor '{cursor}'"), None)
+                })?,
+        };
+        let end = (start + self.tree.page_size).min(items.len());
+        let next = (end < items.len()).then(|| format!("o{end}"));
+        Ok((items[start..end].to_vec(), next))
+    }
+
+    /// Runs one routed request that cannot be parked (lists, reads, prompts) with events
+    /// forwarded.
+    async fn run<T: Send + 'static>(
+        &self,
+        context: &RequestContext<RoleServer>,
+        work: impl FnOnce(
+            Arc<TreeInner>,
+            CallScope,
+        ) -> futures::future::BoxFuture<'static, Result<T, McpError>>,
+    ) -> Result<T, McpError> {
+        let ct = CancellationToken::new();
+        let (scope, queue) = self.scope(context, ct.clone());
+        let mut driver = Driver::new(work(Arc::clone(&self.tree), scope), queue, ct);
+        match driver.run(&self.upstream(context), &context.ct).await {
+            Step::Done(result) => result,
+            Step::NeedsInput(_) => Err(McpError::invalid_request(
+                "a node needs the user's input for this request, which Canopy can only relay for tools/call at 2026-07-28",
+                None,
+            )),
+        }
+    }
+}
+
+impl ServerHandler for CanopyServer {
+    fn get_info(&self) -> ServerConfig {
+        let capabilities = ServerCapabilities::builder()
+            .enable_tools()
+            .enable_tool_list_changed()
+            .enable_prompts()
+            .enable_prompts_list_changed()
+            .enable_resources()
+            .enable_resources_list_changed()
+            .enable_resources_subscribe()
+            .enable_completions()
+            .enable_logging()
+            .build();
+        let mut info = ServerConfig::new(capabilities);
+        info.server_info = Implementation::new(self.tree.name.as_str(), env!("CARGO_PKG_VERSION"));
+        info.instructions = self.tree.description.clone();
+        info
+    }
+
+    async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
+        self.tree
+            .peers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(context.peer);
+    }
+
+    async fn list_tools(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, McpError> {
+        let routes = self.tree.routes.load();
+        let (tools, next_cursor) = self.page(&routes.tools, request.as_ref())?;
+        let mut result = ListToolsResult::with_all_items(tools);
+        result.next_cursor = next_cursor;
+        Ok(result)
+    }
+
+    async fn list_prompts(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, McpError> {
+        let routes = self.tree.routes.load();
+        let (prompts, next_cursor) = self.page(&routes.prompts, request.as_ref())?;
+        let mut result = ListPromptsResult::with_all_items(prompts);
+        result.next_cursor = next_cursor;
+        Ok(result)
+    }
+
+    async fn list_resources(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, McpError> {
+        let routes = self.tree.routes.load();
+        let (resources, next_cursor) = self.page(&routes.resources, request.as_ref())?;
+        let mut result = ListResourcesResult::with_all_items(resources);
+        result.next_cursor = next_cursor;
+        Ok(result)
+    }
+
+    async fn list_resource_templates(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, McpError> {
+        let routes = self.tree.routes.load();
+        let (templates, next_cursor) = self.page(&routes.templates, request.as_ref())?;
+        let mut result = ListResourceTemplatesResult::with_all_items(templates);
+        result.next_cursor = next_cursor;
+        Ok(result)
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, McpError> {
+        if let Some(state) = request
+            .request_state
+            .clone()
+            .filter(|s| s.starts_with(PARKED_PREFIX))
+        {
+            return self.resume(&state, request, &context).await;
+        }
+        let ct = CancellationToken::new();
+        let (scope, queue) = self.scope(&context, ct.clone());
+        let tree = Arc::clone(&self.tree);
+        let work = Box::pin(async move { tree.call_tool(request, &scope).await });
+        self.step(Driver::new(work, queue, ct), &context).await
+    }
+
+    async fn get_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, McpError> {
+        self.run(&context, |tree, scope| {
+            Box::pin(async move { tree.get_prompt(request, &scope).await })
+        })
+        .await
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, McpError> {
+        self.run(&context, |tree, scope| {
+            Box::pin(async move { tree.read_resource(request, &scope).await })
+        })
+        .await
+    }
+
+    async fn complete(
+        &self,
+        request: CompleteRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CompleteResult, McpError> {
+        self.run(&context, |tree, scope| {
+            Box::pin(async move { tree.complete(request, &scope).await })
+        })
+        .await
+    }
+
+    async fn subscribe(
+        &self,
+        request: SubscribeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        self.run(&context, |tree, scope| {
+            Box::pin(async move { tree.subscribe(request, &scope).await })
+        })
+        .await
+    }
+
+    async fn unsubscribe(
+        &self,
+        request: UnsubscribeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        self.run(&context, |tree, scope| {
+            Box::pin(async move { tree.unsubscribe(request, &scope).await })
+        })
+        .await
+    }
+
+    async fn set_level(
+        &self,
+        _request: SetLevelRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        Ok(())
+    }
+}

@@ -1,0 +1,262 @@
+//! Whoever made a root call, as the driver sees it: a Rust host reading a call's event
+//! stream, or an MCP client on the other side of the root's server face. Events, prompts and
+//! sampling requests from any depth end here.
+
+use std::sync::{Arc, Mutex};
+
+use canopy_topology::NodePath;
+use rmcp::{
+    ErrorData as McpError, Peer, RoleServer,
+    model::{
+        CreateMessageRequestParams, CreateMessageResult, ElicitRequestParams, ElicitResult,
+        ElicitationAction, ElicitationSchema, LoggingLevel, LoggingMessageNotificationParam,
+        ProgressNotificationParam, ProgressToken,
+    },
+};
+use serde_json::Value;
+use tokio::sync::{broadcast, mpsc};
+
+use crate::event::{Event, EventKind, Prompt, PromptAnswer};
+
+/// Answers sampling requests for calls made by a Rust host (an MCP client answers its own).
+pub trait SamplingHandler: Send + Sync + 'static {
+    /// Runs the model on `params` for the node at `path`.
+    fn create_message(
+        &self,
+        path: &NodePath,
+        params: CreateMessageRequestParams,
+    ) -> futures::future::BoxFuture<'static, Result<CreateMessageResult, McpError>>;
+}
+
+/// Where a call's events go.
+pub(crate) struct Upstream {
+    target: Target,
+    tree_events: broadcast::Sender<Event>,
+    sampling: Option<Arc<dyn SamplingHandler>>,
+}
+
+impl std::fmt::Debug for Upstream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Upstream").finish_non_exhaustive()
+    }
+}
+
+enum Target {
+    /// A Rust host reads the call's events (and answers prompts itself).
+    Host(mpsc::UnboundedSender<Event>),
+    /// An MCP client at the root's server face.
+    Mcp {
+        peer: Peer<RoleServer>,
+        progress_token: Option<ProgressToken>,
+        /// The last progress value sent upstream: MCP requires it to increase.
+        last_progress: Mutex<Option<f64>>,
+        /// Whether the client speaks 2026-07-28 (no server-to-client requests).
+        stateless: bool,
+    },
+}
+
+impl Upstream {
+    pub(crate) fn host(
+        events: mpsc::UnboundedSender<Event>,
+        tree_events: broadcast::Sender<Event>,
+        sampling: Option<Arc<dyn SamplingHandler>>,
+    ) -> Self {
+        Self {
+            target: Target::Host(events),
+            tree_events,
+            sampling,
+        }
+    }
+
+    pub(crate) fn mcp(
+        peer: Peer<RoleServer>,
+        progress_token: Option<ProgressToken>,
+        stateless: bool,
+        tree_events: broadcast::Sender<Event>,
+    ) -> Self {
+        Self {
+            target: Target::Mcp {
+                peer,
+                progress_token,
+                last_progress: Mutex::new(None),
+                stateless,
+            },
+            tree_events,
+            sampling: None,
+        }
+    }
+
+    /// Whether prompts must be returned to the caller as `input_required` instead of asked.
+    pub(crate) fn is_stateless(&self) -> bool {
+        matches!(
+            self.target,
+            Target::Mcp {
+                stateless: true,
+                ..
+            }
+        )
+    }
+
+    /// Hands the event to the Rust host and the tree-wide stream (no MCP traffic).
+    pub(crate) fn publish(&self, event: &Event) {
+        if self.tree_events.receiver_count() > 0 {
+            let _ = self.tree_events.send(event.clone());
+        }
+        if let Target::Host(events) = &self.target {
+            let _ = events.send(event.clone());
+        }
+    }
+
+    /// Passes an event on: to the host, to the tree-wide stream, and to an MCP client as a
+    /// progress or log notification.
+    pub(crate) async fn forward(&self, event: Event) {
+        self.publish(&event);
+        let Target::Mcp {
+            peer,
+            progress_token,
+            last_progress,
+            ..
+        } = &self.target
+        else {
+            return;
+        };
+        match event.kind {
+            EventKind::Progress {
+                progress,
+                total,
+                message,
+            } => {
+                let Some(token) = progress_token else { return };
+                {
+                    let mut last = last_progress.lock().unwrap_or_else(|p| p.into_inner());
+                    if last.is_some_and(|last| progress <= last) {
+                        return;
+                    }
+                    *last = Some(progress);
+                }
+                let mut params = ProgressNotificationParam::new(token.clone(), progress);
+                params.total = total;
+                params.message = message;
+                let _ = peer.notify_progress(params).await;
+            }
+            EventKind::Log {
+                level,
+                logger,
+                data,
+            } => {
+                let level =
+                    serde_json::from_value(Value::String(level)).unwrap_or(LoggingLevel::Info);
+                let mut params = LoggingMessageNotificationParam::new(level, data);
+                params.logger = logger;
+                let _ = peer.notify_logging_message(params).await;
+            }
+            _ => {}
+        }
+    }
+
+    /// Gets the answer to a prompt: `None` when the host answers it itself (it got the
+    /// event); otherwise asks the MCP client with an elicitation.
+    pub(crate) async fn answer_prompt(
+        &self,
+        path: &NodePath,
+        prompt: &Prompt,
+    ) -> Option<PromptAnswer> {
+        match &self.target {
+            Target::Host(events) => events.is_closed().then_some(PromptAnswer::Cancel),
+            Target::Mcp { peer, .. } => Some(elicit(peer, path, prompt).await),
+        }
+    }
+
+    /// Runs a node's sampling request through the caller's model.
+    pub(crate) async fn sample(
+        &self,
+        path: &NodePath,
+        params: CreateMessageRequestParams,
+    ) -> Result<CreateMessageResult, McpError> {
+        match (&self.target, &self.sampling) {
+            (Target::Mcp { peer, .. }, _) => {
+                if peer
+                    .peer_info()
+                    .is_some_and(|info| info.capabilities.sampling.is_none())
+                {
+                    return Err(McpError::invalid_request(
+                        format!(
+                            "node '{path}' asked for sampling, but the client did not declare the sampling capability"
+                        ),
+                        None,
+                    ));
+                }
+                peer.create_message(params).await.map_err(|error| {
+                    McpError::internal_error(
+                        format!("sampling through the client failed: {error}"),
+                        None,
+                    )
+                })
+            }
+            (Target::Host(_), Some(handler)) => handler.create_message(path, params).await,
+            (Target::Host(_), None) => Err(McpError::invalid_request(
+                format!("node '{path}' asked for sampling, but the tree has no sampling handler"),
+                None,
+            )),
+        }
+    }
+}
+
+/// The elicitation request that carries `prompt` to an MCP client.
+pub(crate) fn elicit_params(path: &NodePath, prompt: &Prompt) -> ElicitRequestParams {
+    if let Some(original) = prompt.origin() {
+        return original.clone();
+    }
+    let schema: ElicitationSchema = serde_json::from_value(prompt.schema.clone())
+        .unwrap_or_else(|_| ElicitationSchema::builder().build_unchecked());
+    let message = if path.is_root() {
+        prompt.message.clone()
+    } else {
+        format!("[{path}] {}", prompt.message)
+    };
+    ElicitRequestParams::FormElicitationParams {
+        meta: None,
+        message,
+        requested_schema: schema,
+    }
+}
+
+/// Converts an MCP elicitation result into a prompt answer.
+pub(crate) fn answer_from_elicit(result: &ElicitResult) -> PromptAnswer {
+    match result.action {
+        ElicitationAction::Accept => PromptAnswer::Accept(match &result.content {
+            Some(Value::Object(map)) => map.clone(),
+            _ => serde_json::Map::new(),
+        }),
+        ElicitationAction::Decline => PromptAnswer::Decline,
+        _ => PromptAnswer::Cancel,
+    }
+}
+
+/// Converts a prompt answer into an MCP elicitation result.
+pub(crate) fn elicit_from_answer(answer: PromptAnswer) -> ElicitResult {
+    match answer {
+        PromptAnswer::Accept(content) => {
+            ElicitResult::new(ElicitationAction::Accept).with_content(Value::Object(content))
+        }
+        PromptAnswer::Decline => ElicitResult::new(ElicitationAction::Decline),
+        PromptAnswer::Cancel => ElicitResult::new(ElicitationAction::Cancel),
+    }
+}
+
+async fn elicit(peer: &Peer<RoleServer>, path: &NodePath, prompt: &Prompt) -> PromptAnswer {
+    if peer
+        .peer_info()
+        .is_some_and(|info| info.capabilities.elicitation.is_none())
+    {
+        tracing::warn!(%path, "the client cannot answer prompts (no elicitation capability); declining");
+        return PromptAnswer::Decline;
+    }
+    match peer.create_elicitation(elicit_params(path, prompt)).await {
+        Ok(result) => answer_from_elicit(&result),
+        Err(error) => {
+            tracing::warn!(%path, %error, "elicitation through the client failed; cancelling");
+            PromptAnswer::Cancel
+        }
+    }
+}

@@ -1,0 +1,348 @@
+//! Per-node policies over canonical ids, and the chain that combines the policies of every
+//! node on a capability's path into one [`Decision`].
+//!
+//! Each node's globs are relative to that node (`db/*write*` on `hub` matches
+//! `hub/db/rows_write`). Across nodes the most restrictive verdict wins
+//! (deny > ask > allow), so an ancestor can only narrow what its descendants may do.
+
+use globset::{GlobBuilder, GlobMatcher};
+
+use crate::error::PolicyError;
+use crate::path::{CanonicalId, NodePath};
+
+/// The three verdicts a rule can give.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RuleKind {
+    /// The capability may be used.
+    Allow,
+    /// The user must be asked first.
+    Ask,
+    /// The capability is refused and hidden.
+    Deny,
+}
+
+/// One glob, compiled when it was added; a bad glob keeps globset's reason.
+#[derive(Clone, Debug)]
+struct Pattern {
+    glob: String,
+    matcher: Result<GlobMatcher, String>,
+}
+
+impl Pattern {
+    fn new(glob: String) -> Self {
+        let matcher = GlobBuilder::new(&glob)
+            .literal_separator(true)
+            .build()
+            .map(|glob| glob.compile_matcher())
+            .map_err(|err| err.kind().to_string());
+        Self { glob, matcher }
+    }
+
+    /// Whether the glob matches; an invalid glob matches `invalid_matches` (fail closed).
+    fn matches(&self, id: &str, invalid_matches: bool) -> bool {
+        match &self.matcher {
+            Ok(matcher) => matcher.is_match(id),
+            Err(_) => invalid_matches,
+        }
+    }
+}
+
+/// One node's policy: globs over canonical ids *relative to that node* (`db/*write*`).
+/// Glob syntax is globset's with `literal_separator(true)`: `*` stays inside one path
+/// segment, `**` crosses segments. Empty `allow` = everything allowed; non-empty = an
+/// allowlist.
+///
+/// Globs are compiled as they are added; [`Policy::validate`] reports a bad one. Until
+/// fixed, a bad glob fails closed: in `deny` and `ask` it matches everything, in `allow`
+/// nothing.
+#[derive(Clone, Debug, Default)]
+pub struct Policy {
+    allow: Vec<Pattern>,
+    ask: Vec<Pattern>,
+    deny: Vec<Pattern>,
+}
+
+impl Policy {
+    /// An empty policy: no opinion on anything.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a glob to the allow list (a non-empty allow list denies everything else).
+    pub fn allow(mut self, glob: impl Into<String>) -> Self {
+        self.allow.push(Pattern::new(glob.into()));
+        self
+    }
+
+    /// Adds a glob whose matches need the user's permission first.
+    pub fn ask(mut self, glob: impl Into<String>) -> Self {
+        self.ask.push(Pattern::new(glob.into()));
+        self
+    }
+
+    /// Adds a glob whose matches are refused and hidden.
+    pub fn deny(mut self, glob: impl Into<String>) -> Self {
+        self.deny.push(Pattern::new(glob.into()));
+        self
+    }
+
+    /// Checks every glob; the first bad one is [`PolicyError::InvalidGlob`].
+    pub fn validate(&self) -> Result<(), PolicyError> {
+        let all = self.deny.iter().chain(&self.ask).chain(&self.allow);
+        for pattern in all {
+            if let Err(reason) = &pattern.matcher {
+                return Err(PolicyError::InvalidGlob {
+                    glob: pattern.glob.clone(),
+                    reason: reason.clone(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the policy has no rules at all.
+    pub fn is_empty(&self) -> bool {
+        self.allow.is_empty() && self.ask.is_empty() && self.deny.is_empty()
+    }
+
+    /// This node's own verdict on `relative_id` (deny > ask > allow; not matched by a
+    /// non-empty allow list = deny), with the rule that decided it. None = no opinion (allow).
+    pub fn evaluate(&self, relative_id: &str) -> Option<Rule> {
+        let first_match = |patterns: &[Pattern], invalid_matches: bool| {
+            patterns
+                .iter()
+                .find(|pattern| pattern.matches(relative_id, invalid_matches))
+                .map(|pattern| pattern.glob.clone())
+        };
+        if let Some(glob) = first_match(&self.deny, true) {
+            return Some(Rule::new(RuleKind::Deny, glob));
+        }
+        if let Some(glob) = first_match(&self.ask, true) {
+            return Some(Rule::new(RuleKind::Ask, glob));
+        }
+        if self.allow.is_empty() {
+            return None;
+        }
+        match first_match(&self.allow, false) {
+            Some(glob) => Some(Rule::new(RuleKind::Allow, glob)),
+            None => Some(Rule::new(RuleKind::Deny, String::new())),
+        }
+    }
+}
+
+/// A rule that decided a verdict.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Rule {
+    /// The verdict.
+    pub kind: RuleKind,
+    /// The glob that matched; "" for "not in the allow list".
+    pub glob: String,
+}
+
+impl Rule {
+    fn new(kind: RuleKind, glob: String) -> Self {
+        Self { kind, glob }
+    }
+}
+
+/// The decision for one capability after every node on its path had its say.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub enum Decision {
+    /// The capability may be used.
+    Allow,
+    /// Ask the user first; `by` lists every node whose policy asks, outermost first.
+    Ask {
+        /// The asking nodes and their rules, outermost first.
+        by: Vec<(NodePath, Rule)>,
+    },
+    /// Refused and hidden; the outermost node that denies, and its rule.
+    Deny {
+        /// The outermost denying node.
+        by: NodePath,
+        /// Its rule.
+        rule: Rule,
+    },
+}
+
+/// The policies of the nodes on a capability's path, outermost first.
+#[derive(Debug, Default)]
+pub struct PolicyChain<'a> {
+    links: Vec<(&'a NodePath, &'a Policy)>,
+}
+
+impl<'a> PolicyChain<'a> {
+    /// An empty chain: everything is allowed.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds the policy of the next node down the path.
+    pub fn push(&mut self, node: &'a NodePath, policy: &'a Policy) {
+        self.links.push((node, policy));
+    }
+
+    /// Most restrictive wins across nodes (Deny > Ask > Allow), so ancestors can only narrow.
+    /// Nodes that are not ancestors of `id`'s node have no say.
+    pub fn decide(&self, id: &CanonicalId) -> Decision {
+        let mut asks = Vec::new();
+        for (node, policy) in &self.links {
+            let Some(relative) = id.relative_to(node) else {
+                continue;
+            };
+            match policy.evaluate(&relative) {
+                Some(rule) if rule.kind == RuleKind::Deny => {
+                    return Decision::Deny {
+                        by: (*node).clone(),
+                        rule,
+                    };
+                }
+                Some(rule) if rule.kind == RuleKind::Ask => asks.push(((*node).clone(), rule)),
+                _ => {}
+            }
+        }
+        if asks.is_empty() {
+            Decision::Allow
+        } else {
+            Decision::Ask { by: asks }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::path::CapabilityKind;
+
+    fn path(s: &str) -> NodePath {
+        NodePath::parse(s).expect("valid path")
+    }
+
+    fn tool(node: &str, name: &str) -> CanonicalId {
+        CanonicalId::new(CapabilityKind::Tool, path(node), name)
+    }
+
+    fn rule(kind: RuleKind, glob: &str) -> Rule {
+        Rule::new(kind, glob.to_owned())
+    }
+
+    #[test]
+    fn deny_beats_ask_beats_allow() {
+        let policy = Policy::new().allow("db/*").ask("db/*").deny("db/drop*");
+        assert_eq!(
+            policy.evaluate("db/drop_table"),
+            Some(rule(RuleKind::Deny, "db/drop*"))
+        );
+        assert_eq!(
+            policy.evaluate("db/query"),
+            Some(rule(RuleKind::Ask, "db/*"))
+        );
+        let policy = Policy::new().allow("db/*");
+        assert_eq!(
+            policy.evaluate("db/query"),
+            Some(rule(RuleKind::Allow, "db/*"))
+        );
+    }
+
+    #[test]
+    fn non_empty_allow_list_denies_the_rest() {
+        let policy = Policy::new().allow("db/query");
+        assert_eq!(
+            policy.evaluate("db/query"),
+            Some(rule(RuleKind::Allow, "db/query"))
+        );
+        assert_eq!(policy.evaluate("db/write"), Some(rule(RuleKind::Deny, "")));
+        assert_eq!(Policy::new().evaluate("anything"), None);
+        assert!(Policy::new().is_empty());
+        assert!(!policy.is_empty());
+    }
+
+    #[test]
+    fn star_stays_in_a_segment_and_double_star_crosses() {
+        let policy = Policy::new().deny("shell/*");
+        assert!(policy.evaluate("shell/run").is_some());
+        assert_eq!(policy.evaluate("shell/inner/run"), None);
+        let policy = Policy::new().deny("shell/**");
+        assert!(policy.evaluate("shell/inner/run").is_some());
+        let policy = Policy::new().ask("*write*");
+        assert_eq!(policy.evaluate("db/write"), None);
+        assert!(policy.evaluate("write_rows").is_some());
+    }
+
+    #[test]
+    fn invalid_globs_are_reported_and_fail_closed() {
+        let policy = Policy::new().deny("a/[b");
+        let err = policy.validate().expect_err("bad glob");
+        assert!(
+            err.to_string().starts_with("invalid policy glob 'a/[b': "),
+            "{err}"
+        );
+        assert_eq!(policy.evaluate("x"), Some(rule(RuleKind::Deny, "a/[b")));
+        let policy = Policy::new().allow("a/[b");
+        assert_eq!(policy.evaluate("a/b"), Some(rule(RuleKind::Deny, "")));
+        assert_eq!(Policy::new().allow("db/*").validate(), Ok(()));
+    }
+
+    #[test]
+    fn chain_takes_the_most_restrictive_verdict() {
+        let (root, research) = (path(""), path("research"));
+        let root_policy = Policy::new().ask("research/web/*");
+        let research_policy = Policy::new().ask("web/fetch");
+        let mut chain = PolicyChain::new();
+        chain.push(&root, &root_policy);
+        chain.push(&research, &research_policy);
+        assert_eq!(
+            chain.decide(&tool("research/web", "fetch")),
+            Decision::Ask {
+                by: vec![
+                    (root.clone(), rule(RuleKind::Ask, "research/web/*")),
+                    (research.clone(), rule(RuleKind::Ask, "web/fetch")),
+                ]
+            }
+        );
+        assert_eq!(chain.decide(&tool("research", "search")), Decision::Allow);
+    }
+
+    #[test]
+    fn descendants_cannot_widen_an_ancestors_deny() {
+        let (root, research) = (path(""), path("research"));
+        let root_policy = Policy::new().deny("research/**");
+        let research_policy = Policy::new().allow("**");
+        let mut chain = PolicyChain::new();
+        chain.push(&root, &root_policy);
+        chain.push(&research, &research_policy);
+        assert_eq!(
+            chain.decide(&tool("research/web", "fetch")),
+            Decision::Deny {
+                by: root.clone(),
+                rule: rule(RuleKind::Deny, "research/**"),
+            }
+        );
+    }
+
+    #[test]
+    fn descendants_can_narrow() {
+        let (root, research) = (path(""), path("research"));
+        let root_policy = Policy::new().allow("research/**");
+        let research_policy = Policy::new().deny("web/*");
+        let mut chain = PolicyChain::new();
+        chain.push(&root, &root_policy);
+        chain.push(&research, &research_policy);
+        assert_eq!(
+            chain.decide(&tool("research/web", "fetch")),
+            Decision::Deny {
+                by: research.clone(),
+                rule: rule(RuleKind::Deny, "web/*"),
+            }
+        );
+        assert_eq!(chain.decide(&tool("research", "search")), Decision::Allow);
+        // The root's allow list does not cover its own tools.
+        assert_eq!(
+            chain.decide(&tool("", "status")),
+            Decision::Deny {
+                by: root.clone(),
+                rule: rule(RuleKind::Deny, ""),
+            }
+        );
+    }
+}
