@@ -1,0 +1,366 @@
+//! Small rmcp servers the examples, tests and benchmarks mount as leaves of a tree.
+//!
+//! They are ordinary rmcp `ServerHandler`s — nothing Canopy-specific — so they show that
+//! any rmcp server can be mounted as it is.
+#![allow(dead_code, missing_docs, unreachable_pub)]
+
+use std::{
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
+
+use rmcp::{
+    ErrorData as McpError, RoleServer, ServerHandler,
+    handler::server::{router::tool::ToolRouter, wrapper::Parameters},
+    model::{
+        CallToolResult, ContentBlock, ElicitRequestParams, ElicitationAction, ElicitationSchema,
+        GetPromptRequestParams, GetPromptResult, ListPromptsResult, ListResourcesResult,
+        PaginatedRequestParams, ProgressNotificationParam, Prompt, PromptMessage,
+        ReadResourceRequestParams, ReadResourceResult, Resource, ResourceContents, Role,
+        ServerCapabilities, ServerConfig,
+    },
+    service::RequestContext,
+    tool, tool_handler, tool_router,
+};
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+/// A search engine over a tiny fixed corpus: `search` and `fetch`.
+#[derive(Clone)]
+pub struct Web {
+    tool_router: ToolRouter<Self>,
+}
+
+#[derive(Deserialize, JsonSchema)]
+pub struct SearchArgs {
+    /// What to look for.
+    pub query: String,
+}
+
+#[derive(Deserialize, JsonSchema)]
+pub struct FetchArgs {
+    /// The page to fetch.
+    pub url: String,
+}
+
+const PAGES: &[(&str, &str)] = &[
+    (
+        "https://example.org/mcp",
+        "The Model Context Protocol connects models to tools.",
+    ),
+    (
+        "https://example.org/rust",
+        "Rust is a language empowering everyone.",
+    ),
+    (
+        "https://example.org/trees",
+        "Trees of agents delegate work to their children.",
+    ),
+];
+
+#[tool_router]
+impl Web {
+    pub fn new() -> Self {
+        Self {
+            tool_router: Self::tool_router(),
+        }
+    }
+
+    #[tool(description = "Search the corpus; returns matching URLs")]
+    async fn search(&self, Parameters(args): Parameters<SearchArgs>) -> String {
+        let hits: Vec<&str> = PAGES
+            .iter()
+            .filter(|(url, text)| {
+                url.contains(&args.query)
+                    || text.to_lowercase().contains(&args.query.to_lowercase())
+            })
+            .map(|(url, _)| *url)
+            .collect();
+        if hits.is_empty() {
+            format!("no results for '{}'", args.query)
+        } else {
+            hits.join("\n")
+        }
+    }
+
+    #[tool(description = "Fetch a page of the corpus by URL")]
+    async fn fetch(
+        &self,
+        Parameters(args): Parameters<FetchArgs>,
+    ) -> Result<CallToolResult, McpError> {
+        match PAGES.iter().find(|(url, _)| *url == args.url) {
+            Some((_, text)) => Ok(CallToolResult::success(vec![ContentBlock::text(*text)])),
+            None => Ok(CallToolResult::error(vec![ContentBlock::text(format!(
+                "no page at {}",
+                args.url
+            ))])),
+        }
+    }
+}
+
+#[tool_handler]
+impl ServerHandler for Web {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+    }
+}
+
+/// A slow analysis that reports progress at every step and stops when cancelled.
+#[derive(Clone)]
+pub struct Lab {
+    tool_router: ToolRouter<Self>,
+    /// Set when a call saw its cancellation.
+    pub cancelled: Arc<AtomicBool>,
+}
+
+#[derive(Deserialize, JsonSchema)]
+pub struct AnalyzeArgs {
+    /// How many steps to run.
+    pub steps: u32,
+    /// Milliseconds per step.
+    #[serde(default)]
+    pub step_ms: u64,
+}
+
+#[tool_router]
+impl Lab {
+    pub fn new() -> Self {
+        Self {
+            tool_router: Self::tool_router(),
+            cancelled: Arc::default(),
+        }
+    }
+
+    #[tool(description = "Run a slow analysis, reporting progress after every step")]
+    async fn analyze(
+        &self,
+        Parameters(args): Parameters<AnalyzeArgs>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, McpError> {
+        let token = context.meta.get_progress_token();
+        for step in 1..=args.steps {
+            tokio::select! {
+                () = tokio::time::sleep(Duration::from_millis(args.step_ms)) => {}
+                () = context.ct.cancelled() => {
+                    self.cancelled.store(true, Ordering::SeqCst);
+                    return Ok(CallToolResult::error(vec![ContentBlock::text("cancelled")]));
+                }
+            }
+            if let Some(token) = &token {
+                let params = ProgressNotificationParam::new(token.clone(), f64::from(step))
+                    .with_total(f64::from(args.steps))
+                    .with_message(format!("step {step} of {}", args.steps));
+                let _ = context.peer.notify_progress(params).await;
+            }
+        }
+        Ok(CallToolResult::success(vec![ContentBlock::text(format!(
+            "analysis complete after {} steps",
+            args.steps
+        ))]))
+    }
+
+    #[tool(description = "Whether any call of this server saw its cancellation")]
+    async fn was_cancelled(&self) -> String {
+        self.cancelled.load(Ordering::SeqCst).to_string()
+    }
+
+    #[tool(description = "Wait until cancelled")]
+    async fn wait(&self, context: RequestContext<RoleServer>) -> String {
+        context.ct.cancelled().await;
+        self.cancelled.store(true, Ordering::SeqCst);
+        "cancelled".to_owned()
+    }
+}
+
+#[tool_handler]
+impl ServerHandler for Lab {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+    }
+}
+
+/// A notebook: `write_note` (worth an `ask` policy), `read_notes`, a resource and a prompt.
+#[derive(Clone)]
+pub struct Notes {
+    tool_router: ToolRouter<Self>,
+    pub notes: Arc<Mutex<Vec<String>>>,
+}
+
+#[derive(Deserialize, JsonSchema)]
+pub struct NoteArgs {
+    /// The note's text.
+    pub text: String,
+}
+
+#[tool_router]
+impl Notes {
+    pub fn new() -> Self {
+        Self {
+            tool_router: Self::tool_router(),
+            notes: Arc::default(),
+        }
+    }
+
+    #[tool(description = "Append a note")]
+    async fn write_note(&self, Parameters(args): Parameters<NoteArgs>) -> String {
+        let mut notes = self.notes.lock().unwrap_or_else(|p| p.into_inner());
+        notes.push(args.text);
+        format!("{} notes", notes.len())
+    }
+
+    #[tool(description = "Read every note")]
+    async fn read_notes(&self) -> String {
+        self.notes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .join("\n")
+    }
+
+    #[tool(description = "Ask the user for their name, then greet them")]
+    async fn greet(&self, context: RequestContext<RoleServer>) -> Result<String, McpError> {
+        let schema = ElicitationSchema::builder()
+            .required_string("name")
+            .build()
+            .map_err(|e| McpError::internal_error(e.to_string(), None))?;
+        let params = ElicitRequestParams::FormElicitationParams {
+            meta: None,
+            message: "What is your name?".into(),
+            requested_schema: schema,
+        };
+        let result = context
+            .peer
+            .create_elicitation(params)
+            .await
+            .map_err(|e| McpError::internal_error(format!("elicitation failed: {e}"), None))?;
+        Ok(match (result.action, result.content) {
+            (ElicitationAction::Accept, Some(content)) => {
+                format!(
+                    "Hello, {}!",
+                    content
+                        .get("name")
+                        .and_then(|n| n.as_str())
+                        .unwrap_or("stranger")
+                )
+            }
+            _ => "No name given.".to_owned(),
+        })
+    }
+}
+
+#[tool_handler]
+impl ServerHandler for Notes {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_resources()
+                .enable_prompts()
+                .build(),
+        )
+    }
+
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, McpError> {
+        Ok(ListResourcesResult::with_all_items(vec![Resource::new(
+            "notes://all",
+            "all notes",
+        )]))
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::ReadResourceResponse, McpError> {
+        if request.uri != "notes://all" {
+            return Err(McpError::resource_not_found(
+                format!("no resource {}", request.uri),
+                None,
+            ));
+        }
+        let text = self
+            .notes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .join("\n");
+        Ok(ReadResourceResult::new(vec![ResourceContents::text(text, "notes://all")]).into())
+    }
+
+    async fn list_prompts(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, McpError> {
+        Ok(ListPromptsResult::with_all_items(vec![Prompt::new(
+            "summarize",
+            Some("Summarize the notes"),
+            None,
+        )]))
+    }
+
+    async fn get_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::GetPromptResponse, McpError> {
+        if request.name != "summarize" {
+            return Err(McpError::invalid_params(
+                format!("no prompt {}", request.name),
+                None,
+            ));
+        }
+        let notes = self
+            .notes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .join("\n");
+        Ok(GetPromptResult::new(vec![PromptMessage::new_text(
+            Role::User,
+            format!("Summarize these notes:\n{notes}"),
+        )])
+        .into())
+    }
+}
+
+/// Misbehaving tools: a panic, a tool error, a protocol error.
+#[derive(Clone)]
+pub struct Faulty {
+    tool_router: ToolRouter<Self>,
+}
+
+#[tool_router]
+impl Faulty {
+    pub fn new() -> Self {
+        Self {
+            tool_router: Self::tool_router(),
+        }
+    }
+
+    #[tool(description = "Panics")]
+    async fn explode(&self) -> String {
+        panic!("the faulty tool exploded on purpose")
+    }
+
+    #[tool(description = "Fails as a tool (isError)")]
+    async fn fail(&self) -> CallToolResult {
+        CallToolResult::error(vec![ContentBlock::text("this tool always fails")])
+    }
+
+    #[tool(description = "Fails with a protocol error")]
+    async fn broken(&self) -> Result<String, McpError> {
+        Err(McpError::internal_error("the broken tool is broken", None))
+    }
+}
+
+#[tool_handler]
+impl ServerHandler for Faulty {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+    }
+}
