@@ -14,11 +14,12 @@ use std::{
 
 use rmcp::{
     ErrorData as McpError, RoleServer, ServerHandler,
-    handler::server::{router::tool::ToolRouter, wrapper::Parameters},
+    handler::server::{router::tool::ToolRouter, tool::InputResponses, wrapper::Parameters},
     model::{
-        CallToolResult, ContentBlock, ElicitRequestParams, ElicitationAction, ElicitationSchema,
-        GetPromptRequestParams, GetPromptResult, ListPromptsResult, ListResourcesResult,
-        PaginatedRequestParams, ProgressNotificationParam, Prompt, PromptMessage,
+        CallToolResponse, CallToolResult, ContentBlock, ElicitRequest, ElicitRequestParams,
+        ElicitResult, ElicitationAction, ElicitationSchema, GetPromptRequestParams,
+        GetPromptResult, InputRequest, InputRequiredResult, ListPromptsResult, ListResourcesResult,
+        PaginatedRequestParams, ProgressNotificationParam, Prompt, PromptMessage, ProtocolVersion,
         ReadResourceRequestParams, ReadResourceResult, Resource, ResourceContents, Role,
         ServerCapabilities, ServerConfig,
     },
@@ -219,8 +220,14 @@ impl Notes {
             .join("\n")
     }
 
+    /// Asks for the user's name: with `elicitation/create` on session-based revisions, with
+    /// an `input_required` result on 2026-07-28 (the client retries with the answer).
     #[tool(description = "Ask the user for their name, then greet them")]
-    async fn greet(&self, context: RequestContext<RoleServer>) -> Result<String, McpError> {
+    async fn greet(
+        &self,
+        InputResponses(responses): InputResponses,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, McpError> {
         let schema = ElicitationSchema::builder()
             .required_string("name")
             .build()
@@ -230,12 +237,31 @@ impl Notes {
             message: "What is your name?".into(),
             requested_schema: schema,
         };
-        let result = context
-            .peer
-            .create_elicitation(params)
-            .await
-            .map_err(|e| McpError::internal_error(format!("elicitation failed: {e}"), None))?;
-        Ok(match (result.action, result.content) {
+        let stateless = context
+            .protocol_version()
+            .is_some_and(|v| v >= ProtocolVersion::V_2026_07_28);
+        let result = if stateless {
+            match responses.and_then(|mut r| r.remove("name")) {
+                Some(answer) => serde_json::from_value::<ElicitResult>(answer).map_err(|e| {
+                    McpError::invalid_params(format!("bad inputResponses: {e}"), None)
+                })?,
+                None => {
+                    let mut requests = rmcp::model::InputRequests::new();
+                    requests.insert(
+                        "name".into(),
+                        InputRequest::Elicitation(ElicitRequest::new(params)),
+                    );
+                    return Ok(InputRequiredResult::new(Some(requests), None).into());
+                }
+            }
+        } else {
+            context
+                .peer
+                .create_elicitation(params)
+                .await
+                .map_err(|e| McpError::internal_error(format!("elicitation failed: {e}"), None))?
+        };
+        let greeting = match (result.action, result.content) {
             (ElicitationAction::Accept, Some(content)) => {
                 format!(
                     "Hello, {}!",
@@ -246,7 +272,8 @@ impl Notes {
                 )
             }
             _ => "No name given.".to_owned(),
-        })
+        };
+        Ok(CallToolResult::success(vec![ContentBlock::text(greeting)]).into())
     }
 }
 

@@ -102,6 +102,10 @@ impl CallScope {
     }
 }
 
+/// How long the nodes of a cancelled call may go on running to notice the cancellation
+/// and clean up before their work is dropped.
+pub(crate) const CANCEL_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// The result of a node's work, with panics caught.
 type Work<T> = BoxFuture<'static, std::thread::Result<Result<T, McpError>>>;
 
@@ -179,11 +183,16 @@ impl<T: Send + 'static> Driver<T> {
                     }
                 }
                 Some(()) = self.waiting.next(), if !self.waiting.is_empty() => {}
-                outcome = &mut self.work => break outcome,
+                // Before the work: once cancelled, a call reports so even if a node
+                // answered at the same moment.
                 () = request_ct.cancelled() => {
                     self.ct.cancel();
+                    // Let the nodes see the cancellation and clean up, off the caller's path.
+                    let work = std::mem::replace(&mut self.work, Box::pin(futures::future::pending()));
+                    tokio::spawn(tokio::time::timeout(CANCEL_GRACE, work));
                     return Step::Done(Err(McpError::internal_error("the call was cancelled", None)));
                 }
+                outcome = &mut self.work => break outcome,
             }
         };
         while let Ok(msg) = self.queue.try_recv() {

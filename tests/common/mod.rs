@@ -1,0 +1,119 @@
+//! Helpers shared by the integration tests: locating example binaries, and an rmcp client
+//! that records what a served tree sends it.
+#![allow(dead_code, unreachable_pub, missing_docs)]
+
+use std::{
+    path::PathBuf,
+    sync::{Arc, Mutex},
+};
+
+use rmcp::{
+    ClientHandler, RoleClient,
+    model::{
+        ClientCapabilities, ClientConfig, ElicitRequestParams, ElicitResult, ElicitationAction,
+        Implementation, ProgressNotificationParam,
+    },
+    service::{NotificationContext, RequestContext},
+};
+
+/// The path of an example binary, built first (so a test never runs a stale one).
+pub fn example_binary(name: &str) -> PathBuf {
+    static BUILT: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let mut built = BUILT.lock().unwrap_or_else(|p| p.into_inner());
+    if !built.iter().any(|b| b == name) {
+        let status = std::process::Command::new(env!("CARGO"))
+            .args(["build", "--quiet", "--example", name])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .expect("cargo runs");
+        assert!(status.success(), "building example {name} failed");
+        built.push(name.to_owned());
+    }
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>");
+    let path = dir.join("examples").join(name);
+    assert!(
+        path.exists(),
+        "example binary {} is missing after building it",
+        path.display()
+    );
+    path
+}
+
+/// What the test client saw.
+#[derive(Debug, Default)]
+pub struct Seen {
+    pub progress: Vec<ProgressNotificationParam>,
+    pub elicitations: Vec<String>,
+}
+
+/// An rmcp client that records progress and answers elicitations: permission prompts are
+/// accepted when `allow` is true, name requests get `name`.
+#[derive(Clone)]
+pub struct TestClient {
+    pub seen: Arc<Mutex<Seen>>,
+    pub allow: bool,
+    pub name: String,
+}
+
+impl TestClient {
+    pub fn new(allow: bool) -> Self {
+        Self {
+            seen: Arc::default(),
+            allow,
+            name: "Grace".into(),
+        }
+    }
+
+    pub fn progress(&self) -> Vec<f64> {
+        self.seen
+            .lock()
+            .expect("lock")
+            .progress
+            .iter()
+            .map(|p| p.progress)
+            .collect()
+    }
+}
+
+impl ClientHandler for TestClient {
+    fn get_info(&self) -> ClientConfig {
+        let capabilities = ClientCapabilities::builder().enable_elicitation().build();
+        ClientConfig::new(capabilities, Implementation::new("canopy-tests", "1.0"))
+    }
+
+    async fn on_progress(
+        &self,
+        params: ProgressNotificationParam,
+        _context: NotificationContext<RoleClient>,
+    ) {
+        self.seen.lock().expect("lock").progress.push(params);
+    }
+
+    async fn create_elicitation(
+        &self,
+        request: ElicitRequestParams,
+        _context: RequestContext<RoleClient>,
+    ) -> Result<ElicitResult, rmcp::ErrorData> {
+        let message = match &request {
+            ElicitRequestParams::FormElicitationParams { message, .. } => message.clone(),
+            _ => String::new(),
+        };
+        self.seen
+            .lock()
+            .expect("lock")
+            .elicitations
+            .push(message.clone());
+        Ok(if message.contains("name") {
+            ElicitResult::new(ElicitationAction::Accept)
+                .with_content(serde_json::json!({ "name": self.name }))
+        } else if self.allow {
+            ElicitResult::new(ElicitationAction::Accept).with_content(serde_json::json!({}))
+        } else {
+            ElicitResult::new(ElicitationAction::Decline)
+        })
+    }
+}
