@@ -31,7 +31,14 @@ fn run_client(mode: &str) -> Vec<String> {
     stdout.lines().map(str::to_owned).collect()
 }
 
-const CHECKS: [&str; 6] = ["ok list_tools", "ok progress_depth_3", "ok elicitation", "ok ask_policy", "ok unknown_tool", "ok resources"];
+const CHECKS: [&str; 6] = [
+    "ok list_tools",
+    "ok progress_depth_3",
+    "ok elicitation",
+    "ok ask_policy",
+    "ok unknown_tool",
+    "ok resources",
+];
 
 #[test]
 fn python_sdk_client_at_2025_11_25() {

@@ -1,0 +1,69 @@
+//! Runs the examples as a user would, so they cannot rot.
+
+mod common;
+
+use std::{
+    io::Write,
+    process::{Command, Stdio},
+};
+
+fn run(name: &str, stdin: &str) -> String {
+    let mut child = Command::new(common::example_binary(name))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the example starts");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes())
+        .expect("write stdin");
+    let output = child.wait_with_output().expect("the example ends");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{name} failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
+#[test]
+fn quickstart_shows_depth_three_progress_and_a_result() {
+    let out = run("quickstart", "");
+    for step in 1..=5 {
+        let line = format!("[research/lab/crunch] progress {step}/5 step {step} of 5");
+        assert!(out.contains(&line), "missing {line:?} in:\n{out}");
+    }
+    assert!(out.contains("research__lab__crunch__analyze"), "{out}");
+    assert!(
+        out.contains("analysis said: analysis complete after 5 steps"),
+        "{out}"
+    );
+}
+
+#[test]
+fn permission_prompt_goes_ahead_when_allowed() {
+    let out = run("permission_prompt", "y\n");
+    assert!(
+        out.contains("[office] Allow the call to 'office/desk/notes/write_note'?"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "the call went ahead; notes now: \"Canopy routes permission prompts from any depth\""
+        ),
+        "{out}"
+    );
+}
+
+#[test]
+fn permission_prompt_is_refused_when_declined() {
+    let out = run("permission_prompt", "n\n");
+    assert!(
+        out.contains("the call was refused; notes now: \"\""),
+        "{out}"
+    );
+}
