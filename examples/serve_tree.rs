@@ -9,7 +9,9 @@
 //! │     └─ crunch           analyze (progress), wait (until cancelled), was_cancelled
 //! ├─ notes                  write_note (asks first), read_notes, greet (elicits a name),
 //! │                         resource notes://all, prompt summarize
-//! └─ faulty                 explode (panics), fail (tool error); broken is denied
+//! ├─ faulty                 explode (panics), fail (tool error); broken is denied
+//! └─ dynamic                add_tool (announces a list change), chatty (logs),
+//!                           ask_model (sampling through the client)
 //! ```
 //!
 //! Try it: `npx @modelcontextprotocol/inspector --cli cargo run -q --example serve_tree --method tools/list`
@@ -41,7 +43,8 @@ async fn main() -> anyhow::Result<()> {
                     .child(Node::new("lab").child(Node::server("crunch", servers::Lab::new()))),
             )
             .child(Node::server("notes", servers::Notes::new()))
-            .child(Node::server("faulty", servers::Faulty::new())),
+            .child(Node::server("faulty", servers::Faulty::new()))
+            .child(Node::server("dynamic", servers::Dynamic::new())),
     )
     .build()
     .await?;

@@ -541,3 +541,94 @@ async fn connect(
     });
     ().serve(b).await.expect("client connects")
 }
+
+#[tokio::test]
+async fn list_changes_logs_and_sampling_from_a_leaf() {
+    struct Model;
+    impl canopy::node::SamplingHandler for Model {
+        #[allow(deprecated)]
+        fn create_message(
+            &self,
+            path: &canopy::topology::NodePath,
+            _params: rmcp::model::CreateMessageRequestParams,
+        ) -> futures::future::BoxFuture<
+            'static,
+            Result<rmcp::model::CreateMessageResult, rmcp::ErrorData>,
+        > {
+            let text = format!("green (asked by {path})");
+            Box::pin(async move {
+                Ok(rmcp::model::CreateMessageResult::new(
+                    rmcp::model::SamplingMessage::assistant_text(text),
+                    "stub".into(),
+                ))
+            })
+        }
+    }
+    let tree = Tree::builder(
+        Node::new("hub")
+            .child(Node::new("deep").child(Node::server("dyn", servers::Dynamic::new()))),
+    )
+    .sampling(Model)
+    .build()
+    .await
+    .expect("builds");
+    tree.call_tool("deep__dyn__add_tool", args(json!({"name": "later"})))
+        .await
+        .expect("add");
+    let mut appeared = false;
+    for _ in 0..300 {
+        if tree.tools().iter().any(|t| t.name == "deep__dyn__later") {
+            appeared = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(
+        appeared,
+        "the route table was refreshed after the leaf's list_changed"
+    );
+    assert_eq!(
+        text(&tree.call_tool("deep__dyn__later", None).await.expect("ok")),
+        "later ran"
+    );
+
+    let (events, _) = collect(tree.start_call("deep__dyn__chatty", None), |_| {
+        PromptAnswer::Decline
+    })
+    .await;
+    let log = events
+        .iter()
+        .find(|e| matches!(e.kind, EventKind::Log { .. }))
+        .expect("a log event");
+    assert_eq!(log.path.to_string(), "deep/dyn");
+    let json: Value = serde_json::from_str(&log.to_json_line()).expect("json");
+    assert_eq!(json["type"], "log");
+    assert_eq!(json["level"], "info");
+    assert_eq!(json["logger"], "chatty");
+    assert_eq!(json["data"], "chatty is working");
+
+    let sampled = tree
+        .call_tool("deep__dyn__ask_model", None)
+        .await
+        .expect("sampling");
+    assert_eq!(text(&sampled), "model said: green (asked by deep/dyn)");
+}
+
+#[tokio::test]
+async fn sampling_without_a_handler_is_a_clear_error() {
+    let tree = Tree::builder(Node::new("hub").child(Node::server("dyn", servers::Dynamic::new())))
+        .build()
+        .await
+        .expect("builds");
+    let error = tree
+        .call_tool("dyn__ask_model", None)
+        .await
+        .expect_err("no sampling handler");
+    assert!(
+        error
+            .message()
+            .contains("node 'dyn' asked for sampling, but the tree has no sampling handler"),
+        "{}",
+        error.message()
+    );
+}

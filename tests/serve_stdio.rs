@@ -81,6 +81,9 @@ async fn lists_and_calls_through_the_served_tree() {
             "notes__write_note",
             "faulty__explode",
             "faulty__fail",
+            "dynamic__add_tool",
+            "dynamic__ask_model",
+            "dynamic__chatty",
         ],
         "faulty__broken is denied, so hidden"
     );
@@ -335,5 +338,67 @@ async fn a_2026_07_28_retry_with_an_unknown_state_is_a_clear_error() {
             .contains("unknown or expired requestState 'canopy.parked.0000'"),
         "{error}"
     );
+    client.cancel().await.expect("close");
+}
+
+#[tokio::test]
+async fn list_changes_logs_and_sampling_reach_the_client() {
+    let test_client = TestClient::new(true);
+    let client = legacy(test_client.clone()).await;
+    let added = client
+        .call_tool(call("dynamic__add_tool", json!({"name": "fresh"})))
+        .await
+        .expect("add");
+    assert_eq!(text(&added), "added fresh");
+    let mut found = false;
+    for _ in 0..300 {
+        let names: Vec<String> = client
+            .list_all_tools()
+            .await
+            .expect("list")
+            .iter()
+            .map(|t| t.name.to_string())
+            .collect();
+        if names.iter().any(|n| n == "dynamic__fresh")
+            && test_client.seen.lock().expect("lock").tool_list_changes > 0
+        {
+            found = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(
+        found,
+        "the new tool appeared and the client was told the list changed"
+    );
+    let ran = client
+        .call_tool(call("dynamic__fresh", json!({})))
+        .await
+        .expect("new tool runs");
+    assert_eq!(text(&ran), "fresh ran");
+
+    let chatty = client
+        .call_tool(call("dynamic__chatty", json!({})))
+        .await
+        .expect("chatty");
+    assert_eq!(text(&chatty), "done");
+    for _ in 0..300 {
+        if !test_client.seen.lock().expect("lock").logs.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let logs = test_client.seen.lock().expect("lock").logs.clone();
+    assert_eq!(
+        logs,
+        [json!({"logger": "chatty", "data": "chatty is working"})]
+    );
+
+    let sampled = client
+        .call_tool(call("dynamic__ask_model", json!({})))
+        .await
+        .expect("sampling");
+    assert_eq!(text(&sampled), "model said: blue");
+    assert_eq!(test_client.seen.lock().expect("lock").samplings, 1);
     client.cancel().await.expect("close");
 }

@@ -391,3 +391,123 @@ impl ServerHandler for Faulty {
         ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
     }
 }
+
+/// A server whose tool list grows, that logs, and that asks the caller's model (sampling).
+#[derive(Clone)]
+pub struct Dynamic {
+    tool_router: ToolRouter<Self>,
+    extra: Arc<Mutex<Vec<String>>>,
+}
+
+#[derive(Deserialize, JsonSchema)]
+pub struct AddToolArgs {
+    /// The new tool's name.
+    pub name: String,
+}
+
+#[tool_router]
+impl Dynamic {
+    pub fn new() -> Self {
+        Self {
+            tool_router: Self::tool_router(),
+            extra: Arc::default(),
+        }
+    }
+
+    #[tool(description = "Add a tool named `name` and announce the change")]
+    async fn add_tool(
+        &self,
+        Parameters(args): Parameters<AddToolArgs>,
+        context: RequestContext<RoleServer>,
+    ) -> String {
+        self.extra
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(args.name.clone());
+        let _ = context.peer.notify_tool_list_changed().await;
+        format!("added {}", args.name)
+    }
+
+    #[tool(description = "Log a message at info level, then answer")]
+    async fn chatty(&self, context: RequestContext<RoleServer>) -> String {
+        let params = rmcp::model::LoggingMessageNotificationParam::new(
+            rmcp::model::LoggingLevel::Info,
+            serde_json::json!("chatty is working"),
+        )
+        .with_logger("chatty");
+        let _ = context.peer.notify_logging_message(params).await;
+        "done".to_owned()
+    }
+
+    #[tool(description = "Ask the caller's model to complete a sentence")]
+    async fn ask_model(&self, context: RequestContext<RoleServer>) -> Result<String, McpError> {
+        #[allow(deprecated)]
+        let params = rmcp::model::CreateMessageRequestParams::new(
+            vec![rmcp::model::SamplingMessage::user_text(
+                "Complete: the sky is",
+            )],
+            32,
+        );
+        #[allow(deprecated)]
+        let result = context
+            .peer
+            .create_message(params)
+            .await
+            .map_err(|e| McpError::internal_error(format!("sampling failed: {e}"), None))?;
+        let text = serde_json::to_value(&result.message.content).unwrap_or_default();
+        Ok(format!(
+            "model said: {}",
+            text.get("text").and_then(|t| t.as_str()).unwrap_or("?")
+        ))
+    }
+}
+
+impl ServerHandler for Dynamic {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_tool_list_changed()
+                .enable_logging()
+                .build(),
+        )
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::ListToolsResult, McpError> {
+        let mut tools = self.tool_router.list_all();
+        for name in self.extra.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            tools.push(rmcp::model::Tool::new(
+                name.clone(),
+                "an added tool",
+                Arc::new(serde_json::Map::new()),
+            ));
+        }
+        Ok(rmcp::model::ListToolsResult::with_all_items(tools))
+    }
+
+    async fn call_tool(
+        &self,
+        request: rmcp::model::CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, McpError> {
+        if self
+            .extra
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .any(|n| *n == request.name)
+        {
+            return Ok(CallToolResult::success(vec![ContentBlock::text(format!(
+                "{} ran",
+                request.name
+            ))])
+            .into());
+        }
+        let context = rmcp::handler::server::tool::ToolCallContext::new(self, request, context);
+        self.tool_router.call(context).await
+    }
+}

@@ -48,6 +48,9 @@ pub fn example_binary(name: &str) -> PathBuf {
 pub struct Seen {
     pub progress: Vec<ProgressNotificationParam>,
     pub elicitations: Vec<String>,
+    pub logs: Vec<serde_json::Value>,
+    pub tool_list_changes: usize,
+    pub samplings: usize,
 }
 
 /// An rmcp client that records progress and answers elicitations: permission prompts are
@@ -81,7 +84,10 @@ impl TestClient {
 
 impl ClientHandler for TestClient {
     fn get_info(&self) -> ClientConfig {
-        let capabilities = ClientCapabilities::builder().enable_elicitation().build();
+        let capabilities = ClientCapabilities::builder()
+            .enable_elicitation()
+            .enable_sampling()
+            .build();
         ClientConfig::new(capabilities, Implementation::new("canopy-tests", "1.0"))
     }
 
@@ -91,6 +97,32 @@ impl ClientHandler for TestClient {
         _context: NotificationContext<RoleClient>,
     ) {
         self.seen.lock().expect("lock").progress.push(params);
+    }
+
+    async fn on_logging_message(
+        &self,
+        params: rmcp::model::LoggingMessageNotificationParam,
+        _context: NotificationContext<RoleClient>,
+    ) {
+        let entry = serde_json::json!({ "logger": params.logger, "data": params.data });
+        self.seen.lock().expect("lock").logs.push(entry);
+    }
+
+    async fn on_tool_list_changed(&self, _context: NotificationContext<RoleClient>) {
+        self.seen.lock().expect("lock").tool_list_changes += 1;
+    }
+
+    #[allow(deprecated)]
+    async fn create_message(
+        &self,
+        _params: rmcp::model::CreateMessageRequestParams,
+        _context: RequestContext<RoleClient>,
+    ) -> Result<rmcp::model::CreateMessageResult, rmcp::ErrorData> {
+        self.seen.lock().expect("lock").samplings += 1;
+        Ok(rmcp::model::CreateMessageResult::new(
+            rmcp::model::SamplingMessage::assistant_text("blue"),
+            "test-model".into(),
+        ))
     }
 
     async fn create_elicitation(
