@@ -632,3 +632,45 @@ async fn sampling_without_a_handler_is_a_clear_error() {
         error.message()
     );
 }
+
+#[tokio::test]
+async fn hostile_tool_names_get_valid_stable_names_and_still_route() {
+    let tree = Tree::builder(Node::new("hub").child(Node::server("dyn", servers::Dynamic::new())))
+        .build()
+        .await
+        .expect("builds");
+    let hostile = "ünï.côde tool/with__separators";
+    tree.call_tool("dyn__add_tool", args(json!({ "name": hostile })))
+        .await
+        .expect("add");
+    let mut exposed = None;
+    for _ in 0..300 {
+        let names: Vec<String> = tree.tools().iter().map(|t| t.name.to_string()).collect();
+        if names.len() == 4 {
+            exposed = names.into_iter().find(|n| {
+                !["dyn__add_tool", "dyn__ask_model", "dyn__chatty"].contains(&n.as_str())
+            });
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let exposed = exposed.expect("the hostile tool is listed");
+    assert!(exposed.len() <= 64, "{exposed}");
+    assert!(
+        exposed
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'),
+        "{exposed}"
+    );
+    assert!(exposed.starts_with("dyn_"), "{exposed}");
+    let result = tree
+        .call_tool(&exposed, None)
+        .await
+        .expect("routes to the leaf under its own name");
+    assert_eq!(text(&result), format!("{hostile} ran"));
+    let plan = tree.routes();
+    let route = plan
+        .lookup(canopy::topology::CapabilityKind::Tool, &exposed)
+        .expect("route");
+    assert_eq!(&*route.id.name, hostile);
+}

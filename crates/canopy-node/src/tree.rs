@@ -165,6 +165,13 @@ impl Tree {
                 this: weak.clone(),
             }
         });
+        {
+            // Routers have nothing to fail: they are healthy once built.
+            let mut topology = inner.topology.write().unwrap_or_else(|p| p.into_inner());
+            for node in inner.nodes.values().filter(|node| node.backend.is_none()) {
+                topology.node_mut(node.id).health = canopy_topology::Health::Healthy;
+            }
+        }
         let fetches = inner
             .nodes
             .values()
