@@ -402,3 +402,61 @@ async fn list_changes_logs_and_sampling_reach_the_client() {
     assert_eq!(test_client.seen.lock().expect("lock").samplings, 1);
     client.cancel().await.expect("close");
 }
+
+#[tokio::test]
+async fn malformed_input_does_not_disturb_other_requests() {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let mut child = tokio::process::Command::new(example_binary("serve_tree"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("starts");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let lines = [
+        r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}"#,
+        r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
+        "this is not json {",
+        r#"{"jsonrpc":"2.0","id":2}"#,
+        r#"{"jsonrpc":"2.0","id":3,"method":"no/such/method"}"#,
+        r#"{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"research__web__search","arguments":{"query":"rust"}}}"#,
+    ];
+    for line in lines {
+        stdin
+            .write_all(format!("{line}\n").as_bytes())
+            .await
+            .expect("write");
+    }
+    stdin.flush().await.expect("flush");
+    let mut out = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut answers = std::collections::HashMap::new();
+    let mut invalid = Vec::new();
+    while !(answers.contains_key(&3) && answers.contains_key(&4)) {
+        let line = tokio::time::timeout(Duration::from_secs(20), out.next_line())
+            .await
+            .expect("answers arrive")
+            .expect("read")
+            .expect("a line");
+        let message: serde_json::Value =
+            serde_json::from_str(&line).expect("the server writes only JSON-RPC");
+        match message["id"].as_i64() {
+            Some(id) if id > 1 => {
+                answers.insert(id, message);
+            }
+            Some(_) => {}
+            None => invalid.push(message),
+        }
+    }
+    assert_eq!(answers[&3]["error"]["code"], -32601);
+    assert_eq!(
+        answers[&4]["result"]["content"][0]["text"],
+        "https://example.org/rust"
+    );
+    assert_eq!(
+        invalid.len(),
+        1,
+        "the message with neither method nor result is answered as invalid: {invalid:?}"
+    );
+    assert_eq!(invalid[0]["error"]["code"], -32600);
+}
