@@ -432,7 +432,7 @@ async fn malformed_input_does_not_disturb_other_requests() {
     let mut out = BufReader::new(child.stdout.take().expect("stdout")).lines();
     let mut answers = std::collections::HashMap::new();
     let mut invalid = Vec::new();
-    while !(answers.contains_key(&3) && answers.contains_key(&4)) {
+    while !(answers.contains_key(&3) && answers.contains_key(&4) && !invalid.is_empty()) {
         let line = tokio::time::timeout(Duration::from_secs(20), out.next_line())
             .await
             .expect("answers arrive")
