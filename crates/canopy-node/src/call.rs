@@ -273,3 +273,124 @@ pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
         "(no message)".to_owned()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use tokio::sync::broadcast;
+
+    use super::*;
+    use crate::event::PromptKind;
+
+    fn host() -> (Arc<Upstream>, mpsc::UnboundedReceiver<Event>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        (
+            Arc::new(Upstream::host(tx, broadcast::channel(4).0, None)),
+            rx,
+        )
+    }
+
+    #[tokio::test]
+    async fn events_queued_before_the_result_are_delivered_first() {
+        let (upstream, mut events) = host();
+        let ct = CancellationToken::new();
+        let (scope, queue) = CallScope::new(Some(CallId(1)), ct.clone(), Arc::default());
+        let path = NodePath::parse("a/b").expect("path");
+        let work = Box::pin(async move {
+            for i in 1..=3 {
+                scope.emit(
+                    &path,
+                    EventKind::Progress {
+                        progress: f64::from(i),
+                        total: None,
+                        message: None,
+                    },
+                );
+            }
+            Ok::<_, McpError>("done")
+        });
+        let mut driver = Driver::new(work, queue, ct.clone());
+        let Step::Done(result) = driver.run(&upstream, &ct).await else {
+            panic!("finished")
+        };
+        assert_eq!(result.expect("ok"), "done");
+        let mut seen = Vec::new();
+        while let Ok(event) = events.try_recv() {
+            if let EventKind::Progress { progress, .. } = event.kind {
+                seen.push(progress);
+            }
+        }
+        assert_eq!(seen, [1.0, 2.0, 3.0]);
+    }
+
+    #[tokio::test]
+    async fn a_panic_in_the_work_is_an_error_naming_the_panic() {
+        let (upstream, _events) = host();
+        let ct = CancellationToken::new();
+        let (_scope, queue) = CallScope::new(None, ct.clone(), Arc::default());
+        let work: BoxFuture<'static, Result<(), McpError>> = Box::pin(async { panic!("boom") });
+        let Step::Done(result) = Driver::new(work, queue, ct.clone())
+            .run(&upstream, &ct)
+            .await
+        else {
+            panic!("finished")
+        };
+        assert_eq!(
+            result.expect_err("panicked").message,
+            "a node panicked while handling the call: boom"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_stateless_caller_gets_the_prompts_back_and_the_call_resumes() {
+        let upstream = Arc::new(Upstream::stateless_for_tests(broadcast::channel(4).0));
+        let ct = CancellationToken::new();
+        let (scope, queue) = CallScope::new(Some(CallId(9)), ct.clone(), Arc::default());
+        let work = Box::pin(async move {
+            let (prompt, answer) = Prompt::new(
+                scope.next_prompt_id(),
+                PromptKind::Permission,
+                "ok?".into(),
+                serde_json::json!({}),
+            );
+            Ok::<_, McpError>(scope.ask(&NodePath::root(), prompt, answer).await)
+        });
+        let mut driver = Driver::new(work, queue, ct.clone());
+        let step = driver.run(&upstream, &ct).await;
+        let Step::NeedsInput(inputs) = step else {
+            panic!("needs input, got {step:?}")
+        };
+        let [PendingInput::Prompt { prompt, .. }] = inputs.as_slice() else {
+            panic!("one prompt")
+        };
+        assert_eq!(prompt.message, "ok?");
+        assert!(prompt.respond(PromptAnswer::accept()));
+        let Step::Done(result) = driver.run(&upstream, &ct).await else {
+            panic!("finished")
+        };
+        assert_eq!(result.expect("ok"), PromptAnswer::accept());
+    }
+
+    #[tokio::test]
+    async fn cancelling_the_request_cancels_the_call() {
+        let (upstream, _events) = host();
+        let call_ct = CancellationToken::new();
+        let request_ct = CancellationToken::new();
+        let (scope, queue) = CallScope::new(None, call_ct.clone(), Arc::default());
+        let work = Box::pin(async move {
+            scope.ct.cancelled().await;
+            Ok::<_, McpError>(())
+        });
+        request_ct.cancel();
+        let Step::Done(result) = Driver::new(work, queue, call_ct.clone())
+            .run(&upstream, &request_ct)
+            .await
+        else {
+            panic!("finished")
+        };
+        assert_eq!(
+            result.expect_err("cancelled").message,
+            "the call was cancelled"
+        );
+        assert!(call_ct.is_cancelled());
+    }
+}

@@ -44,6 +44,9 @@ impl std::fmt::Debug for Upstream {
 enum Target {
     /// A Rust host reads the call's events (and answers prompts itself).
     Host(mpsc::UnboundedSender<Event>),
+    /// A stateless caller known only by its revision (unit tests).
+    #[cfg(test)]
+    Stateless,
     /// An MCP client at the root's server face.
     Mcp {
         peer: Peer<RoleServer>,
@@ -86,15 +89,24 @@ impl Upstream {
         }
     }
 
+    /// An MCP upstream at 2026-07-28 with no connection behind it, for unit tests of parking.
+    #[cfg(test)]
+    pub(crate) fn stateless_for_tests(tree_events: broadcast::Sender<Event>) -> Self {
+        Self {
+            target: Target::Stateless,
+            tree_events,
+            sampling: None,
+        }
+    }
+
     /// Whether prompts must be returned to the caller as `input_required` instead of asked.
     pub(crate) fn is_stateless(&self) -> bool {
-        matches!(
-            self.target,
-            Target::Mcp {
-                stateless: true,
-                ..
-            }
-        )
+        match &self.target {
+            Target::Mcp { stateless, .. } => *stateless,
+            #[cfg(test)]
+            Target::Stateless => true,
+            Target::Host(_) => false,
+        }
     }
 
     /// Hands the event to the Rust host and the tree-wide stream (no MCP traffic).
@@ -164,6 +176,8 @@ impl Upstream {
         match &self.target {
             Target::Host(events) => events.is_closed().then_some(PromptAnswer::Cancel),
             Target::Mcp { peer, .. } => Some(elicit(peer, path, prompt).await),
+            #[cfg(test)]
+            Target::Stateless => None,
         }
     }
 
@@ -194,6 +208,10 @@ impl Upstream {
                 })
             }
             (Target::Host(_), Some(handler)) => handler.create_message(path, params).await,
+            #[cfg(test)]
+            (Target::Stateless, _) => {
+                Err(McpError::internal_error("no sampling in unit tests", None))
+            }
             (Target::Host(_), None) => Err(McpError::invalid_request(
                 format!("node '{path}' asked for sampling, but the tree has no sampling handler"),
                 None,
