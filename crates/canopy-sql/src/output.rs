@@ -34,9 +34,6 @@ pub struct QueryOutput {
     pub row_limit: usize,
     /// Wall-clock time of the statement, in milliseconds.
     pub elapsed_ms: u64,
-    /// Rows affected, for statements that report it (always 0 here: nothing is written).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub rows_affected: Option<u64>,
 }
 
 impl QueryOutput {
@@ -143,7 +140,6 @@ mod tests {
             truncated: true,
             row_limit: 2,
             elapsed_ms: 3,
-            rows_affected: None,
         };
         assert_eq!(
             output.to_text(50),

@@ -254,7 +254,6 @@ impl PgDatabase {
             truncated,
             row_limit: request.max_rows,
             elapsed_ms: started.elapsed().as_millis() as u64,
-            rows_affected: None,
         })
     }
 

@@ -151,7 +151,6 @@ impl SqliteDatabase {
             truncated,
             row_limit: request.max_rows,
             elapsed_ms: started.elapsed().as_millis() as u64,
-            rows_affected: None,
         })
     }
 

@@ -261,7 +261,6 @@ impl SqlServer {
                             truncated: false,
                             row_limit: 0,
                             elapsed_ms: started.elapsed().as_millis() as u64,
-                            rows_affected: None,
                         },
                         Some(p),
                     )
