@@ -47,8 +47,13 @@ pub(crate) struct CallScope {
     pub(crate) queue: mpsc::UnboundedSender<CallMsg>,
     pub(crate) ct: CancellationToken,
     pub(crate) caller: Arc<CallerInfo>,
-    prompt_ids: Arc<AtomicU64>,
+    /// Whether anyone reads the call's events beyond what MCP carries (status events are
+    /// only made when someone does).
+    pub(crate) listening: bool,
 }
+
+/// Prompt ids, unique within the process (so also within a call).
+static PROMPT_IDS: AtomicU64 = AtomicU64::new(1);
 
 /// Facts about the caller that travel down with a call.
 #[derive(Debug, Default)]
@@ -62,6 +67,7 @@ impl CallScope {
         call: Option<CallId>,
         ct: CancellationToken,
         caller: Arc<CallerInfo>,
+        listening: bool,
     ) -> (Self, mpsc::UnboundedReceiver<CallMsg>) {
         let (queue, rx) = mpsc::unbounded_channel();
         let scope = Self {
@@ -69,7 +75,7 @@ impl CallScope {
             queue,
             ct,
             caller,
-            prompt_ids: Arc::new(AtomicU64::new(1)),
+            listening,
         };
         (scope, rx)
     }
@@ -83,7 +89,7 @@ impl CallScope {
 
     /// A fresh prompt id, unique within the call.
     pub(crate) fn next_prompt_id(&self) -> String {
-        format!("p{}", self.prompt_ids.fetch_add(1, Ordering::Relaxed))
+        format!("p{}", PROMPT_IDS.fetch_add(1, Ordering::Relaxed))
     }
 
     /// Raises a prompt from the node at `path` and waits for the answer. A prompt nobody
@@ -116,7 +122,8 @@ type Work<T> = BoxFuture<'static, std::thread::Result<Result<T, McpError>>>;
 pub(crate) struct Driver<T> {
     work: Work<T>,
     queue: mpsc::UnboundedReceiver<CallMsg>,
-    waiting: FuturesUnordered<BoxFuture<'static, ()>>,
+    /// Prompts and sampling requests being answered (made on first use: most calls have none).
+    waiting: Option<FuturesUnordered<BoxFuture<'static, ()>>>,
     /// Cancels every node working on the call.
     pub(crate) ct: CancellationToken,
 }
@@ -157,7 +164,7 @@ impl<T: Send + 'static> Driver<T> {
         Self {
             work: Box::pin(std::panic::AssertUnwindSafe(work).catch_unwind()),
             queue,
-            waiting: FuturesUnordered::new(),
+            waiting: None,
             ct,
         }
     }
@@ -182,7 +189,7 @@ impl<T: Send + 'static> Driver<T> {
                         return Step::NeedsInput(inputs);
                     }
                 }
-                Some(()) = self.waiting.next(), if !self.waiting.is_empty() => {}
+                Some(()) = next_waiting(&mut self.waiting), if self.waiting.as_ref().is_some_and(|w| !w.is_empty()) => {}
                 // Before the work: once cancelled, a call reports so even if a node
                 // answered at the same moment.
                 () = request_ct.cancelled() => {
@@ -229,11 +236,13 @@ impl<T: Send + 'static> Driver<T> {
                     return;
                 }
                 let upstream = Arc::clone(upstream);
-                self.waiting.push(Box::pin(async move {
-                    if let Some(answer) = upstream.answer_prompt(&path, &prompt).await {
-                        prompt.respond(answer);
-                    }
-                }));
+                self.waiting
+                    .get_or_insert_with(FuturesUnordered::new)
+                    .push(Box::pin(async move {
+                        if let Some(answer) = upstream.answer_prompt(&path, &prompt).await {
+                            prompt.respond(answer);
+                        }
+                    }));
             }
             CallMsg::Sample {
                 path,
@@ -245,11 +254,22 @@ impl<T: Send + 'static> Driver<T> {
                     return;
                 }
                 let upstream = Arc::clone(upstream);
-                self.waiting.push(Box::pin(async move {
-                    let _ = reply.send(upstream.sample(&path, *params).await);
-                }));
+                self.waiting
+                    .get_or_insert_with(FuturesUnordered::new)
+                    .push(Box::pin(async move {
+                        let _ = reply.send(upstream.sample(&path, *params).await);
+                    }));
             }
         }
+    }
+}
+
+async fn next_waiting(
+    waiting: &mut Option<FuturesUnordered<BoxFuture<'static, ()>>>,
+) -> Option<()> {
+    match waiting {
+        Some(waiting) => waiting.next().await,
+        None => None,
     }
 }
 
@@ -284,7 +304,7 @@ mod tests {
     fn host() -> (Arc<Upstream>, mpsc::UnboundedReceiver<Event>) {
         let (tx, rx) = mpsc::unbounded_channel();
         (
-            Arc::new(Upstream::host(tx, broadcast::channel(4).0, None)),
+            Arc::new(Upstream::host(Some(tx), broadcast::channel(4).0, None)),
             rx,
         )
     }
@@ -293,7 +313,7 @@ mod tests {
     async fn events_queued_before_the_result_are_delivered_first() {
         let (upstream, mut events) = host();
         let ct = CancellationToken::new();
-        let (scope, queue) = CallScope::new(Some(CallId(1)), ct.clone(), Arc::default());
+        let (scope, queue) = CallScope::new(Some(CallId(1)), ct.clone(), Arc::default(), true);
         let path = NodePath::parse("a/b").expect("path");
         let work = Box::pin(async move {
             for i in 1..=3 {
@@ -326,7 +346,7 @@ mod tests {
     async fn a_panic_in_the_work_is_an_error_naming_the_panic() {
         let (upstream, _events) = host();
         let ct = CancellationToken::new();
-        let (_scope, queue) = CallScope::new(None, ct.clone(), Arc::default());
+        let (_scope, queue) = CallScope::new(None, ct.clone(), Arc::default(), true);
         let work: BoxFuture<'static, Result<(), McpError>> = Box::pin(async { panic!("boom") });
         let Step::Done(result) = Driver::new(work, queue, ct.clone())
             .run(&upstream, &ct)
@@ -344,7 +364,7 @@ mod tests {
     async fn a_stateless_caller_gets_the_prompts_back_and_the_call_resumes() {
         let upstream = Arc::new(Upstream::stateless_for_tests(broadcast::channel(4).0));
         let ct = CancellationToken::new();
-        let (scope, queue) = CallScope::new(Some(CallId(9)), ct.clone(), Arc::default());
+        let (scope, queue) = CallScope::new(Some(CallId(9)), ct.clone(), Arc::default(), true);
         let work = Box::pin(async move {
             let (prompt, answer) = Prompt::new(
                 scope.next_prompt_id(),
@@ -375,7 +395,7 @@ mod tests {
         let (upstream, _events) = host();
         let call_ct = CancellationToken::new();
         let request_ct = CancellationToken::new();
-        let (scope, queue) = CallScope::new(None, call_ct.clone(), Arc::default());
+        let (scope, queue) = CallScope::new(None, call_ct.clone(), Arc::default(), true);
         let work = Box::pin(async move {
             scope.ct.cancelled().await;
             Ok::<_, McpError>(())

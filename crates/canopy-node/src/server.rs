@@ -107,7 +107,13 @@ impl CanopyServer {
         let caller = CallerInfo {
             meta: (!meta.0.is_empty()).then_some(meta),
         };
-        CallScope::new(Some(self.tree.next_call_id()), ct, Arc::new(caller))
+        let listening = self.tree.events.receiver_count() > 0;
+        CallScope::new(
+            Some(self.tree.next_call_id()),
+            ct,
+            Arc::new(caller),
+            listening,
+        )
     }
 
     fn upstream(&self, context: &RequestContext<RoleServer>) -> Arc<Upstream> {

@@ -91,6 +91,8 @@ pub(crate) struct TreeInner {
     refreshing: tokio::sync::Mutex<()>,
     /// The `Arc` this tree lives in (nodes hold only weak references to it).
     this: Weak<TreeInner>,
+    /// What every host call carries down: nothing, shared.
+    host_caller: Arc<CallerInfo>,
 }
 
 impl std::fmt::Debug for TreeInner {
@@ -163,6 +165,7 @@ impl Tree {
                 peers: Mutex::new(Vec::new()),
                 refreshing: tokio::sync::Mutex::new(()),
                 this: weak.clone(),
+                host_caller: Arc::default(),
             }
         });
         {
@@ -244,49 +247,80 @@ impl Tree {
         name: &str,
         arguments: Option<JsonObject>,
     ) -> Result<CallToolResult, CallError> {
-        let mut handle = self.start_call(name, arguments);
-        handle.events.close();
-        handle.result().await
+        let id = self.inner.next_call_id();
+        let mut params = CallToolRequestParams::new(name.to_owned());
+        params.arguments = arguments;
+        Arc::clone(&self.inner)
+            .host_call(id, params, None, CancellationToken::new())
+            .await
     }
 
     /// Starts a call and returns its handle: read its events (progress, logs, prompts to
     /// answer…) with [`CallHandle::next_event`], then its result.
     pub fn start_call(&self, name: &str, arguments: Option<JsonObject>) -> CallHandle {
+        let id = self.inner.next_call_id();
         let mut params = CallToolRequestParams::new(name.to_owned());
         params.arguments = arguments;
-        let inner = Arc::clone(&self.inner);
-        let id = inner.next_call_id();
         let (events_tx, events) = mpsc::unbounded_channel();
         let ct = CancellationToken::new();
-        let (scope, queue) = CallScope::new(Some(id), ct.clone(), Arc::new(CallerInfo::default()));
-        let upstream = Arc::new(Upstream::host(
-            events_tx,
-            inner.events.clone(),
-            inner.sampling.clone(),
-        ));
         let (done_tx, done) = oneshot::channel();
-        let request_ct = ct.clone();
+        let call = Arc::clone(&self.inner).host_call(id, params, Some(events_tx), ct.clone());
         tokio::spawn(async move {
-            let work = {
-                let inner = Arc::clone(&inner);
-                async move { inner.call_tool(params, &scope).await }.boxed()
-            };
-            let mut driver = Driver::new(work, queue, request_ct.clone());
-            let outcome = match driver.run(&upstream, &request_ct).await {
-                Step::Done(result) => result,
-                Step::NeedsInput(_) => Err(McpError::internal_error(
-                    "a host call cannot return input_required",
-                    None,
-                )),
-            };
-            let result = match outcome {
-                Ok(CallToolResponse::Complete(result)) => Ok(result),
-                Ok(_) => Err(McpError::internal_error(
-                    "the tool answered with a task or input request, which host calls do not support yet",
-                    None,
-                )),
-                Err(error) => Err(error),
-            };
+            let _ = done_tx.send(call.await);
+        });
+        CallHandle {
+            id,
+            events,
+            done,
+            ct,
+        }
+    }
+}
+
+impl TreeInner {
+    /// Runs a call for the Rust host; `events` receives its events when given.
+    async fn host_call(
+        self: Arc<Self>,
+        id: CallId,
+        params: CallToolRequestParams,
+        events: Option<mpsc::UnboundedSender<Event>>,
+        ct: CancellationToken,
+    ) -> Result<CallToolResult, CallError> {
+        let upstream = Arc::new(Upstream::host(
+            events,
+            self.events.clone(),
+            self.sampling.clone(),
+        ));
+        let listening = upstream.is_listened_to();
+        let (scope, queue) = CallScope::new(
+            Some(id),
+            ct.clone(),
+            Arc::clone(&self.host_caller),
+            listening,
+        );
+        let work = {
+            let inner = Arc::clone(&self);
+            async move { inner.call_tool(params, &scope).await }.boxed()
+        };
+        let outcome = match Driver::new(work, queue, ct.clone())
+            .run(&upstream, &ct)
+            .await
+        {
+            Step::Done(result) => result,
+            Step::NeedsInput(_) => Err(McpError::internal_error(
+                "a host call cannot return input_required",
+                None,
+            )),
+        };
+        let result = match outcome {
+            Ok(CallToolResponse::Complete(result)) => Ok(result),
+            Ok(_) => Err(McpError::internal_error(
+                "the tool answered with a task or input request, which host calls do not support yet",
+                None,
+            )),
+            Err(error) => Err(error),
+        };
+        if upstream.is_listened_to() {
             let kind = match &result {
                 Ok(result) => EventKind::Result {
                     result: serde_json::to_value(result).unwrap_or_default(),
@@ -297,15 +331,8 @@ impl Tree {
                 },
             };
             upstream.publish(&Event::new(kind, NodePath::root(), Some(id)));
-            drop(upstream);
-            let _ = done_tx.send(result.map_err(CallError));
-        });
-        CallHandle {
-            id,
-            events,
-            done,
-            ct,
         }
+        result.map_err(CallError)
     }
 }
 
@@ -435,7 +462,8 @@ impl TreeInner {
         let (scope, _queue) = CallScope::new(
             None,
             CancellationToken::new(),
-            Arc::new(CallerInfo::default()),
+            Arc::clone(&self.host_caller),
+            false,
         );
         let catalog =
             fetch_catalog(backend, &scope)
@@ -698,7 +726,7 @@ impl TreeInner {
         }
         let (node, backend) = self.node(route.node)?;
         params.name = route.id.name.to_string().into();
-        let verbose = self.events.receiver_count() > 0 || scope.call.is_some();
+        let verbose = scope.listening;
         if verbose {
             status(scope, &node.path, NodeState::Started, &route.id.to_string());
         }

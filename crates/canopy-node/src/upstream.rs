@@ -42,8 +42,8 @@ impl std::fmt::Debug for Upstream {
 }
 
 enum Target {
-    /// A Rust host reads the call's events (and answers prompts itself).
-    Host(mpsc::UnboundedSender<Event>),
+    /// A Rust host reads the call's events (and answers prompts itself), or nobody does.
+    Host(Option<mpsc::UnboundedSender<Event>>),
     /// A stateless caller known only by its revision (unit tests).
     #[cfg(test)]
     Stateless,
@@ -60,7 +60,7 @@ enum Target {
 
 impl Upstream {
     pub(crate) fn host(
-        events: mpsc::UnboundedSender<Event>,
+        events: Option<mpsc::UnboundedSender<Event>>,
         tree_events: broadcast::Sender<Event>,
         sampling: Option<Arc<dyn SamplingHandler>>,
     ) -> Self {
@@ -99,6 +99,13 @@ impl Upstream {
         }
     }
 
+    /// Whether anyone reads this call's events outside MCP (a host, or the tree-wide
+    /// stream), so events that MCP does not carry are worth making.
+    pub(crate) fn is_listened_to(&self) -> bool {
+        matches!(&self.target, Target::Host(Some(events)) if !events.is_closed())
+            || self.tree_events.receiver_count() > 0
+    }
+
     /// Whether prompts must be returned to the caller as `input_required` instead of asked.
     pub(crate) fn is_stateless(&self) -> bool {
         match &self.target {
@@ -114,7 +121,7 @@ impl Upstream {
         if self.tree_events.receiver_count() > 0 {
             let _ = self.tree_events.send(event.clone());
         }
-        if let Target::Host(events) = &self.target {
+        if let Target::Host(Some(events)) = &self.target {
             let _ = events.send(event.clone());
         }
     }
@@ -174,7 +181,8 @@ impl Upstream {
         prompt: &Prompt,
     ) -> Option<PromptAnswer> {
         match &self.target {
-            Target::Host(events) => events.is_closed().then_some(PromptAnswer::Cancel),
+            Target::Host(Some(events)) if !events.is_closed() => None,
+            Target::Host(_) => Some(PromptAnswer::Cancel),
             Target::Mcp { peer, .. } => Some(elicit(peer, path, prompt).await),
             #[cfg(test)]
             Target::Stateless => None,
