@@ -551,68 +551,15 @@ impl TreeInner {
             tracing::warn!(exposed = %collision.exposed, kept = %collision.kept, renamed = %collision.renamed,
                 renamed_to = %collision.renamed_to, "exposed names collide; the later one was renamed");
         }
-        let mut state = RouteState::default();
-        for route in plan.routes(CapabilityKind::Tool) {
-            if let (false, Some(tool)) = (
-                is_denied(&route.decision),
-                find(
-                    &catalogs,
-                    route.node,
-                    |c| &c.tools,
-                    |t| *t.name == *route.id.name,
-                ),
-            ) {
-                let mut tool = tool.clone();
-                tool.name = route.exposed.to_string().into();
-                state.tools.push(tool);
-            }
-        }
-        for route in plan.routes(CapabilityKind::Prompt) {
-            if let (false, Some(prompt)) = (
-                is_denied(&route.decision),
-                find(
-                    &catalogs,
-                    route.node,
-                    |c| &c.prompts,
-                    |p| *p.name == *route.id.name,
-                ),
-            ) {
-                let mut prompt = prompt.clone();
-                prompt.name = route.exposed.to_string();
-                state.prompts.push(prompt);
-            }
-        }
-        for route in plan.routes(CapabilityKind::Resource) {
-            if let (false, Some(resource)) = (
-                is_denied(&route.decision),
-                find(
-                    &catalogs,
-                    route.node,
-                    |c| &c.resources,
-                    |r| *r.uri == *route.id.name,
-                ),
-            ) {
-                let mut resource = resource.clone();
-                resource.uri = route.exposed.to_string();
-                state.resources.push(resource);
-            }
-        }
-        for route in plan.routes(CapabilityKind::ResourceTemplate) {
-            if let (false, Some(template)) = (
-                is_denied(&route.decision),
-                find(
-                    &catalogs,
-                    route.node,
-                    |c| &c.templates,
-                    |t| *t.uri_template == *route.id.name,
-                ),
-            ) {
-                let mut template = template.clone();
-                template.uri_template = route.exposed.to_string();
-                state.templates.push(template);
-            }
-        }
-        state.plan = plan;
+        let state = RouteState {
+            tools: exposed_items(&plan, CapabilityKind::Tool, &catalogs, |c| &c.tools),
+            prompts: exposed_items(&plan, CapabilityKind::Prompt, &catalogs, |c| &c.prompts),
+            resources: exposed_items(&plan, CapabilityKind::Resource, &catalogs, |c| &c.resources),
+            templates: exposed_items(&plan, CapabilityKind::ResourceTemplate, &catalogs, |c| {
+                &c.templates
+            }),
+            plan,
+        };
         self.routes.store(Arc::new(state));
         Ok(())
     }
@@ -1016,15 +963,74 @@ fn is_denied(decision: &Decision) -> bool {
     matches!(decision, Decision::Deny { .. })
 }
 
-fn find<'a, T>(
-    catalogs: &'a HashMap<NodeId, Catalog>,
-    node: NodeId,
-    list: impl Fn(&'a Catalog) -> &'a Vec<T>,
-    matches: impl Fn(&T) -> bool,
-) -> Option<&'a T> {
-    catalogs
-        .get(&node)
-        .and_then(|catalog| list(catalog).iter().find(|item| matches(item)))
+/// A capability as a node lists it: keyed by its own name (or URI), renamable to the
+/// exposed one.
+trait Listed: Clone {
+    fn key(&self) -> &str;
+    fn expose(&mut self, exposed: &str);
+}
+
+impl Listed for Tool {
+    fn key(&self) -> &str {
+        &self.name
+    }
+    fn expose(&mut self, exposed: &str) {
+        self.name = exposed.to_owned().into();
+    }
+}
+
+impl Listed for McpPrompt {
+    fn key(&self) -> &str {
+        &self.name
+    }
+    fn expose(&mut self, exposed: &str) {
+        exposed.clone_into(&mut self.name);
+    }
+}
+
+impl Listed for Resource {
+    fn key(&self) -> &str {
+        &self.uri
+    }
+    fn expose(&mut self, exposed: &str) {
+        exposed.clone_into(&mut self.uri);
+    }
+}
+
+impl Listed for ResourceTemplate {
+    fn key(&self) -> &str {
+        &self.uri_template
+    }
+    fn expose(&mut self, exposed: &str) {
+        exposed.clone_into(&mut self.uri_template);
+    }
+}
+
+/// The exposed list of one kind: every route that is not denied, in plan order, with the
+/// node's item renamed to its exposed name.
+fn exposed_items<T: Listed>(
+    plan: &RoutePlan,
+    kind: CapabilityKind,
+    catalogs: &HashMap<NodeId, Catalog>,
+    list: impl Fn(&Catalog) -> &Vec<T>,
+) -> Vec<T> {
+    let index: HashMap<(NodeId, &str), &T> = catalogs
+        .iter()
+        .flat_map(|(id, catalog)| {
+            list(catalog)
+                .iter()
+                .map(move |item| ((*id, item.key()), item))
+        })
+        .collect();
+    plan.routes(kind)
+        .iter()
+        .filter(|route| !is_denied(&route.decision))
+        .filter_map(|route| {
+            let mut item = (*index.get(&(route.node, &*route.id.name))?).clone();
+            item.expose(&route.exposed);
+            Some(item)
+        })
+        .collect()
 }
 
 fn canonical_resource(tree: &TreeInner, node: NodeId, uri: &str) -> canopy_topology::CanonicalId {
