@@ -7,9 +7,10 @@ use futures::future::BoxFuture;
 use rmcp::{
     ErrorData as McpError,
     model::{
-        ClientRequest, ListPromptsRequest, ListResourceTemplatesRequest, ListResourcesRequest,
-        ListToolsRequest, PaginatedRequestParams, Prompt, RequestOptionalParam, Resource,
-        ResourceTemplate, ServerResult, Tool,
+        CallToolRequest, CallToolRequestParams, CallToolResponse, ClientRequest,
+        ListPromptsRequest, ListResourceTemplatesRequest, ListResourcesRequest, ListToolsRequest,
+        PaginatedRequestParams, Prompt, RequestOptionalParam, Resource, ResourceTemplate,
+        ServerResult, Tool,
     },
 };
 
@@ -24,6 +25,29 @@ pub(crate) trait Backend: Send + Sync + 'static {
         request: ClientRequest,
         scope: &'a CallScope,
     ) -> BoxFuture<'a, Result<ServerResult, McpError>>;
+
+    /// Sends a `tools/call` (the hot path: backends may serve it with a smaller future than
+    /// the general [`Backend::request`]).
+    fn call_tool<'a>(
+        &'a self,
+        params: CallToolRequestParams,
+        scope: &'a CallScope,
+    ) -> BoxFuture<'a, Result<CallToolResponse, McpError>> {
+        Box::pin(async move {
+            let request = ClientRequest::CallToolRequest(CallToolRequest::new(params));
+            match self.request(request, scope).await? {
+                ServerResult::CallToolResult(result) => Ok(CallToolResponse::Complete(result)),
+                ServerResult::InputRequiredResult(result) => {
+                    Ok(CallToolResponse::InputRequired(result))
+                }
+                ServerResult::CreateTaskResult(result) => Ok(CallToolResponse::Task(result)),
+                _ => Err(McpError::internal_error(
+                    "a node answered tools/call with an unexpected result",
+                    None,
+                )),
+            }
+        })
+    }
 
     /// How the node is reached: `in_process`, `stdio`, `http`.
     fn link(&self) -> canopy_topology::LinkKind;

@@ -7,18 +7,23 @@
 //! before it returns the result, which keeps events in order and before the result, without
 //! an extra task hop on the hot path.
 
-use std::sync::{
-    Arc,
-    atomic::{AtomicU64, Ordering},
+use std::{
+    collections::VecDeque,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
+    task::Poll,
 };
 
 use canopy_topology::NodePath;
+use futures::task::AtomicWaker;
 use futures::{FutureExt, StreamExt, future::BoxFuture, stream::FuturesUnordered};
 use rmcp::{
     ErrorData as McpError,
     model::{CreateMessageRequestParams, CreateMessageResult, RequestMetaObject},
 };
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
@@ -39,17 +44,66 @@ pub(crate) enum CallMsg {
     },
 }
 
+/// A call's queue of messages for its caller: a mutex-guarded deque and a waker. Cheaper
+/// than a channel for the common call that queues nothing (an empty deque allocates
+/// nothing); senders never block.
+#[derive(Debug, Default)]
+pub(crate) struct CallQueue {
+    items: Mutex<VecDeque<CallMsg>>,
+    waker: AtomicWaker,
+}
+
+impl CallQueue {
+    /// Queues a message and wakes the driver.
+    pub(crate) fn send(&self, msg: CallMsg) {
+        self.items
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push_back(msg);
+        self.waker.wake();
+    }
+
+    fn try_recv(&self) -> Option<CallMsg> {
+        self.items
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .pop_front()
+    }
+
+    /// The next message, when there is one.
+    fn recv(&self) -> impl Future<Output = CallMsg> + '_ {
+        std::future::poll_fn(move |cx| {
+            if let Some(msg) = self.try_recv() {
+                return Poll::Ready(msg);
+            }
+            self.waker.register(cx.waker());
+            match self.try_recv() {
+                Some(msg) => Poll::Ready(msg),
+                None => Poll::Pending,
+            }
+        })
+    }
+}
+
 /// What every node working on a call may touch: its id, its event queue, its cancellation
 /// token, and the caller's protocol facts. Cheap to clone.
 #[derive(Clone, Debug)]
 pub(crate) struct CallScope {
     pub(crate) call: Option<CallId>,
-    pub(crate) queue: mpsc::UnboundedSender<CallMsg>,
-    pub(crate) ct: CancellationToken,
+    /// Where messages for the caller go; `None` for a quiet call (nobody reads them).
+    pub(crate) queue: Option<Arc<CallQueue>>,
+    /// Cancels the call; `None` for a quiet call, which only ends by being dropped.
+    pub(crate) ct: Option<CancellationToken>,
     pub(crate) caller: Arc<CallerInfo>,
     /// Whether anyone reads the call's events beyond what MCP carries (status events are
     /// only made when someone does).
     pub(crate) listening: bool,
+    /// Whether anyone wants the call's progress (a listener, or an MCP client that sent a
+    /// progress token): nodes get a progress token only then.
+    pub(crate) wants_progress: bool,
+    /// Nobody reads the call's events or can answer its prompts (a plain host call): nodes
+    /// may serve it without telling its messages apart from other calls'.
+    pub(crate) quiet: bool,
 }
 
 /// Prompt ids, unique within the process (so also within a call).
@@ -68,23 +122,39 @@ impl CallScope {
         ct: CancellationToken,
         caller: Arc<CallerInfo>,
         listening: bool,
-    ) -> (Self, mpsc::UnboundedReceiver<CallMsg>) {
-        let (queue, rx) = mpsc::unbounded_channel();
+    ) -> (Self, Arc<CallQueue>) {
+        let queue = Arc::new(CallQueue::default());
         let scope = Self {
             call,
-            queue,
-            ct,
+            queue: Some(Arc::clone(&queue)),
+            ct: Some(ct),
             caller,
             listening,
+            wants_progress: listening,
+            quiet: false,
         };
-        (scope, rx)
+        (scope, queue)
+    }
+
+    /// The scope of a quiet call: nobody reads its events or can answer its prompts, and
+    /// only dropping it ends it early, so it needs no queue and no token of its own.
+    pub(crate) fn quiet(call: Option<CallId>, caller: Arc<CallerInfo>) -> Self {
+        Self {
+            call,
+            queue: None,
+            ct: None,
+            caller,
+            listening: false,
+            wants_progress: false,
+            quiet: true,
+        }
     }
 
     /// Queues an event from the node at `path`.
     pub(crate) fn emit(&self, path: &NodePath, kind: EventKind) {
-        let _ = self
-            .queue
-            .send(CallMsg::Event(Event::new(kind, path.clone(), self.call)));
+        if let Some(queue) = &self.queue {
+            queue.send(CallMsg::Event(Event::new(kind, path.clone(), self.call)));
+        }
     }
 
     /// A fresh prompt id, unique within the call.
@@ -100,10 +170,13 @@ impl CallScope {
         prompt: Prompt,
         answer: oneshot::Receiver<PromptAnswer>,
     ) -> PromptAnswer {
+        let (Some(_), Some(ct)) = (&self.queue, &self.ct) else {
+            return PromptAnswer::Cancel;
+        };
         self.emit(path, EventKind::Prompt(prompt));
         tokio::select! {
             answer = answer => answer.unwrap_or(PromptAnswer::Cancel),
-            () = self.ct.cancelled() => PromptAnswer::Cancel,
+            () = ct.cancelled() => PromptAnswer::Cancel,
         }
     }
 }
@@ -121,7 +194,7 @@ type Work<T> = BoxFuture<'static, std::thread::Result<Result<T, McpError>>>;
 /// gets [`Step::NeedsInput`] instead, and the driver can be resumed later with the answers.
 pub(crate) struct Driver<T> {
     work: Work<T>,
-    queue: mpsc::UnboundedReceiver<CallMsg>,
+    queue: Arc<CallQueue>,
     /// Prompts and sampling requests being answered (made on first use: most calls have none).
     waiting: Option<FuturesUnordered<BoxFuture<'static, ()>>>,
     /// Cancels every node working on the call.
@@ -157,8 +230,8 @@ pub(crate) enum PendingInput {
 
 impl<T: Send + 'static> Driver<T> {
     pub(crate) fn new(
-        work: BoxFuture<'static, Result<T, McpError>>,
-        queue: mpsc::UnboundedReceiver<CallMsg>,
+        work: impl Future<Output = Result<T, McpError>> + Send + 'static,
+        queue: Arc<CallQueue>,
         ct: CancellationToken,
     ) -> Self {
         Self {
@@ -177,13 +250,26 @@ impl<T: Send + 'static> Driver<T> {
         request_ct: &CancellationToken,
     ) -> Step<T> {
         let mut inputs = Vec::new();
+        // Fast path: most in-process calls finish on their first poll with nothing queued.
+        if let Some(outcome) = (&mut self.work).now_or_never() {
+            if self
+                .queue
+                .items
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .is_empty()
+            {
+                return Step::Done(unwind(outcome));
+            }
+            self.work = Box::pin(futures::future::ready(outcome));
+        }
         let outcome = loop {
             tokio::select! {
                 biased;
-                Some(msg) = self.queue.recv() => {
+                msg = self.queue.recv() => {
                     self.handle(msg, upstream, &mut inputs).await;
                     if !inputs.is_empty() {
-                        while let Ok(msg) = self.queue.try_recv() {
+                        while let Some(msg) = self.queue.try_recv() {
                             self.handle(msg, upstream, &mut inputs).await;
                         }
                         return Step::NeedsInput(inputs);
@@ -202,19 +288,10 @@ impl<T: Send + 'static> Driver<T> {
                 outcome = &mut self.work => break outcome,
             }
         };
-        while let Ok(msg) = self.queue.try_recv() {
+        while let Some(msg) = self.queue.try_recv() {
             self.handle(msg, upstream, &mut inputs).await;
         }
-        Step::Done(match outcome {
-            Ok(result) => result,
-            Err(panic) => Err(McpError::internal_error(
-                format!(
-                    "a node panicked while handling the call: {}",
-                    panic_message(&*panic)
-                ),
-                None,
-            )),
-        })
+        Step::Done(unwind(outcome))
     }
 
     async fn handle(
@@ -264,6 +341,19 @@ impl<T: Send + 'static> Driver<T> {
     }
 }
 
+/// A result with a caught panic turned into an error.
+fn unwind<T>(outcome: std::thread::Result<Result<T, McpError>>) -> Result<T, McpError> {
+    outcome.unwrap_or_else(|panic| {
+        Err(McpError::internal_error(
+            format!(
+                "a node panicked while handling the call: {}",
+                panic_message(&*panic)
+            ),
+            None,
+        ))
+    })
+}
+
 async fn next_waiting(
     waiting: &mut Option<FuturesUnordered<BoxFuture<'static, ()>>>,
 ) -> Option<()> {
@@ -271,6 +361,13 @@ async fn next_waiting(
         Some(waiting) => waiting.next().await,
         None => None,
     }
+}
+
+/// Runs a quiet call's work inline: no queue to drain, nothing to forward.
+pub(crate) async fn run_quiet<T>(
+    work: impl Future<Output = Result<T, McpError>>,
+) -> Result<T, McpError> {
+    unwind(std::panic::AssertUnwindSafe(work).catch_unwind().await)
 }
 
 /// Emits the status event for a node on a call, if anyone listens.
@@ -296,7 +393,7 @@ pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
 
 #[cfg(test)]
 mod tests {
-    use tokio::sync::broadcast;
+    use tokio::sync::{broadcast, mpsc};
 
     use super::*;
     use crate::event::PromptKind;
@@ -397,7 +494,7 @@ mod tests {
         let request_ct = CancellationToken::new();
         let (scope, queue) = CallScope::new(None, call_ct.clone(), Arc::default(), true);
         let work = Box::pin(async move {
-            scope.ct.cancelled().await;
+            scope.ct.clone().expect("a token").cancelled().await;
             Ok::<_, McpError>(())
         });
         request_ct.cancel();

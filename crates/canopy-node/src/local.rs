@@ -19,15 +19,16 @@ use std::{
 use canopy_topology::{LinkKind, NodePath};
 use futures::{FutureExt, future::BoxFuture};
 use rmcp::{
-    ErrorData as McpError, RoleServer, ServerHandler,
+    ErrorData as McpError, Peer, RoleServer, ServerHandler,
     model::{
-        ClientCapabilities, ClientNotification, ClientRequest, ClientResult, Implementation,
-        InitializeRequestParams, InitializedNotification, JsonRpcMessage, NumberOrString,
-        ProgressToken, ProtocolVersion, ServerJsonRpcMessage, ServerNotification, ServerRequest,
-        ServerResult,
+        CallToolRequestParams, CallToolResponse, ClientCapabilities, ClientNotification,
+        ClientRequest, ClientResult, CreateMessageRequestParams, CreateMessageResult,
+        Implementation, InitializeRequestParams, InitializedNotification, JsonRpcMessage,
+        NumberOrString, ProgressToken, ProtocolVersion, ServerJsonRpcMessage, ServerNotification,
+        ServerRequest, ServerResult,
     },
     service::{
-        DynService, NotificationContext, RequestContext, RunningService, RxJsonRpcMessage, Service,
+        NotificationContext, RequestContext, RunningService, RxJsonRpcMessage, Service,
         TxJsonRpcMessage, serve_directly,
     },
     transport::Transport,
@@ -37,7 +38,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::{
     backend::Backend,
     call::{CallMsg, CallScope},
-    event::{EventKind, Prompt},
+    event::{EventKind, Prompt, PromptAnswer},
     upstream::elicit_from_answer,
 };
 
@@ -49,18 +50,25 @@ pub(crate) trait NodeNotices: Send + Sync + 'static {
     fn resource_updated(&self, path: &NodePath, uri: &str);
     /// An event that belongs to no call (a log line between calls).
     fn tree_event(&self, path: &NodePath, kind: EventKind);
+    /// Runs a sampling request that belongs to no listening call through the tree's own
+    /// sampling handler.
+    fn sample(
+        &self,
+        path: &NodePath,
+        params: CreateMessageRequestParams,
+    ) -> BoxFuture<'static, Result<CreateMessageResult, McpError>>;
 }
 
 /// An rmcp handler shared between direct calls and the slots that serve it.
-struct Shared(Arc<dyn DynService<RoleServer>>);
+struct Shared<H>(Arc<H>);
 
-impl Service<RoleServer> for Shared {
+impl<H: ServerHandler> Service<RoleServer> for Shared<H> {
     fn handle_request(
         &self,
         request: ClientRequest,
         context: RequestContext<RoleServer>,
     ) -> impl Future<Output = Result<ServerResult, McpError>> + Send + '_ {
-        self.0.handle_request(request, context)
+        Service::handle_request(&*self.0, request, context)
     }
 
     fn handle_notification(
@@ -68,15 +76,15 @@ impl Service<RoleServer> for Shared {
         notification: ClientNotification,
         context: NotificationContext<RoleServer>,
     ) -> impl Future<Output = Result<(), McpError>> + Send + '_ {
-        self.0.handle_notification(notification, context)
+        Service::handle_notification(&*self.0, notification, context)
     }
 
     fn get_info(&self) -> rmcp::model::ServerConfig {
-        self.0.get_info()
+        ServerHandler::get_info(&*self.0)
     }
 
     fn supported_protocol_versions(&self) -> Cow<'static, [ProtocolVersion]> {
-        self.0.supported_protocol_versions()
+        ServerHandler::supported_protocol_versions(&*self.0)
     }
 }
 
@@ -176,7 +184,13 @@ impl SlotState {
             ServerRequest::PingRequest(_) => self.reply(id, Ok(ClientResult::empty(()))),
             ServerRequest::ElicitRequest(request) => {
                 let Some(Attached { scope }) = attached else {
-                    self.reply(id, Err(no_call("elicitation")));
+                    // A quiet call, or no call at all: nobody can answer.
+                    self.reply(
+                        id,
+                        Ok(ClientResult::ElicitResult(elicit_from_answer(
+                            PromptAnswer::Cancel,
+                        ))),
+                    );
                     return;
                 };
                 let (prompt, answer) =
@@ -192,15 +206,34 @@ impl SlotState {
             }
             ServerRequest::CreateMessageRequest(request) => {
                 let Some(Attached { scope }) = attached else {
-                    self.reply(id, Err(no_call("sampling")));
+                    // A quiet call, or no call at all: the tree's own sampling handler.
+                    let state = Arc::clone(self);
+                    tokio::spawn(async move {
+                        let result = match state.notices.upgrade() {
+                            Some(notices) => notices.sample(&state.path, request.params).await,
+                            None => Err(McpError::internal_error("the tree is gone", None)),
+                        };
+                        state.reply(
+                            id,
+                            result.map(|r| ClientResult::CreateMessageResult(Box::new(r))),
+                        );
+                    });
                     return;
                 };
                 let (reply, result) = oneshot::channel();
-                let _ = scope.queue.send(CallMsg::Sample {
-                    path: self.path.clone(),
-                    params: Box::new(request.params),
-                    reply,
-                });
+                match &scope.queue {
+                    Some(queue) => queue.send(CallMsg::Sample {
+                        path: self.path.clone(),
+                        params: Box::new(request.params),
+                        reply,
+                    }),
+                    None => {
+                        let _ = reply.send(Err(McpError::internal_error(
+                            "the call takes no sampling requests",
+                            None,
+                        )));
+                    }
+                }
                 let state = Arc::clone(self);
                 tokio::spawn(async move {
                     let result = result.await.unwrap_or_else(|_| {
@@ -240,13 +273,6 @@ impl SlotState {
     }
 }
 
-fn no_call(what: &str) -> McpError {
-    McpError::invalid_request(
-        format!("{what} requested outside of any call: Canopy cannot tell whom to ask"),
-        None,
-    )
-}
-
 /// The transport of a slot: what the handler sends is handled synchronously by the
 /// [`SlotState`]; what Canopy answers (elicitation results, …) comes back through `replies`.
 struct SlotTransport {
@@ -275,19 +301,21 @@ impl Transport<RoleServer> for SlotTransport {
 }
 
 /// One served copy of the handler, whose peer a call borrows.
-struct Slot {
+struct Slot<H: ServerHandler> {
     state: Arc<SlotState>,
-    service: RunningService<RoleServer, Shared>,
+    service: RunningService<RoleServer, Shared<H>>,
 }
 
-/// An rmcp handler mounted in-process.
-pub(crate) struct LocalBackend {
-    handler: Arc<dyn DynService<RoleServer>>,
+/// An rmcp handler mounted in-process. Generic over the handler, so a call is one boxed
+/// future around the handler's own.
+pub(crate) struct LocalBackend<H: ServerHandler> {
+    handler: Arc<H>,
     path: NodePath,
     notices: Weak<dyn NodeNotices>,
-    pool: Mutex<Vec<Slot>>,
-    /// The long-lived slot whose peer the handler got in `on_initialized`.
-    session: Mutex<Option<Slot>>,
+    pool: Mutex<Vec<Slot<H>>>,
+    /// The long-lived slot whose peer the handler got in `on_initialized`; quiet calls
+    /// share it.
+    session: std::sync::OnceLock<Slot<H>>,
     next_id: AtomicI64,
 }
 
@@ -312,23 +340,19 @@ fn slot_progress_token() -> ProgressToken {
     ProgressToken(NumberOrString::Number(0))
 }
 
-impl LocalBackend {
-    pub(crate) fn new<H: ServerHandler>(
-        handler: H,
-        path: NodePath,
-        notices: Weak<dyn NodeNotices>,
-    ) -> Self {
+impl<H: ServerHandler> LocalBackend<H> {
+    pub(crate) fn new(handler: H, path: NodePath, notices: Weak<dyn NodeNotices>) -> Self {
         Self {
             handler: Arc::new(handler),
             path,
             notices,
             pool: Mutex::new(Vec::new()),
-            session: Mutex::new(None),
+            session: std::sync::OnceLock::new(),
             next_id: AtomicI64::new(1),
         }
     }
 
-    fn new_slot(&self) -> Slot {
+    fn new_slot(&self) -> Slot<H> {
         let (replies_tx, replies) = mpsc::unbounded_channel();
         let state = Arc::new(SlotState {
             path: self.path.clone(),
@@ -355,15 +379,24 @@ impl LocalBackend {
         let _ = slot.state.replies.send(JsonRpcMessage::notification(
             ClientNotification::InitializedNotification(InitializedNotification::default()),
         ));
-        *self.session.lock().unwrap_or_else(|p| p.into_inner()) = Some(slot);
+        let _ = self.session.set(slot);
     }
 
-    fn checkout(&self) -> Slot {
+    fn session_peer(&self) -> Result<Peer<RoleServer>, McpError> {
+        self.session
+            .get()
+            .map(|slot| slot.service.peer().clone())
+            .ok_or_else(|| {
+                McpError::internal_error(format!("node '{}' was not started", self.path), None)
+            })
+    }
+
+    fn checkout(&self) -> Slot<H> {
         let pooled = self.pool.lock().unwrap_or_else(|p| p.into_inner()).pop();
         pooled.unwrap_or_else(|| self.new_slot())
     }
 
-    fn give_back(&self, slot: Slot) {
+    fn give_back(&self, slot: Slot<H>) {
         slot.state.set(None);
         self.pool
             .lock()
@@ -371,29 +404,54 @@ impl LocalBackend {
             .push(slot);
     }
 
-    async fn run(
+    /// Prepares the context of one request: a slot (none for quiet calls), a request id,
+    /// the call's cancellation token and `_meta`.
+    fn context(
         &self,
-        request: ClientRequest,
         scope: &CallScope,
-    ) -> Result<ServerResult, McpError> {
-        let slot = self.checkout();
-        slot.state.set(Some(Attached {
-            scope: scope.clone(),
-        }));
+    ) -> Result<(Option<Slot<H>>, RequestContext<RoleServer>), McpError> {
+        // A quiet call (nobody reads its events or can answer its prompts) shares the session
+        // slot: nothing it sends needs to be told apart from other calls'.
+        let slot = if scope.quiet {
+            None
+        } else {
+            Some(self.checkout())
+        };
+        let peer = match &slot {
+            Some(slot) => {
+                slot.state.set(Some(Attached {
+                    scope: scope.clone(),
+                }));
+                slot.service.peer().clone()
+            }
+            None => self.session_peer()?,
+        };
         let id = NumberOrString::Number(self.next_id.fetch_add(1, Ordering::Relaxed));
-        let mut context = RequestContext::new(id, slot.service.peer().clone());
-        context.ct = scope.ct.clone();
+        let mut context = RequestContext::new(id, peer);
+        if let Some(ct) = &scope.ct {
+            context.ct = ct.clone();
+        }
         if let Some(meta) = &scope.caller.meta {
             context.meta = meta.clone();
         }
-        context.meta.set_progress_token(slot_progress_token());
-        let outcome = std::panic::AssertUnwindSafe(self.handler.handle_request(request, context))
-            .catch_unwind()
-            .await;
-        // A slot whose handler panicked mid-request is not reused.
+        if scope.wants_progress {
+            context.meta.set_progress_token(slot_progress_token());
+        }
+        Ok((slot, context))
+    }
+
+    /// Ends a request: the slot goes back to the pool, unless the handler panicked (a slot
+    /// whose handler panicked mid-request is not reused).
+    fn finish<T>(
+        &self,
+        slot: Option<Slot<H>>,
+        outcome: std::thread::Result<Result<T, McpError>>,
+    ) -> Result<T, McpError> {
         match outcome {
             Ok(result) => {
-                self.give_back(slot);
+                if let Some(slot) = slot {
+                    self.give_back(slot);
+                }
                 result
             }
             Err(panic) => Err(McpError::internal_error(
@@ -408,13 +466,43 @@ impl LocalBackend {
     }
 }
 
-impl Backend for LocalBackend {
+impl<H: ServerHandler> Backend for LocalBackend<H> {
     fn request<'a>(
         &'a self,
         request: ClientRequest,
         scope: &'a CallScope,
     ) -> BoxFuture<'a, Result<ServerResult, McpError>> {
-        Box::pin(self.run(request, scope))
+        Box::pin(async move {
+            let (slot, context) = self.context(scope)?;
+            let outcome = std::panic::AssertUnwindSafe(Service::handle_request(
+                &*self.handler,
+                request,
+                context,
+            ))
+            .catch_unwind()
+            .await;
+            self.finish(slot, outcome)
+        })
+    }
+
+    fn call_tool<'a>(
+        &'a self,
+        params: CallToolRequestParams,
+        scope: &'a CallScope,
+    ) -> BoxFuture<'a, Result<CallToolResponse, McpError>> {
+        // Straight to the handler's `call_tool`, as a direct call would: no request enum,
+        // and a future no larger than the handler's own.
+        Box::pin(async move {
+            let (slot, context) = self.context(scope)?;
+            let outcome = std::panic::AssertUnwindSafe(ServerHandler::call_tool(
+                &*self.handler,
+                params,
+                context,
+            ))
+            .catch_unwind()
+            .await;
+            self.finish(slot, outcome)
+        })
     }
 
     fn link(&self) -> LinkKind {

@@ -98,22 +98,21 @@ impl CanopyServer {
         &self,
         context: &RequestContext<RoleServer>,
         ct: CancellationToken,
-    ) -> (
-        CallScope,
-        tokio::sync::mpsc::UnboundedReceiver<crate::call::CallMsg>,
-    ) {
+    ) -> (CallScope, Arc<crate::call::CallQueue>) {
         let mut meta = context.meta.clone();
         meta.0.remove("progressToken");
         let caller = CallerInfo {
             meta: (!meta.0.is_empty()).then_some(meta),
         };
         let listening = self.tree.events.receiver_count() > 0;
-        CallScope::new(
+        let (mut scope, queue) = CallScope::new(
             Some(self.tree.next_call_id()),
             ct,
             Arc::new(caller),
             listening,
-        )
+        );
+        scope.wants_progress = listening || context.meta.get_progress_token().is_some();
+        (scope, queue)
     }
 
     fn upstream(&self, context: &RequestContext<RoleServer>) -> Arc<Upstream> {
@@ -354,7 +353,7 @@ impl ServerHandler for CanopyServer {
         let ct = CancellationToken::new();
         let (scope, queue) = self.scope(&context, ct.clone());
         let tree = Arc::clone(&self.tree);
-        let work = Box::pin(async move { tree.call_tool(request, &scope).await });
+        let work = async move { tree.call_tool(request, &scope).await };
         self.step(Driver::new(work, queue, ct), &context).await
     }
 

@@ -14,12 +14,11 @@ use canopy_topology::{
     CapabilityEntry, CapabilityKind, Decision, LinkKind, MountPath, NamespaceCodec, NodeId,
     NodeInfo, NodeName, NodePath, RoutePlan, Topology, TopologyFormat, plan_routes,
 };
-use futures::FutureExt;
 use rmcp::{
     ErrorData as McpError, Peer, RoleServer,
     model::{
-        CallToolRequest, CallToolRequestParams, CallToolResponse, CallToolResult, ClientRequest,
-        CompleteRequest, CompleteRequestParams, CompleteResult, ContentBlock, GetPromptRequest,
+        CallToolRequestParams, CallToolResponse, CallToolResult, ClientRequest, CompleteRequest,
+        CompleteRequestParams, CompleteResult, ContentBlock, GetPromptRequest,
         GetPromptRequestParams, GetPromptResponse, JsonObject, Prompt as McpPrompt,
         ReadResourceRequest, ReadResourceRequestParams, ReadResourceResponse, Reference, Resource,
         ResourceContents, ResourceTemplate, ServerResult, SubscribeRequest, SubscribeRequestParams,
@@ -32,7 +31,7 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     backend::{Backend, Catalog, fetch_catalog},
     builder::{BackendFactory, Node, TreeBuilder},
-    call::{CallScope, CallerInfo, Driver, Step, status},
+    call::{CallScope, CallerInfo, Driver, Step, run_quiet, status},
     error::{BuildError, CallError},
     event::{
         CallId, Event, EventKind, NodeState, Prompt, PromptAnswer, PromptKind, empty_object_schema,
@@ -78,7 +77,7 @@ pub(crate) struct TreeInner {
     pub(crate) name: NodeName,
     pub(crate) description: Option<String>,
     topology: RwLock<Topology>,
-    nodes: HashMap<NodeId, NodeRt>,
+    nodes: foldhash::HashMap<NodeId, NodeRt>,
     by_path: HashMap<NodePath, NodeId>,
     codec: NamespaceCodec,
     pub(crate) routes: ArcSwap<RouteState>,
@@ -93,6 +92,8 @@ pub(crate) struct TreeInner {
     this: Weak<TreeInner>,
     /// What every host call carries down: nothing, shared.
     host_caller: Arc<CallerInfo>,
+    /// Where the events of host calls nobody listens to go (shared: they carry nothing).
+    quiet_upstream: Arc<Upstream>,
 }
 
 impl std::fmt::Debug for TreeInner {
@@ -129,9 +130,10 @@ impl Tree {
         })?;
         let description = root.description.clone();
         let (topology, pending) = flatten(root)?;
+        let events = broadcast::channel(TREE_EVENT_CAPACITY).0;
         let inner = Arc::new_cyclic(|weak: &Weak<TreeInner>| {
             let notices: Weak<dyn NodeNotices> = weak.clone();
-            let mut nodes = HashMap::new();
+            let mut nodes = foldhash::HashMap::default();
             let mut by_path = HashMap::new();
             for (id, pending) in pending {
                 let path = pending.info.path.clone();
@@ -158,14 +160,15 @@ impl Tree {
                 by_path,
                 codec: NamespaceCodec::new(codec),
                 routes: ArcSwap::from_pointee(RouteState::default()),
-                events: broadcast::channel(TREE_EVENT_CAPACITY).0,
                 next_call: AtomicU64::new(1),
-                sampling,
                 page_size,
                 peers: Mutex::new(Vec::new()),
                 refreshing: tokio::sync::Mutex::new(()),
                 this: weak.clone(),
                 host_caller: Arc::default(),
+                quiet_upstream: Arc::new(Upstream::host(None, events.clone(), sampling.clone())),
+                events,
+                sampling,
             }
         });
         {
@@ -250,6 +253,15 @@ impl Tree {
         let id = self.inner.next_call_id();
         let mut params = CallToolRequestParams::new(name.to_owned());
         params.arguments = arguments;
+        if !self.inner.quiet_upstream.is_listened_to() {
+            // Nobody reads anything: run inline with no queue, driver or token.
+            let scope = CallScope::quiet(Some(id), Arc::clone(&self.inner.host_caller));
+            return match run_quiet(self.inner.call_tool(params, &scope)).await {
+                Ok(CallToolResponse::Complete(result)) => Ok(result),
+                Ok(_) => Err(CallError(not_complete())),
+                Err(error) => Err(CallError(error)),
+            };
+        }
         Arc::clone(&self.inner)
             .host_call(id, params, None, CancellationToken::new())
             .await
@@ -286,21 +298,25 @@ impl TreeInner {
         events: Option<mpsc::UnboundedSender<Event>>,
         ct: CancellationToken,
     ) -> Result<CallToolResult, CallError> {
-        let upstream = Arc::new(Upstream::host(
-            events,
-            self.events.clone(),
-            self.sampling.clone(),
-        ));
+        let upstream = match events {
+            Some(events) => Arc::new(Upstream::host(
+                Some(events),
+                self.events.clone(),
+                self.sampling.clone(),
+            )),
+            None => Arc::clone(&self.quiet_upstream),
+        };
         let listening = upstream.is_listened_to();
-        let (scope, queue) = CallScope::new(
+        let (mut scope, queue) = CallScope::new(
             Some(id),
             ct.clone(),
             Arc::clone(&self.host_caller),
             listening,
         );
+        scope.quiet = !listening && upstream.is_quiet_host();
         let work = {
             let inner = Arc::clone(&self);
-            async move { inner.call_tool(params, &scope).await }.boxed()
+            async move { inner.call_tool(params, &scope).await }
         };
         let outcome = match Driver::new(work, queue, ct.clone())
             .run(&upstream, &ct)
@@ -314,10 +330,7 @@ impl TreeInner {
         };
         let result = match outcome {
             Ok(CallToolResponse::Complete(result)) => Ok(result),
-            Ok(_) => Err(McpError::internal_error(
-                "the tool answered with a task or input request, which host calls do not support yet",
-                None,
-            )),
+            Ok(_) => Err(not_complete()),
             Err(error) => Err(error),
         };
         if upstream.is_listened_to() {
@@ -624,29 +637,36 @@ impl TreeInner {
                     serde_json::json!({ "reason": "denied", "node": by.to_string(), "rule": rule.glob }),
                 ),
             )),
-            Decision::Ask { by } => {
-                let asker = by.last().map(|(path, _)| path.clone()).unwrap_or_default();
-                let rules: Vec<String> = by
-                    .iter()
-                    .map(|(path, rule)| {
-                        format!("'{}' asks for '{}'", display_path(path), rule.glob)
-                    })
-                    .collect();
-                let message = format!("Allow the call to '{id}'? ({})", rules.join("; "));
-                let (prompt, answer) = Prompt::new(
-                    scope.next_prompt_id(),
-                    PromptKind::Permission,
-                    message,
-                    empty_object_schema(),
-                );
-                match scope.ask(&asker, prompt, answer).await {
-                    PromptAnswer::Accept(_) => Ok(None),
-                    PromptAnswer::Decline | PromptAnswer::Cancel => {
-                        Ok(Some(CallToolResult::error(vec![ContentBlock::text(
-                            format!("The user did not allow the call to '{id}'."),
-                        )])))
-                    }
-                }
+            Decision::Ask { by } => Box::pin(self.ask_permission(by, id, scope)).await,
+        }
+    }
+
+    /// Asks the user about an `ask` decision (boxed by the caller: it is the rare path, and
+    /// keeps every call's future small).
+    async fn ask_permission(
+        &self,
+        by: &[(NodePath, canopy_topology::Rule)],
+        id: &canopy_topology::CanonicalId,
+        scope: &CallScope,
+    ) -> Result<Option<CallToolResult>, McpError> {
+        let asker = by.last().map(|(path, _)| path.clone()).unwrap_or_default();
+        let rules: Vec<String> = by
+            .iter()
+            .map(|(path, rule)| format!("'{}' asks for '{}'", display_path(path), rule.glob))
+            .collect();
+        let message = format!("Allow the call to '{id}'? ({})", rules.join("; "));
+        let (prompt, answer) = Prompt::new(
+            scope.next_prompt_id(),
+            PromptKind::Permission,
+            message,
+            empty_object_schema(),
+        );
+        match scope.ask(&asker, prompt, answer).await {
+            PromptAnswer::Accept(_) => Ok(None),
+            PromptAnswer::Decline | PromptAnswer::Cancel => {
+                Ok(Some(CallToolResult::error(vec![ContentBlock::text(
+                    format!("The user did not allow the call to '{id}'."),
+                )])))
             }
         }
     }
@@ -672,22 +692,17 @@ impl TreeInner {
             return Ok(CallToolResponse::Complete(refused));
         }
         let (node, backend) = self.node(route.node)?;
-        params.name = route.id.name.to_string().into();
+        params.name = String::from(&*route.id.name).into();
         let verbose = scope.listening;
         if verbose {
             status(scope, &node.path, NodeState::Started, &route.id.to_string());
         }
-        let result = backend
-            .request(
-                ClientRequest::CallToolRequest(CallToolRequest::new(params)),
-                scope,
-            )
-            .await;
+        let result = backend.call_tool(params, scope).await;
         if verbose {
             let failed = matches!(
                 &result,
                 Err(_)
-                    | Ok(ServerResult::CallToolResult(CallToolResult {
+                    | Ok(CallToolResponse::Complete(CallToolResult {
                         is_error: Some(true),
                         ..
                     }))
@@ -703,17 +718,11 @@ impl TreeInner {
                 &route.id.to_string(),
             );
         }
-        match result? {
-            ServerResult::CallToolResult(mut result) => {
-                self.rewrite_content(&node.mount, &mut result.content);
-                Ok(CallToolResponse::Complete(result))
-            }
-            ServerResult::InputRequiredResult(result) => {
-                Ok(CallToolResponse::InputRequired(result))
-            }
-            ServerResult::CreateTaskResult(result) => Ok(CallToolResponse::Task(result)),
-            other => Err(unexpected("tools/call", &other)),
+        let mut response = result?;
+        if let CallToolResponse::Complete(result) = &mut response {
+            self.rewrite_content(&node.mount, &mut result.content);
         }
+        Ok(response)
     }
 
     /// Routes a `prompts/get`.
@@ -737,7 +746,7 @@ impl TreeInner {
             return Err(McpError::invalid_request(text_of(&refused), None));
         }
         let (node, backend) = self.node(route.node)?;
-        params.name = route.id.name.to_string();
+        params.name = String::from(&*route.id.name);
         match backend
             .request(
                 ClientRequest::GetPromptRequest(GetPromptRequest::new(params)),
@@ -944,6 +953,17 @@ impl NodeNotices for TreeInner {
         });
     }
 
+    fn sample(
+        &self,
+        path: &NodePath,
+        params: rmcp::model::CreateMessageRequestParams,
+    ) -> futures::future::BoxFuture<'static, Result<rmcp::model::CreateMessageResult, McpError>>
+    {
+        let upstream = Arc::clone(&self.quiet_upstream);
+        let path = path.clone();
+        Box::pin(async move { upstream.sample(&path, params).await })
+    }
+
     fn tree_event(&self, path: &NodePath, kind: EventKind) {
         if self.events.receiver_count() > 0 {
             let _ = self.events.send(Event::new(kind, path.clone(), None));
@@ -1083,6 +1103,13 @@ fn unknown(what: &str, name: &str, exposed: &[&str]) -> McpError {
     McpError::invalid_params(
         format!("unknown {what} '{name}'{hint}"),
         Some(serde_json::json!({ "reason": "unknown", "name": name })),
+    )
+}
+
+fn not_complete() -> McpError {
+    McpError::internal_error(
+        "the tool answered with a task or input request, which host calls do not support yet",
+        None,
     )
 }
 

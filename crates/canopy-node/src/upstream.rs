@@ -106,6 +106,11 @@ impl Upstream {
             || self.tree_events.receiver_count() > 0
     }
 
+    /// A host call nobody reads: its prompts can only be cancelled.
+    pub(crate) fn is_quiet_host(&self) -> bool {
+        matches!(&self.target, Target::Host(None))
+    }
+
     /// Whether prompts must be returned to the caller as `input_required` instead of asked.
     pub(crate) fn is_stateless(&self) -> bool {
         match &self.target {

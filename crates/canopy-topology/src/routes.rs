@@ -9,6 +9,9 @@
 //! order, mounting a node later never renames anything that was already there.
 
 use std::collections::{HashMap, HashSet};
+
+/// The hot lookup tables: a fast, seeded hash (exposed names are probed on every call).
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 use std::sync::Arc;
 
 use crate::codec::{MountPath, NamespaceCodec};
@@ -58,8 +61,8 @@ pub struct NameCollision {
 #[derive(Debug, Default, Clone)]
 pub struct RoutePlan {
     routes: [Vec<Route>; KINDS],
-    by_exposed: [HashMap<Arc<str>, usize>; KINDS],
-    by_id: HashMap<CanonicalId, usize>,
+    by_exposed: [FastMap<Arc<str>, usize>; KINDS],
+    by_id: FastMap<CanonicalId, usize>,
     /// For each template route (by index): the prefix its exposed form adds, "" if none.
     template_prefixes: Vec<String>,
     collisions: Vec<NameCollision>,
