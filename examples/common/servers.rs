@@ -2,7 +2,8 @@
 //!
 //! They are ordinary rmcp `ServerHandler`s — nothing Canopy-specific — so they show that
 //! any rmcp server can be mounted as it is.
-#![allow(dead_code, missing_docs, unreachable_pub)]
+// `Dynamic` shows logging and sampling, which SEP-2577 deprecates but the 2025 revisions have.
+#![allow(dead_code, missing_docs, unreachable_pub, deprecated)]
 
 use std::{
     sync::{
@@ -429,6 +430,7 @@ impl Dynamic {
     }
 
     #[tool(description = "Log a message at info level, then answer")]
+    #[allow(deprecated)]
     async fn chatty(&self, context: RequestContext<RoleServer>) -> String {
         let params = rmcp::model::LoggingMessageNotificationParam::new(
             rmcp::model::LoggingLevel::Info,

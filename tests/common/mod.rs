@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests: locating example binaries, and an rmcp client
 //! that records what a served tree sends it.
-#![allow(dead_code, unreachable_pub, missing_docs)]
+// The test client answers sampling and records logs, which SEP-2577 deprecates.
+#![allow(dead_code, unreachable_pub, missing_docs, deprecated)]
 
 use std::{
     path::PathBuf,
