@@ -674,3 +674,29 @@ async fn hostile_tool_names_get_valid_stable_names_and_still_route() {
         .expect("route");
     assert_eq!(&*route.id.name, hostile);
 }
+
+#[tokio::test]
+async fn the_tree_wide_stream_sees_every_call() {
+    let f = fixture(Policy::new()).await;
+    let mut events = f.tree.subscribe();
+    let result = f
+        .tree
+        .call_tool(
+            "research__lab__crunch__analyze",
+            args(json!({"steps": 2, "step_ms": 1})),
+        )
+        .await
+        .expect("ok");
+    assert_eq!(text(&result), "analysis complete after 2 steps");
+    let mut seen = Vec::new();
+    while seen.len() < 5 {
+        let event = events.recv().await.expect("an event");
+        seen.push(
+            serde_json::from_str::<Value>(&event.to_json_line()).expect("json")["type"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        );
+    }
+    assert_eq!(seen, ["status", "progress", "progress", "status", "result"]);
+}

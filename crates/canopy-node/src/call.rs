@@ -363,13 +363,6 @@ async fn next_waiting(
     }
 }
 
-/// Runs a quiet call's work inline: no queue to drain, nothing to forward.
-pub(crate) async fn run_quiet<T>(
-    work: impl Future<Output = Result<T, McpError>>,
-) -> Result<T, McpError> {
-    unwind(std::panic::AssertUnwindSafe(work).catch_unwind().await)
-}
-
 /// Emits the status event for a node on a call, if anyone listens.
 pub(crate) fn status(scope: &CallScope, path: &NodePath, state: NodeState, capability: &str) {
     scope.emit(
@@ -393,7 +386,7 @@ pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
 
 #[cfg(test)]
 mod tests {
-    use tokio::sync::{broadcast, mpsc};
+    use tokio::sync::mpsc;
 
     use super::*;
     use crate::event::PromptKind;
@@ -401,7 +394,11 @@ mod tests {
     fn host() -> (Arc<Upstream>, mpsc::UnboundedReceiver<Event>) {
         let (tx, rx) = mpsc::unbounded_channel();
         (
-            Arc::new(Upstream::host(Some(tx), broadcast::channel(4).0, None)),
+            Arc::new(Upstream::host(
+                Some(tx),
+                Arc::new(crate::event::EventHub::new(4)),
+                None,
+            )),
             rx,
         )
     }
@@ -459,7 +456,9 @@ mod tests {
 
     #[tokio::test]
     async fn a_stateless_caller_gets_the_prompts_back_and_the_call_resumes() {
-        let upstream = Arc::new(Upstream::stateless_for_tests(broadcast::channel(4).0));
+        let upstream = Arc::new(Upstream::stateless_for_tests(Arc::new(
+            crate::event::EventHub::new(4),
+        )));
         let ct = CancellationToken::new();
         let (scope, queue) = CallScope::new(Some(CallId(9)), ct.clone(), Arc::default(), true);
         let work = Box::pin(async move {

@@ -320,3 +320,63 @@ mod tests {
         assert_eq!(json["path"], "");
     }
 }
+
+/// The tree-wide event stream: a broadcast channel that knows, without a lock, whether
+/// anyone subscribes (every call asks).
+#[derive(Debug)]
+pub(crate) struct EventHub {
+    sender: tokio::sync::broadcast::Sender<Event>,
+    subscribers: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl EventHub {
+    pub(crate) fn new(capacity: usize) -> Self {
+        Self {
+            sender: tokio::sync::broadcast::channel(capacity).0,
+            subscribers: Arc::default(),
+        }
+    }
+
+    /// Whether any [`TreeEvents`] is alive.
+    pub(crate) fn has_subscribers(&self) -> bool {
+        self.subscribers.load(std::sync::atomic::Ordering::Relaxed) > 0
+    }
+
+    /// Sends an event to every subscriber (no-op without subscribers).
+    pub(crate) fn send(&self, event: &Event) {
+        if self.has_subscribers() {
+            let _ = self.sender.send(event.clone());
+        }
+    }
+
+    pub(crate) fn subscribe(&self) -> TreeEvents {
+        self.subscribers
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        TreeEvents {
+            receiver: self.sender.subscribe(),
+            subscribers: Arc::clone(&self.subscribers),
+        }
+    }
+}
+
+/// Every event of every call and node of a tree, from [`Tree::subscribe`](crate::Tree::subscribe).
+#[derive(Debug)]
+pub struct TreeEvents {
+    receiver: tokio::sync::broadcast::Receiver<Event>,
+    subscribers: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl TreeEvents {
+    /// The next event; `Err(Lagged(n))` when this subscriber fell behind and lost `n` events
+    /// (the stream goes on), `Err(Closed)` when the tree is gone.
+    pub async fn recv(&mut self) -> Result<Event, tokio::sync::broadcast::error::RecvError> {
+        self.receiver.recv().await
+    }
+}
+
+impl Drop for TreeEvents {
+    fn drop(&mut self) {
+        self.subscribers
+            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}

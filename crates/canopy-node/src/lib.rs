@@ -37,7 +37,9 @@ mod upstream;
 
 pub use self::builder::{DEFAULT_PAGE_SIZE, Node, TreeBuilder};
 pub use self::error::{BuildError, CallError};
-pub use self::event::{CallId, Event, EventKind, NodeState, Prompt, PromptAnswer, PromptKind};
+pub use self::event::{
+    CallId, Event, EventKind, NodeState, Prompt, PromptAnswer, PromptKind, TreeEvents,
+};
 pub use self::server::{CanopyServer, DEFAULT_PARK_TIMEOUT};
 pub use self::tree::{CallHandle, Tree};
 pub use self::upstream::SamplingHandler;

@@ -17,7 +17,7 @@ use std::{
 };
 
 use canopy_topology::{LinkKind, NodePath};
-use futures::{FutureExt, future::BoxFuture};
+use futures::future::BoxFuture;
 use rmcp::{
     ErrorData as McpError, Peer, RoleServer, ServerHandler,
     model::{
@@ -406,6 +406,7 @@ impl<H: ServerHandler> LocalBackend<H> {
 
     /// Prepares the context of one request: a slot (none for quiet calls), a request id,
     /// the call's cancellation token and `_meta`.
+    #[inline]
     fn context(
         &self,
         scope: &CallScope,
@@ -440,28 +441,11 @@ impl<H: ServerHandler> LocalBackend<H> {
         Ok((slot, context))
     }
 
-    /// Ends a request: the slot goes back to the pool, unless the handler panicked (a slot
-    /// whose handler panicked mid-request is not reused).
-    fn finish<T>(
-        &self,
-        slot: Option<Slot<H>>,
-        outcome: std::thread::Result<Result<T, McpError>>,
-    ) -> Result<T, McpError> {
-        match outcome {
-            Ok(result) => {
-                if let Some(slot) = slot {
-                    self.give_back(slot);
-                }
-                result
-            }
-            Err(panic) => Err(McpError::internal_error(
-                format!(
-                    "node '{}' panicked: {}",
-                    self.path,
-                    crate::call::panic_message(&*panic)
-                ),
-                None,
-            )),
+    /// Ends a request: the slot goes back to the pool. (A handler that panics never gets
+    /// here: its slot is dropped while the panic unwinds, and the tree reports the panic.)
+    fn finish(&self, slot: Option<Slot<H>>) {
+        if let Some(slot) = slot {
+            self.give_back(slot);
         }
     }
 }
@@ -474,14 +458,9 @@ impl<H: ServerHandler> Backend for LocalBackend<H> {
     ) -> BoxFuture<'a, Result<ServerResult, McpError>> {
         Box::pin(async move {
             let (slot, context) = self.context(scope)?;
-            let outcome = std::panic::AssertUnwindSafe(Service::handle_request(
-                &*self.handler,
-                request,
-                context,
-            ))
-            .catch_unwind()
-            .await;
-            self.finish(slot, outcome)
+            let result = Service::handle_request(&*self.handler, request, context).await;
+            self.finish(slot);
+            result
         })
     }
 
@@ -494,14 +473,9 @@ impl<H: ServerHandler> Backend for LocalBackend<H> {
         // and a future no larger than the handler's own.
         Box::pin(async move {
             let (slot, context) = self.context(scope)?;
-            let outcome = std::panic::AssertUnwindSafe(ServerHandler::call_tool(
-                &*self.handler,
-                params,
-                context,
-            ))
-            .catch_unwind()
-            .await;
-            self.finish(slot, outcome)
+            let result = ServerHandler::call_tool(&*self.handler, params, context).await;
+            self.finish(slot);
+            result
         })
     }
 

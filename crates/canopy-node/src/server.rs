@@ -104,7 +104,7 @@ impl CanopyServer {
         let caller = CallerInfo {
             meta: (!meta.0.is_empty()).then_some(meta),
         };
-        let listening = self.tree.events.receiver_count() > 0;
+        let listening = self.tree.events.has_subscribers();
         let (mut scope, queue) = CallScope::new(
             Some(self.tree.next_call_id()),
             ct,

@@ -25,16 +25,17 @@ use rmcp::{
         Tool, UnsubscribeRequest, UnsubscribeRequestParams,
     },
 };
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
     backend::{Backend, Catalog, fetch_catalog},
     builder::{BackendFactory, Node, TreeBuilder},
-    call::{CallScope, CallerInfo, Driver, Step, run_quiet, status},
+    call::{CallScope, CallerInfo, Driver, Step, status},
     error::{BuildError, CallError},
     event::{
-        CallId, Event, EventKind, NodeState, Prompt, PromptAnswer, PromptKind, empty_object_schema,
+        CallId, Event, EventHub, EventKind, NodeState, Prompt, PromptAnswer, PromptKind,
+        TreeEvents, empty_object_schema,
     },
     local::NodeNotices,
     upstream::{SamplingHandler, Upstream},
@@ -81,7 +82,7 @@ pub(crate) struct TreeInner {
     by_path: HashMap<NodePath, NodeId>,
     codec: NamespaceCodec,
     pub(crate) routes: ArcSwap<RouteState>,
-    pub(crate) events: broadcast::Sender<Event>,
+    pub(crate) events: Arc<EventHub>,
     next_call: AtomicU64,
     pub(crate) sampling: Option<Arc<dyn SamplingHandler>>,
     pub(crate) page_size: usize,
@@ -130,7 +131,7 @@ impl Tree {
         })?;
         let description = root.description.clone();
         let (topology, pending) = flatten(root)?;
-        let events = broadcast::channel(TREE_EVENT_CAPACITY).0;
+        let events = Arc::new(EventHub::new(TREE_EVENT_CAPACITY));
         let inner = Arc::new_cyclic(|weak: &Weak<TreeInner>| {
             let notices: Weak<dyn NodeNotices> = weak.clone();
             let mut nodes = foldhash::HashMap::default();
@@ -239,7 +240,7 @@ impl Tree {
     }
 
     /// Events of every call and every node of the tree, as they happen.
-    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+    pub fn subscribe(&self) -> TreeEvents {
         self.inner.events.subscribe()
     }
 
@@ -254,9 +255,10 @@ impl Tree {
         let mut params = CallToolRequestParams::new(name.to_owned());
         params.arguments = arguments;
         if !self.inner.quiet_upstream.is_listened_to() {
-            // Nobody reads anything: run inline with no queue, driver or token.
+            // Nobody reads anything: run inline with no queue, driver or token (a panicking
+            // node is caught where the tree calls it).
             let scope = CallScope::quiet(Some(id), Arc::clone(&self.inner.host_caller));
-            return match run_quiet(self.inner.call_tool(params, &scope)).await {
+            return match self.inner.call_tool(params, &scope).await {
                 Ok(CallToolResponse::Complete(result)) => Ok(result),
                 Ok(_) => Err(CallError(not_complete())),
                 Err(error) => Err(CallError(error)),
@@ -692,12 +694,12 @@ impl TreeInner {
             return Ok(CallToolResponse::Complete(refused));
         }
         let (node, backend) = self.node(route.node)?;
-        params.name = String::from(&*route.id.name).into();
+        params.name = reuse_for(params.name, &route.id.name).into();
         let verbose = scope.listening;
         if verbose {
             status(scope, &node.path, NodeState::Started, &route.id.to_string());
         }
-        let result = backend.call_tool(params, scope).await;
+        let result = guarded(&node.path, backend.call_tool(params, scope)).await;
         if verbose {
             let failed = matches!(
                 &result,
@@ -747,12 +749,14 @@ impl TreeInner {
         }
         let (node, backend) = self.node(route.node)?;
         params.name = String::from(&*route.id.name);
-        match backend
-            .request(
+        match guarded(
+            &node.path,
+            backend.request(
                 ClientRequest::GetPromptRequest(GetPromptRequest::new(params)),
                 scope,
-            )
-            .await?
+            ),
+        )
+        .await?
         {
             ServerResult::GetPromptResult(mut result) => {
                 if node.mount.prefix_segments().next().is_some() {
@@ -800,12 +804,14 @@ impl TreeInner {
         let (node_id, original) = self.resolve_uri(&routes, &params.uri)?;
         let (node, backend) = self.node(node_id)?;
         params.uri = original;
-        match backend
-            .request(
+        match guarded(
+            &node.path,
+            backend.request(
                 ClientRequest::ReadResourceRequest(ReadResourceRequest::new(params)),
                 scope,
-            )
-            .await?
+            ),
+        )
+        .await?
         {
             ServerResult::ReadResourceResult(mut result) => {
                 for contents in &mut result.contents {
@@ -830,15 +836,17 @@ impl TreeInner {
     ) -> Result<(), McpError> {
         let routes = self.routes.load_full();
         let (node_id, original) = self.resolve_uri(&routes, &params.uri)?;
-        let (_, backend) = self.node(node_id)?;
+        let (node, backend) = self.node(node_id)?;
         params.uri = original;
-        backend
-            .request(
+        guarded(
+            &node.path,
+            backend.request(
                 ClientRequest::SubscribeRequest(SubscribeRequest::new(params)),
                 scope,
-            )
-            .await
-            .map(|_| ())
+            ),
+        )
+        .await
+        .map(|_| ())
     }
 
     /// Routes `resources/unsubscribe` (legacy revisions).
@@ -849,15 +857,17 @@ impl TreeInner {
     ) -> Result<(), McpError> {
         let routes = self.routes.load_full();
         let (node_id, original) = self.resolve_uri(&routes, &params.uri)?;
-        let (_, backend) = self.node(node_id)?;
+        let (node, backend) = self.node(node_id)?;
         params.uri = original;
-        backend
-            .request(
+        guarded(
+            &node.path,
+            backend.request(
                 ClientRequest::UnsubscribeRequest(UnsubscribeRequest::new(params)),
                 scope,
-            )
-            .await
-            .map(|_| ())
+            ),
+        )
+        .await
+        .map(|_| ())
     }
 
     /// Routes `completion/complete` to the node owning the prompt or template.
@@ -891,13 +901,15 @@ impl TreeInner {
                 ));
             }
         };
-        let (_, backend) = self.node(route.node)?;
-        match backend
-            .request(
+        let (node, backend) = self.node(route.node)?;
+        match guarded(
+            &node.path,
+            backend.request(
                 ClientRequest::CompleteRequest(CompleteRequest::new(params)),
                 scope,
-            )
-            .await?
+            ),
+        )
+        .await?
         {
             ServerResult::CompleteResult(result) => Ok(result),
             other => Err(unexpected("completion/complete", &other)),
@@ -965,8 +977,8 @@ impl NodeNotices for TreeInner {
     }
 
     fn tree_event(&self, path: &NodePath, kind: EventKind) {
-        if self.events.receiver_count() > 0 {
-            let _ = self.events.send(Event::new(kind, path.clone(), None));
+        if self.events.has_subscribers() {
+            self.events.send(&Event::new(kind, path.clone(), None));
         }
     }
 }
@@ -1104,6 +1116,39 @@ fn unknown(what: &str, name: &str, exposed: &[&str]) -> McpError {
         format!("unknown {what} '{name}'{hint}"),
         Some(serde_json::json!({ "reason": "unknown", "name": name })),
     )
+}
+
+/// Awaits a node's work, turning a panic into an error that names the node (the node's
+/// slot was dropped while the panic unwound, so it is not reused).
+async fn guarded<T>(
+    path: &NodePath,
+    work: futures::future::BoxFuture<'_, Result<T, McpError>>,
+) -> Result<T, McpError> {
+    use futures::FutureExt;
+    std::panic::AssertUnwindSafe(work)
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|panic| {
+            Err(McpError::internal_error(
+                format!(
+                    "node '{path}' panicked: {}",
+                    crate::call::panic_message(&*panic)
+                ),
+                None,
+            ))
+        })
+}
+
+/// `name` as an owned string, reusing `old`'s buffer when it has one (an exposed name is
+/// usually longer than the node's own name, so the hot path allocates nothing).
+fn reuse_for(old: std::borrow::Cow<'static, str>, name: &str) -> String {
+    let mut buffer = match old {
+        std::borrow::Cow::Owned(buffer) => buffer,
+        std::borrow::Cow::Borrowed(_) => String::new(),
+    };
+    buffer.clear();
+    buffer.push_str(name);
+    buffer
 }
 
 fn not_complete() -> McpError {

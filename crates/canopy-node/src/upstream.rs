@@ -14,9 +14,9 @@ use rmcp::{
     },
 };
 use serde_json::Value;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::mpsc;
 
-use crate::event::{Event, EventKind, Prompt, PromptAnswer};
+use crate::event::{Event, EventHub, EventKind, Prompt, PromptAnswer};
 
 /// Answers sampling requests for calls made by a Rust host (an MCP client answers its own).
 pub trait SamplingHandler: Send + Sync + 'static {
@@ -31,7 +31,7 @@ pub trait SamplingHandler: Send + Sync + 'static {
 /// Where a call's events go.
 pub(crate) struct Upstream {
     target: Target,
-    tree_events: broadcast::Sender<Event>,
+    tree_events: Arc<EventHub>,
     sampling: Option<Arc<dyn SamplingHandler>>,
 }
 
@@ -61,7 +61,7 @@ enum Target {
 impl Upstream {
     pub(crate) fn host(
         events: Option<mpsc::UnboundedSender<Event>>,
-        tree_events: broadcast::Sender<Event>,
+        tree_events: Arc<EventHub>,
         sampling: Option<Arc<dyn SamplingHandler>>,
     ) -> Self {
         Self {
@@ -75,7 +75,7 @@ impl Upstream {
         peer: Peer<RoleServer>,
         progress_token: Option<ProgressToken>,
         stateless: bool,
-        tree_events: broadcast::Sender<Event>,
+        tree_events: Arc<EventHub>,
     ) -> Self {
         Self {
             target: Target::Mcp {
@@ -91,7 +91,7 @@ impl Upstream {
 
     /// An MCP upstream at 2026-07-28 with no connection behind it, for unit tests of parking.
     #[cfg(test)]
-    pub(crate) fn stateless_for_tests(tree_events: broadcast::Sender<Event>) -> Self {
+    pub(crate) fn stateless_for_tests(tree_events: Arc<EventHub>) -> Self {
         Self {
             target: Target::Stateless,
             tree_events,
@@ -103,7 +103,7 @@ impl Upstream {
     /// stream), so events that MCP does not carry are worth making.
     pub(crate) fn is_listened_to(&self) -> bool {
         matches!(&self.target, Target::Host(Some(events)) if !events.is_closed())
-            || self.tree_events.receiver_count() > 0
+            || self.tree_events.has_subscribers()
     }
 
     /// A host call nobody reads: its prompts can only be cancelled.
@@ -123,9 +123,7 @@ impl Upstream {
 
     /// Hands the event to the Rust host and the tree-wide stream (no MCP traffic).
     pub(crate) fn publish(&self, event: &Event) {
-        if self.tree_events.receiver_count() > 0 {
-            let _ = self.tree_events.send(event.clone());
-        }
+        self.tree_events.send(event);
         if let Target::Host(Some(events)) = &self.target {
             let _ = events.send(event.clone());
         }
