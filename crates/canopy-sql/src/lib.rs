@@ -23,7 +23,7 @@
 //!
 //! # async fn run() -> anyhow::Result<()> {
 //! let db = Database::connect("sqlite://shop.db", &ConnectOptions::new()).await?;
-//! let server = SqlServer::new(db, ServerOptions::default());
+//! let server = SqlServer::new(db, ServerOptions::default()).await;
 //! canopy_sql::serve_stdio(server).await?;
 //! # Ok(())
 //! # }

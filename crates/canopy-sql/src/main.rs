@@ -145,7 +145,7 @@ async fn main() -> anyhow::Result<()> {
         .with_schema_poll(
             (cli.schema_poll_ms > 0).then(|| Duration::from_millis(cli.schema_poll_ms)),
         );
-    let server = SqlServer::new(db, options);
+    let server = SqlServer::new(db, options).await;
     match cli.http {
         None => canopy_sql::serve_stdio(server).await,
         Some(addr) => {

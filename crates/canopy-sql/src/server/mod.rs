@@ -216,11 +216,13 @@ fn structured<T: Serialize>(value: &T, text: String) -> Result<CallToolResult, M
 #[tool_router]
 impl SqlServer {
     /// Serves `db` with the given options. Must be called inside a Tokio runtime (it starts the
-    /// schema poller).
-    pub fn new(db: Database, options: ServerOptions) -> Self {
+    /// schema poller, after reading the table list once: changes made after `new` returns are
+    /// always noticed).
+    pub async fn new(db: Database, options: ServerOptions) -> Self {
         let (tx, rx) = watch::channel(0u64);
         if let Some(interval) = options.schema_poll {
-            tokio::spawn(poll_schema(db.clone(), interval, tx));
+            let baseline = db.table_list_fingerprint().await.ok();
+            tokio::spawn(poll_schema(db.clone(), interval, tx, baseline));
         }
         Self {
             shared: Arc::new(Shared {
@@ -465,8 +467,13 @@ impl SqlServer {
 }
 
 /// Watches the table list and bumps the generation when it changes.
-async fn poll_schema(db: Database, interval: Duration, tx: watch::Sender<u64>) {
-    let mut last = db.table_list_fingerprint().await.ok();
+async fn poll_schema(
+    db: Database,
+    interval: Duration,
+    tx: watch::Sender<u64>,
+    baseline: Option<u64>,
+) {
+    let mut last = baseline;
     let mut ticker = tokio::time::interval(interval);
     ticker.tick().await;
     loop {
