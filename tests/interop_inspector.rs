@@ -41,7 +41,7 @@ fn inspector_lists_the_tree_tools() {
         .iter()
         .filter_map(|t| t["name"].as_str())
         .collect();
-    assert_eq!(names.len(), 13, "{names:?}");
+    assert_eq!(names.len(), 15, "{names:?}");
     assert!(names.contains(&"research__lab__crunch__analyze"));
     assert!(
         !names.contains(&"faulty__broken"),

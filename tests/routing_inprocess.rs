@@ -92,8 +92,10 @@ async fn exposed_names_are_namespaced_by_path() {
             "office__desk__notes__read_notes",
             "office__desk__notes__write_note",
             "faulty__broken",
+            "faulty__die",
             "faulty__explode",
             "faulty__fail",
+            "faulty__shout",
         ]
     );
     let text = f.tree.render(TopologyFormat::Text);

@@ -375,6 +375,17 @@ impl Faulty {
         panic!("the faulty tool exploded on purpose")
     }
 
+    #[tool(description = "Writes `text` to the process's stderr")]
+    async fn shout(&self, Parameters(args): Parameters<NoteArgs>) -> String {
+        eprintln!("{}", args.text);
+        "shouted".to_owned()
+    }
+
+    #[tool(description = "Exits the whole process mid-call (to test crashes)")]
+    async fn die(&self) -> String {
+        std::process::exit(3)
+    }
+
     #[tool(description = "Fails as a tool (isError)")]
     async fn fail(&self) -> CallToolResult {
         CallToolResult::error(vec![ContentBlock::text("this tool always fails")])

@@ -49,6 +49,17 @@ pub(crate) trait Backend: Send + Sync + 'static {
         })
     }
 
+    /// When the node should start (eager nodes are started and listed when the tree is
+    /// built; lazy ones in the background).
+    fn start_mode(&self) -> crate::remote::StartMode {
+        crate::remote::StartMode::Eager
+    }
+
+    /// Closes the link cleanly (child processes are asked to exit).
+    fn shutdown(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async {})
+    }
+
     /// How the node is reached: `in_process`, `stdio`, `http`.
     fn link(&self) -> canopy_topology::LinkKind;
 

@@ -13,6 +13,7 @@ use crate::{
     backend::Backend,
     error::BuildError,
     local::{LocalBackend, NodeNotices},
+    remote::{HttpSpec, Remote, RemoteBackend, StdioSpec},
     tree::Tree,
     upstream::SamplingHandler,
 };
@@ -85,6 +86,26 @@ impl Node {
         self
     }
 
+    /// A child server launched as a process (stdio).
+    pub fn stdio(name: impl Into<String>, spec: StdioSpec) -> Self {
+        let mut node = Self::new(name);
+        node.kind = "stdio";
+        node.backend = Some(Box::new(move |path, notices| {
+            Arc::new(RemoteBackend::new(Remote::Stdio(spec), path, notices))
+        }));
+        node
+    }
+
+    /// A remote child server reached over Streamable HTTP.
+    pub fn http(name: impl Into<String>, spec: HttpSpec) -> Self {
+        let mut node = Self::new(name);
+        node.kind = "http";
+        node.backend = Some(Box::new(move |path, notices| {
+            Arc::new(RemoteBackend::new(Remote::Http(spec), path, notices))
+        }));
+        node
+    }
+
     /// Adds a child.
     pub fn child(mut self, child: Node) -> Self {
         self.children.push(child);
@@ -114,6 +135,31 @@ impl Node {
     pub fn description(mut self, description: impl Into<String>) -> Self {
         self.description = Some(description.into());
         self
+    }
+}
+
+/// Read-only views, for checking a node that was loaded (from a tree file, say) before it
+/// is built.
+impl Node {
+    /// The node's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// What serves the node's own capabilities: `router` (nothing), `server` (in-process),
+    /// `stdio` (a launched process) or `http` (a Streamable HTTP server).
+    pub fn kind(&self) -> &str {
+        self.kind
+    }
+
+    /// The node's children, in the order they were added.
+    pub fn child_nodes(&self) -> &[Node] {
+        &self.children
+    }
+
+    /// Whether the node is mounted without a name prefix.
+    pub fn is_inline(&self) -> bool {
+        self.inline
     }
 }
 

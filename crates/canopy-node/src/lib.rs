@@ -31,6 +31,7 @@ mod call;
 mod error;
 mod event;
 mod local;
+mod remote;
 mod server;
 mod tree;
 mod upstream;
@@ -40,6 +41,7 @@ pub use self::error::{BuildError, CallError};
 pub use self::event::{
     CallId, Event, EventKind, NodeState, Prompt, PromptAnswer, PromptKind, TreeEvents,
 };
+pub use self::remote::{DEFAULT_TIMEOUT, HttpSpec, StartMode, StdioSpec};
 pub use self::server::{CanopyServer, DEFAULT_PARK_TIMEOUT};
 pub use self::tree::{CallHandle, Tree};
 pub use self::upstream::SamplingHandler;

@@ -179,16 +179,37 @@ impl Tree {
                 topology.node_mut(node.id).health = canopy_topology::Health::Healthy;
             }
         }
+        let is_lazy = |node: &NodeRt| {
+            node.backend
+                .as_ref()
+                .is_some_and(|b| b.start_mode() == crate::remote::StartMode::Lazy)
+        };
         let fetches = inner
             .nodes
             .values()
-            .filter(|node| node.backend.is_some())
+            .filter(|node| node.backend.is_some() && !is_lazy(node))
             .map(|node| inner.refresh_catalog(node));
         for result in futures::future::join_all(fetches).await {
             result?;
         }
         inner.recompile()?;
+        // Lazy children start in the background; their capabilities appear when ready.
+        for node in inner.nodes.values().filter(|node| is_lazy(node)) {
+            tokio::spawn(Arc::clone(&inner).on_list_changed(node.path.clone()));
+        }
         Ok(Self { inner })
+    }
+
+    /// Closes every link cleanly: child processes are asked to exit (and killed if they do
+    /// not within a few seconds). Calls after this reconnect.
+    pub async fn shutdown(&self) {
+        let closing = self
+            .inner
+            .nodes
+            .values()
+            .filter_map(|node| node.backend.as_ref())
+            .map(|backend| backend.shutdown());
+        futures::future::join_all(closing).await;
     }
 
     /// The root node's name.

@@ -1,0 +1,367 @@
+//! The client side of a link: the rmcp `ClientHandler` a child talks back to, the transport
+//! tap that forwards its notifications in wire order, and the transports themselves.
+
+use std::{
+    collections::HashMap,
+    process::Stdio,
+    sync::{
+        Arc, Mutex, Weak,
+        atomic::{AtomicU64, Ordering},
+    },
+};
+
+use canopy_topology::NodePath;
+use rmcp::{
+    ClientHandler, ErrorData as McpError, RoleClient,
+    model::{
+        ClientCapabilities, ClientConfig, CreateMessageRequestParams, CreateMessageResult,
+        ElicitRequestParams, ElicitResult, Implementation, JsonRpcMessage, NumberOrString,
+        ProgressToken, ResourceUpdatedNotificationParam, ServerNotification,
+    },
+    service::{
+        InboundStreamOrigin, NotificationContext, RequestContext, RxJsonRpcMessage,
+        TxJsonRpcMessage,
+    },
+    transport::{TokioChildProcess, Transport},
+};
+use tokio::io::AsyncBufReadExt;
+
+use super::{HttpSpec, StdioSpec};
+use crate::{
+    call::{CallMsg, CallScope},
+    event::{EventKind, Prompt, PromptAnswer},
+    local::NodeNotices,
+    upstream::elicit_from_answer,
+};
+
+/// The calls in flight on one link, for attributing what the child sends.
+#[derive(Default)]
+struct InFlight {
+    by_id: HashMap<NumberOrString, (u64, CallScope)>,
+    by_token: HashMap<ProgressToken, NumberOrString>,
+}
+
+/// What a link's handler, tap and backend share.
+pub(super) struct LinkState {
+    path: NodePath,
+    notices: Weak<dyn NodeNotices>,
+    in_flight: Mutex<InFlight>,
+    order: AtomicU64,
+}
+
+/// Unregisters a request when dropped.
+pub(super) struct Registered {
+    state: Arc<LinkState>,
+    id: NumberOrString,
+    token: ProgressToken,
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        let mut in_flight = self
+            .state
+            .in_flight
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        in_flight.by_id.remove(&self.id);
+        in_flight.by_token.remove(&self.token);
+    }
+}
+
+impl LinkState {
+    pub(super) fn new(path: NodePath, notices: Weak<dyn NodeNotices>) -> Self {
+        Self {
+            path,
+            notices,
+            in_flight: Mutex::default(),
+            order: AtomicU64::new(0),
+        }
+    }
+
+    /// Records a request in flight for `scope`.
+    pub(super) fn register(
+        self: &Arc<Self>,
+        id: NumberOrString,
+        token: ProgressToken,
+        scope: CallScope,
+    ) -> Registered {
+        let order = self.order.fetch_add(1, Ordering::Relaxed);
+        let mut in_flight = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+        in_flight.by_id.insert(id.clone(), (order, scope));
+        in_flight.by_token.insert(token.clone(), id.clone());
+        Registered {
+            state: Arc::clone(self),
+            id,
+            token,
+        }
+    }
+
+    fn by_token(&self, token: &ProgressToken) -> Option<CallScope> {
+        let in_flight = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+        let id = in_flight.by_token.get(token)?;
+        in_flight.by_id.get(id).map(|(_, scope)| scope.clone())
+    }
+
+    /// The call a message with no explicit association belongs to: the request whose
+    /// response stream it came on (HTTP), else the most recent call in flight.
+    fn attribute(&self, origin: Option<&InboundStreamOrigin>) -> Option<CallScope> {
+        let in_flight = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(InboundStreamOrigin::OutboundRequest(id)) = origin
+            && let Some((_, scope)) = in_flight.by_id.get(id)
+        {
+            return Some(scope.clone());
+        }
+        in_flight
+            .by_id
+            .values()
+            .max_by_key(|(order, _)| *order)
+            .map(|(_, scope)| scope.clone())
+    }
+
+    fn emit(&self, scope: Option<CallScope>, kind: EventKind) {
+        match scope {
+            Some(scope) => scope.emit(&self.path, kind),
+            None => {
+                if let Some(notices) = self.notices.upgrade() {
+                    notices.tree_event(&self.path, kind);
+                }
+            }
+        }
+    }
+
+    /// Forwards a notification the child sent, in the order it arrived.
+    fn tap(&self, message: &RxJsonRpcMessage<RoleClient>) {
+        let JsonRpcMessage::Notification(notification) = message else {
+            return;
+        };
+        match &notification.notification {
+            ServerNotification::ProgressNotification(n) => {
+                let params = &n.params;
+                self.emit(
+                    self.by_token(&params.progress_token),
+                    EventKind::Progress {
+                        progress: params.progress,
+                        total: params.total,
+                        message: params.message.clone(),
+                    },
+                );
+            }
+            ServerNotification::LoggingMessageNotification(n) => {
+                let level = serde_json::to_value(n.params.level)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_else(|| "info".to_owned());
+                self.emit(
+                    self.attribute(None),
+                    EventKind::Log {
+                        level,
+                        logger: n.params.logger.clone(),
+                        data: n.params.data.clone(),
+                    },
+                );
+            }
+            _ => {}
+        }
+    }
+
+    /// A line the child wrote to stderr.
+    fn stderr_line(&self, line: String) {
+        self.emit(
+            self.attribute(None),
+            EventKind::Log {
+                level: "info".to_owned(),
+                logger: Some("stderr".to_owned()),
+                data: serde_json::Value::String(line),
+            },
+        );
+    }
+}
+
+/// The handler a child talks back to.
+#[derive(Clone)]
+pub(super) struct LinkClient {
+    state: Arc<LinkState>,
+}
+
+impl LinkClient {
+    pub(super) fn new(state: Arc<LinkState>) -> Self {
+        Self { state }
+    }
+}
+
+impl ClientHandler for LinkClient {
+    fn get_info(&self) -> ClientConfig {
+        let capabilities = ClientCapabilities::builder()
+            .enable_elicitation()
+            .enable_sampling()
+            .enable_roots()
+            .build();
+        ClientConfig::new(
+            capabilities,
+            Implementation::new("canopy", env!("CARGO_PKG_VERSION")),
+        )
+    }
+
+    async fn create_elicitation(
+        &self,
+        request: ElicitRequestParams,
+        context: RequestContext<RoleClient>,
+    ) -> Result<ElicitResult, McpError> {
+        let origin = context.extensions.get::<InboundStreamOrigin>();
+        let Some(scope) = self.state.attribute(origin) else {
+            return Ok(elicit_from_answer(PromptAnswer::Cancel));
+        };
+        let (prompt, answer) = Prompt::from_elicitation(scope.next_prompt_id(), request);
+        Ok(elicit_from_answer(
+            scope.ask(&self.state.path, prompt, answer).await,
+        ))
+    }
+
+    async fn create_message(
+        &self,
+        params: CreateMessageRequestParams,
+        context: RequestContext<RoleClient>,
+    ) -> Result<CreateMessageResult, McpError> {
+        let origin = context.extensions.get::<InboundStreamOrigin>();
+        match self.state.attribute(origin).and_then(|scope| scope.queue) {
+            Some(queue) => {
+                let (reply, result) = tokio::sync::oneshot::channel();
+                queue.send(CallMsg::Sample {
+                    path: self.state.path.clone(),
+                    params: Box::new(params),
+                    reply,
+                });
+                result.await.unwrap_or_else(|_| {
+                    Err(McpError::internal_error(
+                        "the call ended before sampling finished",
+                        None,
+                    ))
+                })
+            }
+            None => match self.state.notices.upgrade() {
+                Some(notices) => notices.sample(&self.state.path, params).await,
+                None => Err(McpError::internal_error("the tree is gone", None)),
+            },
+        }
+    }
+
+    async fn on_resource_updated(
+        &self,
+        params: ResourceUpdatedNotificationParam,
+        _context: NotificationContext<RoleClient>,
+    ) {
+        if let Some(notices) = self.state.notices.upgrade() {
+            notices.resource_updated(&self.state.path, &params.uri);
+        }
+    }
+
+    async fn on_resource_list_changed(&self, _context: NotificationContext<RoleClient>) {
+        self.list_changed();
+    }
+
+    async fn on_tool_list_changed(&self, _context: NotificationContext<RoleClient>) {
+        self.list_changed();
+    }
+
+    async fn on_prompt_list_changed(&self, _context: NotificationContext<RoleClient>) {
+        self.list_changed();
+    }
+}
+
+impl LinkClient {
+    fn list_changed(&self) {
+        if let Some(notices) = self.state.notices.upgrade() {
+            notices.list_changed(&self.state.path);
+        }
+    }
+}
+
+/// A transport that shows every incoming message to the link's state before rmcp handles it,
+/// so progress and logs keep the order the child sent them in (rmcp handles each
+/// notification on its own task).
+pub(super) struct Tap<T> {
+    inner: T,
+    state: Arc<LinkState>,
+}
+
+impl<T: Transport<RoleClient>> Transport<RoleClient> for Tap<T> {
+    type Error = T::Error;
+
+    fn send(
+        &mut self,
+        item: TxJsonRpcMessage<RoleClient>,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send + 'static {
+        self.inner.send(item)
+    }
+
+    fn receive(&mut self) -> impl Future<Output = Option<RxJsonRpcMessage<RoleClient>>> + Send {
+        let state = Arc::clone(&self.state);
+        let next = self.inner.receive();
+        async move {
+            let message = next.await;
+            if let Some(message) = &message {
+                state.tap(message);
+            }
+            message
+        }
+    }
+
+    fn close(&mut self) -> impl Future<Output = Result<(), Self::Error>> + Send {
+        self.inner.close()
+    }
+}
+
+/// Launches a stdio child: piped stdin/stdout for MCP, stderr read line by line into log
+/// events.
+pub(super) fn spawn_child(
+    spec: &StdioSpec,
+    state: &Arc<LinkState>,
+) -> std::io::Result<Tap<TokioChildProcess>> {
+    let mut command = tokio::process::Command::new(&spec.command);
+    command.args(&spec.args).envs(&spec.env).kill_on_drop(true);
+    if let Some(cwd) = &spec.cwd {
+        command.current_dir(cwd);
+    }
+    let (child, stderr) = TokioChildProcess::builder(command)
+        .stderr(Stdio::piped())
+        .spawn()?;
+    if let Some(stderr) = stderr {
+        let state = Arc::clone(state);
+        tokio::spawn(async move {
+            let mut lines = tokio::io::BufReader::new(stderr).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                state.stderr_line(line);
+            }
+        });
+    }
+    Ok(Tap {
+        inner: child,
+        state: Arc::clone(state),
+    })
+}
+
+/// A Streamable HTTP client transport with keep-alive and `TCP_NODELAY`.
+pub(super) fn http_transport(
+    spec: &HttpSpec,
+) -> Result<rmcp::transport::StreamableHttpClientTransport<reqwest::Client>, String> {
+    use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+    let client = reqwest::Client::builder()
+        .tcp_nodelay(true)
+        .tcp_keepalive(std::time::Duration::from_secs(30))
+        .pool_idle_timeout(std::time::Duration::from_secs(90))
+        .build()
+        .map_err(|e| format!("could not build the HTTP client: {e}"))?;
+    let mut headers = HashMap::new();
+    for (name, value) in &spec.headers {
+        let name = reqwest::header::HeaderName::from_bytes(name.as_bytes())
+            .map_err(|e| format!("invalid header name '{name}': {e}"))?;
+        let value = reqwest::header::HeaderValue::from_str(value)
+            .map_err(|e| format!("invalid value for header '{name}': {e}"))?;
+        headers.insert(name, value);
+    }
+    let config =
+        StreamableHttpClientTransportConfig::with_uri(spec.url.clone()).custom_headers(headers);
+    Ok(rmcp::transport::StreamableHttpClientTransport::with_client(
+        client, config,
+    ))
+}

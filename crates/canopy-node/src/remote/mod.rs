@@ -1,0 +1,399 @@
+//! Children in other processes: launched stdio servers and remote Streamable HTTP servers,
+//! reached through rmcp's client.
+//!
+//! A [`RemoteBackend`] owns one link: it connects on first use (negotiating 2026-07-28 through
+//! `server/discover` when the child speaks it, else `initialize`), reconnects after the child
+//! exits or the connection drops (with backoff after failed starts), bounds every request by
+//! a timeout, and forwards what the child sends back — progress, logs, elicitation, sampling,
+//! list changes — to the call it belongs to. A child's `input_required` results are answered
+//! through the call's prompts and the request is retried, so a 2026-07-28 child works under
+//! any caller.
+
+mod client;
+mod spec;
+
+use std::{
+    sync::{Arc, Mutex, Weak},
+    time::{Duration, Instant},
+};
+
+use canopy_topology::{LinkKind, NodePath};
+use futures::future::BoxFuture;
+use rmcp::{
+    ErrorData as McpError, RoleClient,
+    model::{
+        CallToolRequest, CallToolRequestParams, CallToolResponse, CancelledNotificationParam,
+        ClientRequest, InputRequest, InputRequests, InputResponses, ProtocolVersion, ServerResult,
+    },
+    service::{
+        ClientLifecycleMode, ClientServiceExt, PeerRequestOptions, RunningService, ServiceError,
+    },
+};
+
+use self::client::{LinkClient, LinkState};
+pub use self::spec::{DEFAULT_TIMEOUT, HttpSpec, StartMode, StdioSpec};
+use crate::{
+    backend::Backend,
+    call::{CallMsg, CallScope},
+    event::Prompt,
+    local::NodeNotices,
+    upstream::elicit_from_answer,
+};
+
+/// Which kind of remote child.
+#[derive(Debug)]
+pub(crate) enum Remote {
+    Stdio(StdioSpec),
+    Http(HttpSpec),
+}
+
+/// How many `input_required` rounds one request may take before Canopy gives up.
+const MAX_INPUT_ROUNDS: usize = 10;
+
+/// The first wait before restarting a child that failed to start; doubles up to the max.
+const BACKOFF_START: Duration = Duration::from_millis(250);
+const BACKOFF_MAX: Duration = Duration::from_secs(30);
+
+/// A live connection to the child.
+struct Connection {
+    service: RunningService<RoleClient, LinkClient>,
+    state: Arc<LinkState>,
+}
+
+/// The link's state between calls.
+#[derive(Default)]
+struct LinkSlot {
+    connection: Option<Arc<Connection>>,
+    failures: u32,
+    retry_at: Option<Instant>,
+    last_error: Option<String>,
+}
+
+/// A child in another process.
+pub(crate) struct RemoteBackend {
+    remote: Remote,
+    path: NodePath,
+    notices: Weak<dyn NodeNotices>,
+    slot: tokio::sync::Mutex<LinkSlot>,
+    protocol: Mutex<Option<String>>,
+    timeout: Duration,
+}
+
+impl RemoteBackend {
+    pub(crate) fn new(remote: Remote, path: NodePath, notices: Weak<dyn NodeNotices>) -> Self {
+        let timeout = match &remote {
+            Remote::Stdio(spec) => spec.timeout,
+            Remote::Http(spec) => spec.timeout,
+        }
+        .unwrap_or(DEFAULT_TIMEOUT);
+        Self {
+            remote,
+            path,
+            notices,
+            slot: tokio::sync::Mutex::default(),
+            protocol: Mutex::new(None),
+            timeout,
+        }
+    }
+
+    /// When the child should start.
+    pub(crate) fn start_mode(&self) -> StartMode {
+        match &self.remote {
+            Remote::Stdio(spec) => spec.start,
+            Remote::Http(_) => StartMode::Eager,
+        }
+    }
+
+    /// The live connection, made (or remade) if needed.
+    async fn connection(&self) -> Result<Arc<Connection>, McpError> {
+        let mut slot = self.slot.lock().await;
+        if let Some(connection) = &slot.connection {
+            if !connection.service.is_closed() {
+                return Ok(Arc::clone(connection));
+            }
+            slot.connection = None;
+        }
+        if let Some(retry_at) = slot.retry_at.filter(|at| *at > Instant::now()) {
+            let wait = retry_at.saturating_duration_since(Instant::now());
+            return Err(McpError::internal_error(
+                format!(
+                    "node '{}' failed to start {} time(s) and is retried in {:.1}s: {}",
+                    self.path,
+                    slot.failures,
+                    wait.as_secs_f64(),
+                    slot.last_error.as_deref().unwrap_or("(no error)")
+                ),
+                None,
+            ));
+        }
+        match self.connect().await {
+            Ok(connection) => {
+                *slot = LinkSlot {
+                    connection: Some(Arc::clone(&connection)),
+                    ..LinkSlot::default()
+                };
+                Ok(connection)
+            }
+            Err(message) => {
+                slot.failures += 1;
+                let backoff = BACKOFF_START
+                    .saturating_mul(1 << slot.failures.min(8))
+                    .min(BACKOFF_MAX);
+                slot.retry_at = Some(Instant::now() + backoff);
+                slot.last_error = Some(message.clone());
+                Err(McpError::internal_error(message, None))
+            }
+        }
+    }
+
+    /// Starts the child (or opens the HTTP session) and negotiates the protocol revision.
+    async fn connect(&self) -> Result<Arc<Connection>, String> {
+        let state = Arc::new(LinkState::new(self.path.clone(), self.notices.clone()));
+        let client = LinkClient::new(Arc::clone(&state));
+        let lifecycle = ClientLifecycleMode::Auto {
+            preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+            legacy_version: None,
+        };
+        let service = match &self.remote {
+            Remote::Stdio(spec) => {
+                let transport = client::spawn_child(spec, &state).map_err(|error| {
+                    format!(
+                        "node '{}': could not start '{}': {error}",
+                        self.path, spec.command
+                    )
+                })?;
+                client.serve_with_lifecycle(transport, lifecycle).await
+            }
+            Remote::Http(spec) => {
+                let transport = client::http_transport(spec)
+                    .map_err(|error| format!("node '{}': {error}", self.path))?;
+                client.serve_with_lifecycle(transport, lifecycle).await
+            }
+        }
+        .map_err(|error| {
+            format!(
+                "node '{}' did not complete the MCP handshake: {error}",
+                self.path
+            )
+        })?;
+        let version = service
+            .peer_info()
+            .map(|info| info.protocol_version.to_string());
+        *self.protocol.lock().unwrap_or_else(|p| p.into_inner()) = version;
+        Ok(Arc::new(Connection { service, state }))
+    }
+
+    /// Forgets a connection that failed, so the next call reconnects.
+    async fn drop_connection(&self, connection: &Arc<Connection>) {
+        let mut slot = self.slot.lock().await;
+        if slot
+            .connection
+            .as_ref()
+            .is_some_and(|c| Arc::ptr_eq(c, connection))
+        {
+            slot.connection = None;
+        }
+    }
+
+    /// Sends one request and waits for its answer, attributing what the child sends
+    /// meanwhile to `scope`, honouring the call's cancellation and the link's timeout.
+    async fn send(
+        &self,
+        request: ClientRequest,
+        scope: &CallScope,
+    ) -> Result<ServerResult, McpError> {
+        let connection = self.connection().await?;
+        let peer = connection.service.peer().clone();
+        let options = PeerRequestOptions::with_timeout(self.timeout).reset_timeout_on_progress();
+        let handle = match peer.send_request_with_option(request, options).await {
+            Ok(handle) => handle,
+            Err(error) => return Err(self.link_error(&connection, error).await),
+        };
+        let id = handle.id.clone();
+        let _registered =
+            connection
+                .state
+                .register(id.clone(), handle.progress_token.clone(), scope.clone());
+        let response = match &scope.ct {
+            Some(ct) => tokio::select! {
+                response = handle.await_response() => response,
+                () = ct.cancelled() => {
+                    let cancel = CancelledNotificationParam::new(Some(id), Some("cancelled by the caller".to_owned()));
+                    let _ = peer.notify_cancelled(cancel).await;
+                    return Err(McpError::internal_error("the call was cancelled", None));
+                }
+            },
+            None => handle.await_response().await,
+        };
+        match response {
+            Ok(result) => Ok(result),
+            Err(error) => Err(self.link_error(&connection, error).await),
+        }
+    }
+
+    /// Turns a link failure into the error the caller sees.
+    async fn link_error(&self, connection: &Arc<Connection>, error: ServiceError) -> McpError {
+        match error {
+            ServiceError::McpError(error) => error,
+            ServiceError::Timeout { timeout } => McpError::internal_error(
+                format!(
+                    "node '{}' did not answer within {:.1}s",
+                    self.path,
+                    timeout.as_secs_f64()
+                ),
+                None,
+            ),
+            other => {
+                self.drop_connection(connection).await;
+                McpError::internal_error(
+                    format!(
+                        "node '{}' closed its connection (it exited or crashed: {other}); it is restarted on the next call",
+                        self.path
+                    ),
+                    None,
+                )
+            }
+        }
+    }
+
+    /// Answers a child's `input_required` requests through the call's prompts and sampling.
+    async fn fulfil(
+        &self,
+        requests: InputRequests,
+        scope: &CallScope,
+    ) -> Result<InputResponses, McpError> {
+        let mut responses = InputResponses::new();
+        for (key, request) in requests {
+            let response = match request {
+                InputRequest::Elicitation(request) => {
+                    let (prompt, answer) =
+                        Prompt::from_elicitation(scope.next_prompt_id(), request.params);
+                    let answer = scope.ask(&self.path, prompt, answer).await;
+                    serde_json::to_value(elicit_from_answer(answer))
+                }
+                InputRequest::CreateMessage(request) => {
+                    let result = self.sample(request.params, scope).await?;
+                    serde_json::to_value(result)
+                }
+                InputRequest::ListRoots(_) => Ok(serde_json::json!({ "roots": [] })),
+                _ => Ok(serde_json::json!({})),
+            };
+            let response = response.map_err(|e| {
+                McpError::internal_error(format!("unserializable answer: {e}"), None)
+            })?;
+            responses.insert(key, response);
+        }
+        Ok(responses)
+    }
+
+    async fn sample(
+        &self,
+        params: rmcp::model::CreateMessageRequestParams,
+        scope: &CallScope,
+    ) -> Result<rmcp::model::CreateMessageResult, McpError> {
+        match &scope.queue {
+            Some(queue) => {
+                let (reply, result) = tokio::sync::oneshot::channel();
+                queue.send(CallMsg::Sample {
+                    path: self.path.clone(),
+                    params: Box::new(params),
+                    reply,
+                });
+                result.await.unwrap_or_else(|_| {
+                    Err(McpError::internal_error(
+                        "the call ended before sampling finished",
+                        None,
+                    ))
+                })
+            }
+            None => match self.notices.upgrade() {
+                Some(notices) => notices.sample(&self.path, params).await,
+                None => Err(McpError::internal_error("the tree is gone", None)),
+            },
+        }
+    }
+
+    /// Closes the link cleanly (the child process is asked to exit, then killed).
+    pub(crate) async fn shutdown(&self) {
+        let connection = self.slot.lock().await.connection.take();
+        if let Some(connection) = connection.and_then(|c| Arc::try_unwrap(c).ok()) {
+            let mut service = connection.service;
+            let _ = service.close_with_timeout(Duration::from_secs(3)).await;
+        }
+    }
+}
+
+impl Backend for RemoteBackend {
+    fn request<'a>(
+        &'a self,
+        request: ClientRequest,
+        scope: &'a CallScope,
+    ) -> BoxFuture<'a, Result<ServerResult, McpError>> {
+        Box::pin(self.send(request, scope))
+    }
+
+    fn call_tool<'a>(
+        &'a self,
+        mut params: CallToolRequestParams,
+        scope: &'a CallScope,
+    ) -> BoxFuture<'a, Result<CallToolResponse, McpError>> {
+        Box::pin(async move {
+            for _ in 0..MAX_INPUT_ROUNDS {
+                let request = ClientRequest::CallToolRequest(CallToolRequest::new(params.clone()));
+                match self.send(request, scope).await? {
+                    ServerResult::CallToolResult(result) => {
+                        return Ok(CallToolResponse::Complete(result));
+                    }
+                    ServerResult::CreateTaskResult(task) => {
+                        return Ok(CallToolResponse::Task(task));
+                    }
+                    ServerResult::InputRequiredResult(input) => {
+                        let responses = self
+                            .fulfil(input.input_requests.unwrap_or_default(), scope)
+                            .await?;
+                        params.input_responses = Some(responses);
+                        params.request_state = input.request_state;
+                    }
+                    _ => {
+                        return Err(McpError::internal_error(
+                            format!(
+                                "node '{}' answered tools/call with an unexpected result",
+                                self.path
+                            ),
+                            None,
+                        ));
+                    }
+                }
+            }
+            Err(McpError::internal_error(
+                format!(
+                    "node '{}' asked for input more than {MAX_INPUT_ROUNDS} times in one call",
+                    self.path
+                ),
+                None,
+            ))
+        })
+    }
+
+    fn link(&self) -> LinkKind {
+        match self.remote {
+            Remote::Stdio(_) => LinkKind::Stdio,
+            Remote::Http(_) => LinkKind::Http,
+        }
+    }
+
+    fn protocol_version(&self) -> Option<String> {
+        self.protocol
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    fn start_mode(&self) -> StartMode {
+        RemoteBackend::start_mode(self)
+    }
+
+    fn shutdown(&self) -> BoxFuture<'_, ()> {
+        Box::pin(RemoteBackend::shutdown(self))
+    }
+}

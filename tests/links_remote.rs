@@ -1,0 +1,277 @@
+//! Children in other processes: stdio children (`leaf_server` processes) and a Streamable
+//! HTTP child, three levels deep, driven through the Rust host API — progress in order,
+//! elicitation, cancellation reaching the remote leaf, a child that dies mid-call, a hung
+//! child under a timeout, a child that writes garbage and stderr, and the topology.
+
+mod common;
+
+use std::{process::Stdio, time::Duration};
+
+use canopy::{
+    node::{EventKind, HttpSpec, Node, PromptAnswer, StdioSpec, Tree},
+    topology::TopologyFormat,
+};
+use serde_json::{Value, json};
+use tokio::io::AsyncBufReadExt;
+
+fn leaf(server: &str) -> StdioSpec {
+    StdioSpec::new(common::example_binary("leaf_server").to_string_lossy()).args([server])
+}
+
+fn args(value: Value) -> Option<serde_json::Map<String, Value>> {
+    match value {
+        Value::Object(map) => Some(map),
+        _ => None,
+    }
+}
+
+fn text(result: &rmcp::model::CallToolResult) -> String {
+    result
+        .content
+        .iter()
+        .filter_map(|c| c.as_text().map(|t| t.text.clone()))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// A `leaf_server` serving `server` over HTTP on a free loopback port, and its URL.
+async fn http_leaf(server: &str) -> (tokio::process::Child, String) {
+    let mut child = tokio::process::Command::new(common::example_binary("leaf_server"))
+        .args([server, "--http", "127.0.0.1:0"])
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the HTTP leaf starts");
+    let mut lines = tokio::io::BufReader::new(child.stderr.take().expect("stderr")).lines();
+    let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+        .await
+        .expect("the leaf reports its address")
+        .expect("read")
+        .expect("a line");
+    let url = line
+        .strip_prefix("serving on ")
+        .expect("'serving on URL'")
+        .to_owned();
+    (child, url)
+}
+
+async fn tree() -> (Tree, tokio::process::Child) {
+    let (http_child, url) = http_leaf("notes").await;
+    let tree = Tree::builder(
+        Node::new("hub")
+            .child(Node::stdio("web", leaf("web")))
+            .child(Node::new("deep").child(Node::new("er").child(Node::stdio("lab", leaf("lab")))))
+            .child(Node::http("notes", HttpSpec::new(url)))
+            .child(Node::stdio("faulty", leaf("faulty")))
+            .child(Node::stdio(
+                "slow",
+                leaf("lab").timeout(Duration::from_secs(1)),
+            )),
+    )
+    .build()
+    .await
+    .expect("the tree builds");
+    (tree, http_child)
+}
+
+#[tokio::test]
+async fn lists_and_topology_cover_every_transport() {
+    let (tree, _http) = tree().await;
+    let names: Vec<String> = tree.tools().iter().map(|t| t.name.to_string()).collect();
+    for expected in [
+        "web__search",
+        "deep__er__lab__analyze",
+        "notes__greet",
+        "faulty__die",
+        "slow__wait",
+    ] {
+        assert!(
+            names.contains(&expected.to_owned()),
+            "{expected} missing from {names:?}"
+        );
+    }
+    let json: Value = serde_json::from_str(&tree.render(TopologyFormat::Json)).expect("json");
+    let children = json["children"].as_array().expect("children");
+    let web = &children[0];
+    assert_eq!(web["link"], "stdio");
+    assert_eq!(web["health"], "healthy");
+    assert_eq!(
+        web["protocol_version"], "2026-07-28",
+        "rmcp leaves speak the newest revision"
+    );
+    assert_eq!(web["counts"]["tools"], 2);
+    let notes = &children[2];
+    assert_eq!(notes["link"], "http");
+    assert_eq!(notes["protocol_version"], "2026-07-28");
+}
+
+#[tokio::test]
+async fn progress_from_a_stdio_grandchild_arrives_in_order() {
+    let (tree, _http) = tree().await;
+    let mut call = tree.start_call(
+        "deep__er__lab__analyze",
+        args(json!({"steps": 6, "step_ms": 2})),
+    );
+    let mut progress = Vec::new();
+    while let Some(event) = call.next_event().await {
+        if let EventKind::Progress { progress: p, .. } = event.kind {
+            assert_eq!(event.path.to_string(), "deep/er/lab");
+            progress.push(p);
+        }
+    }
+    assert_eq!(progress, [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+    assert_eq!(
+        text(&call.result().await.expect("ok")),
+        "analysis complete after 6 steps"
+    );
+}
+
+#[tokio::test]
+async fn an_http_childs_elicitation_reaches_the_host() {
+    let (tree, _http) = tree().await;
+    let mut call = tree.start_call("notes__greet", None);
+    while let Some(event) = call.next_event().await {
+        if let EventKind::Prompt(prompt) = &event.kind {
+            assert_eq!(event.path.to_string(), "notes");
+            assert_eq!(prompt.message, "What is your name?");
+            prompt.respond(PromptAnswer::Accept(
+                json!({"name": "Ada"})
+                    .as_object()
+                    .cloned()
+                    .unwrap_or_default(),
+            ));
+        }
+    }
+    assert_eq!(text(&call.result().await.expect("ok")), "Hello, Ada!");
+}
+
+#[tokio::test]
+async fn cancellation_reaches_the_remote_leaf() {
+    let (tree, _http) = tree().await;
+    let mut call = tree.start_call("deep__er__lab__wait", None);
+    while let Some(event) = call.next_event().await {
+        if matches!(event.kind, EventKind::Status { .. }) {
+            break;
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    call.cancel();
+    assert_eq!(
+        call.result().await.expect_err("cancelled").message(),
+        "the call was cancelled"
+    );
+    for _ in 0..300 {
+        let seen = tree
+            .call_tool("deep__er__lab__was_cancelled", None)
+            .await
+            .expect("ok");
+        if text(&seen) == "true" {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("the remote leaf never saw the cancellation");
+}
+
+#[tokio::test]
+async fn a_child_that_dies_mid_call_fails_only_that_call_and_restarts() {
+    let (tree, _http) = tree().await;
+    let slow = tree.start_call(
+        "deep__er__lab__analyze",
+        args(json!({"steps": 3, "step_ms": 50})),
+    );
+    let started = std::time::Instant::now();
+    let error = tree
+        .call_tool("faulty__die", None)
+        .await
+        .expect_err("the child died");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "the failure was reported quickly"
+    );
+    assert!(
+        error
+            .message()
+            .contains("node 'faulty' closed its connection"),
+        "{}",
+        error.message()
+    );
+    assert_eq!(
+        text(&slow.result().await.expect("other calls are unaffected")),
+        "analysis complete after 3 steps"
+    );
+    let again = tree
+        .call_tool("faulty__fail", None)
+        .await
+        .expect("the next call restarts the child");
+    assert_eq!(text(&again), "this tool always fails");
+}
+
+#[tokio::test]
+async fn a_hung_child_is_bounded_by_its_timeout() {
+    let (tree, _http) = tree().await;
+    let error = tree
+        .call_tool("slow__wait", None)
+        .await
+        .expect_err("timed out");
+    assert_eq!(error.message(), "node 'slow' did not answer within 1.0s");
+    let fine = tree
+        .call_tool("slow__analyze", args(json!({"steps": 1})))
+        .await
+        .expect("still serves");
+    assert_eq!(text(&fine), "analysis complete after 1 steps");
+}
+
+#[tokio::test]
+async fn stderr_becomes_log_events_and_stdout_garbage_is_survived() {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/bin/noisy_server.sh");
+    let spec = StdioSpec::new(script).args(["faulty"]).env(
+        "LEAF_SERVER",
+        common::example_binary("leaf_server").to_string_lossy(),
+    );
+    let tree = Tree::builder(Node::new("hub").child(Node::stdio("noisy", spec)))
+        .build()
+        .await
+        .expect("builds despite the garbage");
+    let mut events = tree.subscribe();
+    let result = tree
+        .call_tool("noisy__shout", args(json!({"text": "hello from stderr"})))
+        .await
+        .expect("ok");
+    assert_eq!(text(&result), "shouted");
+    loop {
+        let event = tokio::time::timeout(Duration::from_secs(20), events.recv())
+            .await
+            .expect("the stderr line arrives")
+            .expect("the stream is open");
+        if let EventKind::Log {
+            logger,
+            data,
+            level,
+        } = &event.kind
+            && logger.as_deref() == Some("stderr")
+            && data == "hello from stderr"
+        {
+            assert_eq!(event.path.to_string(), "noisy");
+            assert_eq!(level, "info");
+            break;
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_command_that_does_not_exist_is_a_clear_build_error() {
+    let error = Tree::builder(Node::new("hub").child(Node::stdio(
+        "ghost",
+        StdioSpec::new("/nonexistent/mcp-server"),
+    )))
+    .build()
+    .await
+    .expect_err("cannot start");
+    let message = error.to_string();
+    assert!(message.contains("node 'ghost'"), "{message}");
+    assert!(
+        message.contains("could not start '/nonexistent/mcp-server'"),
+        "{message}"
+    );
+}
