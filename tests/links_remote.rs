@@ -275,3 +275,101 @@ async fn a_command_that_does_not_exist_is_a_clear_build_error() {
         "{message}"
     );
 }
+
+/// The official Python SDK's `MCPServer` as a stdio child (at 2025-11-25: its `ctx.elicit`
+/// needs the session revisions' server-to-client requests).
+fn python_leaf() -> StdioSpec {
+    let python = std::env::var("CANOPY_PYTHON")
+        .unwrap_or_else(|_| panic!("CANOPY_PYTHON is not set: run the tests with scripts/test.sh, which installs the Python MCP SDK"));
+    StdioSpec::new(python)
+        .args([concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/python/mcpserver_leaf.py"
+        )])
+        .protocol(rmcp::model::ProtocolVersion::V_2025_11_25)
+}
+
+#[tokio::test]
+async fn a_python_sdk_leaf_works_under_the_tree() {
+    let tree = Tree::builder(
+        Node::new("hub").child(Node::new("py").child(Node::stdio("leaf", python_leaf()))),
+    )
+    .build()
+    .await
+    .expect("builds");
+    let names: Vec<String> = tree.tools().iter().map(|t| t.name.to_string()).collect();
+    assert_eq!(
+        names,
+        [
+            "py__leaf__add",
+            "py__leaf__slow_count",
+            "py__leaf__ask_color",
+            "py__leaf__whisper"
+        ]
+    );
+    let sum = tree
+        .call_tool("py__leaf__add", args(json!({"a": 2, "b": 3.5})))
+        .await
+        .expect("add");
+    assert_eq!(text(&sum), "5.5");
+
+    let mut call = tree.start_call("py__leaf__slow_count", args(json!({"steps": 4})));
+    let mut progress = Vec::new();
+    while let Some(event) = call.next_event().await {
+        if let EventKind::Progress {
+            progress: p,
+            message,
+            ..
+        } = &event.kind
+        {
+            assert_eq!(event.path.to_string(), "py/leaf");
+            progress.push((*p, message.clone().unwrap_or_default()));
+        }
+    }
+    assert_eq!(text(&call.result().await.expect("ok")), "counted to 4");
+    assert_eq!(
+        progress.iter().map(|p| p.0).collect::<Vec<_>>(),
+        [1.0, 2.0, 3.0, 4.0]
+    );
+    assert_eq!(progress[3].1, "counted 4");
+
+    let mut call = tree.start_call("py__leaf__ask_color", None);
+    while let Some(event) = call.next_event().await {
+        if let EventKind::Prompt(prompt) = &event.kind {
+            assert_eq!(prompt.message, "What is your favourite color?");
+            prompt.respond(PromptAnswer::Accept(
+                json!({"color": "teal"})
+                    .as_object()
+                    .cloned()
+                    .unwrap_or_default(),
+            ));
+        }
+    }
+    assert_eq!(
+        text(&call.result().await.expect("ok")),
+        "favourite color: teal"
+    );
+
+    let mut events = tree.subscribe();
+    assert_eq!(
+        text(
+            &tree
+                .call_tool("py__leaf__whisper", args(json!({"text": "psst"})))
+                .await
+                .expect("ok")
+        ),
+        "whispered"
+    );
+    loop {
+        let event = tokio::time::timeout(Duration::from_secs(20), events.recv())
+            .await
+            .expect("a log")
+            .expect("open");
+        if let EventKind::Log { data, .. } = &event.kind
+            && data == "psst"
+        {
+            assert_eq!(event.path.to_string(), "py/leaf");
+            break;
+        }
+    }
+}

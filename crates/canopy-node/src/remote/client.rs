@@ -16,7 +16,7 @@ use rmcp::{
     model::{
         ClientCapabilities, ClientConfig, CreateMessageRequestParams, CreateMessageResult,
         ElicitRequestParams, ElicitResult, Implementation, JsonRpcMessage, NumberOrString,
-        ProgressToken, ResourceUpdatedNotificationParam, ServerNotification,
+        ProgressToken, ProtocolVersion, ResourceUpdatedNotificationParam, ServerNotification,
     },
     service::{
         InboundStreamOrigin, NotificationContext, RequestContext, RxJsonRpcMessage,
@@ -181,11 +181,13 @@ impl LinkState {
 #[derive(Clone)]
 pub(super) struct LinkClient {
     state: Arc<LinkState>,
+    /// The revision to offer in `initialize`, when the link pins one.
+    protocol: Option<ProtocolVersion>,
 }
 
 impl LinkClient {
-    pub(super) fn new(state: Arc<LinkState>) -> Self {
-        Self { state }
+    pub(super) fn new(state: Arc<LinkState>, protocol: Option<ProtocolVersion>) -> Self {
+        Self { state, protocol }
     }
 }
 
@@ -196,10 +198,14 @@ impl ClientHandler for LinkClient {
             .enable_sampling()
             .enable_roots()
             .build();
-        ClientConfig::new(
+        let config = ClientConfig::new(
             capabilities,
             Implementation::new("canopy", env!("CARGO_PKG_VERSION")),
-        )
+        );
+        match &self.protocol {
+            Some(version) => config.with_protocol_version(version.clone()),
+            None => config,
+        }
     }
 
     async fn create_elicitation(

@@ -149,11 +149,23 @@ impl RemoteBackend {
     /// Starts the child (or opens the HTTP session) and negotiates the protocol revision.
     async fn connect(&self) -> Result<Arc<Connection>, String> {
         let state = Arc::new(LinkState::new(self.path.clone(), self.notices.clone()));
-        let client = LinkClient::new(Arc::clone(&state));
-        let lifecycle = ClientLifecycleMode::Auto {
-            preferred_versions: vec![ProtocolVersion::V_2026_07_28],
-            legacy_version: None,
+        let pinned = match &self.remote {
+            Remote::Stdio(spec) => spec.protocol.clone(),
+            Remote::Http(spec) => spec.protocol.clone(),
         };
+        let lifecycle = match &pinned {
+            None => ClientLifecycleMode::Auto {
+                preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+                legacy_version: None,
+            },
+            Some(version) if *version >= ProtocolVersion::V_2026_07_28 => {
+                ClientLifecycleMode::Discover {
+                    preferred_versions: vec![version.clone()],
+                }
+            }
+            Some(_) => ClientLifecycleMode::Initialize,
+        };
+        let client = LinkClient::new(Arc::clone(&state), pinned);
         let service = match &self.remote {
             Remote::Stdio(spec) => {
                 let transport = client::spawn_child(spec, &state).map_err(|error| {

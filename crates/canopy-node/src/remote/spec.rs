@@ -3,6 +3,8 @@
 
 use std::{collections::BTreeMap, path::PathBuf, time::Duration};
 
+use rmcp::model::ProtocolVersion;
+
 /// When a launched child starts.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -30,6 +32,8 @@ pub struct StdioSpec {
     pub start: StartMode,
     /// How long one request may take before it fails (default: [`DEFAULT_TIMEOUT`]).
     pub timeout: Option<Duration>,
+    /// The protocol revision to speak (default: the newest the child speaks).
+    pub protocol: Option<ProtocolVersion>,
 }
 
 /// A remote child spoken to over Streamable HTTP.
@@ -42,6 +46,8 @@ pub struct HttpSpec {
     pub headers: BTreeMap<String, String>,
     /// How long one request may take before it fails (default: [`DEFAULT_TIMEOUT`]).
     pub timeout: Option<Duration>,
+    /// The protocol revision to speak (default: the newest the child speaks).
+    pub protocol: Option<ProtocolVersion>,
 }
 
 /// How long a request to a child in another process may take, unless its spec says otherwise.
@@ -57,6 +63,7 @@ impl StdioSpec {
             cwd: None,
             start: StartMode::Eager,
             timeout: None,
+            protocol: None,
         }
     }
 
@@ -98,6 +105,14 @@ impl StdioSpec {
         self.timeout = Some(timeout);
         self
     }
+
+    /// Speaks `version` instead of negotiating the newest revision (for a server whose
+    /// support of a newer revision is incomplete).
+    #[must_use]
+    pub fn protocol(mut self, version: ProtocolVersion) -> Self {
+        self.protocol = Some(version);
+        self
+    }
 }
 
 impl HttpSpec {
@@ -107,6 +122,7 @@ impl HttpSpec {
             url: url.into(),
             headers: BTreeMap::new(),
             timeout: None,
+            protocol: None,
         }
     }
 
@@ -121,6 +137,14 @@ impl HttpSpec {
     #[must_use]
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
+        self
+    }
+
+    /// Speaks `version` instead of negotiating the newest revision (for a server whose
+    /// support of a newer revision is incomplete).
+    #[must_use]
+    pub fn protocol(mut self, version: ProtocolVersion) -> Self {
+        self.protocol = Some(version);
         self
     }
 }
