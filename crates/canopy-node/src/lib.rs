@@ -34,6 +34,7 @@ mod local;
 mod remote;
 mod server;
 mod tree;
+pub mod treefile;
 mod upstream;
 
 pub use self::builder::{DEFAULT_PAGE_SIZE, Node, TreeBuilder};

@@ -1,0 +1,66 @@
+//! What a tree file declares, checked and resolved but not yet turned into [`Node`]s: the
+//! step between the TOML and the builder, kept so tests can look at every field.
+
+use canopy_topology::Policy;
+
+use crate::{HttpSpec, Node, StdioSpec};
+
+/// One node as declared.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct NodeDecl {
+    pub(super) name: String,
+    pub(super) description: Option<String>,
+    pub(super) policy: PolicyDecl,
+    pub(super) link: LinkDecl,
+    pub(super) inline: bool,
+    pub(super) children: Vec<NodeDecl>,
+}
+
+/// What serves a node's own capabilities.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum LinkDecl {
+    /// None: the node only routes to its children.
+    Router,
+    /// A launched process.
+    Stdio(StdioSpec),
+    /// A Streamable HTTP server.
+    Http(HttpSpec),
+}
+
+/// A node's policy globs (each already checked to compile).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(super) struct PolicyDecl {
+    pub(super) allow: Vec<String>,
+    pub(super) ask: Vec<String>,
+    pub(super) deny: Vec<String>,
+}
+
+impl PolicyDecl {
+    fn to_policy(&self) -> Policy {
+        let policy = self.allow.iter().fold(Policy::new(), |p, g| p.allow(g));
+        let policy = self.ask.iter().fold(policy, |p, g| p.ask(g));
+        self.deny.iter().fold(policy, |p, g| p.deny(g))
+    }
+}
+
+impl NodeDecl {
+    /// The builder's node for this declaration and its children.
+    pub(super) fn into_node(self) -> Node {
+        let policy = self.policy.to_policy();
+        let mut node = match self.link {
+            LinkDecl::Router => Node::new(self.name),
+            LinkDecl::Stdio(spec) => Node::stdio(self.name, spec),
+            LinkDecl::Http(spec) => Node::http(self.name, spec),
+        };
+        if let Some(description) = self.description {
+            node = node.description(description);
+        }
+        if !policy.is_empty() {
+            node = node.policy(policy);
+        }
+        if self.inline {
+            node = node.inline();
+        }
+        node.children(self.children.into_iter().map(Self::into_node))
+    }
+}

@@ -1,0 +1,73 @@
+//! Tree files: one TOML file that describes a whole tree — the root node, its children, how
+//! each child is reached (a launched command or a Streamable HTTP URL), and the policies on
+//! the way.
+//!
+//! [`load`] reads a file, expands `${VAR}` from the environment, resolves relative paths
+//! against the file's folder, checks everything, and returns the root [`Node`]; nothing is
+//! started until the node is built into a [`Tree`](crate::Tree). Every mistake is a
+//! [`TreeFileError`] naming the file, the line and the key. The full reference is
+//! `docs/tree-file.md`.
+//!
+//! ```
+//! use std::path::Path;
+//! use canopy_node::treefile::{self, TreeFileError};
+//!
+//! let source = r#"
+//! name = "hub"
+//!
+//! [policy]
+//! ask = ["search/*post*"]
+//!
+//! [[children]]
+//! name = "search"
+//! url = "http://127.0.0.1:3001/mcp"
+//! headers = { Authorization = "Bearer ${SEARCH_TOKEN}" }
+//! "#;
+//! let env = |name: &str| (name == "SEARCH_TOKEN").then(|| "secret".to_owned());
+//! let root = treefile::parse(source, "hub.toml", Path::new("."), &env)?;
+//! assert_eq!(root.name(), "hub");
+//! assert_eq!(root.child_nodes()[0].kind(), "http");
+//!
+//! let error = treefile::parse("name = \"hub\"\ncolour = 1\n", "hub.toml", Path::new("."), &env)
+//!     .unwrap_err();
+//! assert!(error.to_string().starts_with("hub.toml:2:1: colour: unknown key 'colour'"));
+//! # Ok::<(), TreeFileError>(())
+//! ```
+
+mod decl;
+mod error;
+mod expand;
+mod paths;
+mod position;
+mod read;
+
+use std::path::Path;
+
+pub use self::error::TreeFileError;
+use self::read::Reader;
+use crate::Node;
+
+/// Loads a tree file: reads it, expands `${VAR}` from the process environment, resolves
+/// relative paths against the file's folder, validates, and returns the root [`Node`].
+pub fn load(path: &Path) -> Result<Node, TreeFileError> {
+    let origin = path.display().to_string();
+    let source = std::fs::read_to_string(path)
+        .map_err(|err| TreeFileError::file(&origin, format!("cannot read the tree file: {err}")))?;
+    // Absolute, so that commands resolved against it still work from the child's cwd.
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let base_dir = absolute.parent().unwrap_or(Path::new("."));
+    parse(&source, &origin, base_dir, &|name| std::env::var(name).ok())
+}
+
+/// The same from a string; `origin` names the file in messages, `base_dir` resolves relative
+/// paths, `env` looks variables up (tests pass a closure over a map).
+pub fn parse(
+    source: &str,
+    origin: &str,
+    base_dir: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Node, TreeFileError> {
+    Reader::new(source, origin, base_dir, env)
+        .read()
+        .map(decl::NodeDecl::into_node)
+}
