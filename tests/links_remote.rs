@@ -373,3 +373,61 @@ async fn a_python_sdk_leaf_works_under_the_tree() {
         }
     }
 }
+
+/// `@modelcontextprotocol/server-everything` (TypeScript) as a stdio child, on Node 22.
+fn everything_leaf() -> StdioSpec {
+    let server = std::env::var("CANOPY_SERVER_EVERYTHING")
+        .unwrap_or_else(|_| panic!("CANOPY_SERVER_EVERYTHING is not set: run the tests with scripts/test.sh, which installs it"));
+    let node_bin = std::env::var("CANOPY_NODE_BIN")
+        .unwrap_or_else(|_| panic!("CANOPY_NODE_BIN is not set: run scripts/test.sh"));
+    let path = format!("{node_bin}:{}", std::env::var("PATH").unwrap_or_default());
+    StdioSpec::new(server).env("PATH", path)
+}
+
+#[tokio::test]
+async fn the_typescript_everything_server_works_under_the_tree() {
+    let tree = Tree::builder(
+        Node::new("hub").child(Node::new("ts").child(Node::stdio("everything", everything_leaf()))),
+    )
+    .build()
+    .await
+    .expect("builds");
+    let names: Vec<String> = tree.tools().iter().map(|t| t.name.to_string()).collect();
+    // Its tool names use `-`, which the LLM-safe codec keeps.
+    for expected in [
+        "ts__everything__echo",
+        "ts__everything__trigger-long-running-operation",
+    ] {
+        assert!(
+            names.contains(&expected.to_owned()),
+            "{expected} missing from {names:?}"
+        );
+    }
+    let echoed = tree
+        .call_tool("ts__everything__echo", args(json!({"message": "hi"})))
+        .await
+        .expect("echo");
+    assert!(text(&echoed).contains("hi"), "{}", text(&echoed));
+
+    let mut call = tree.start_call(
+        "ts__everything__trigger-long-running-operation",
+        args(json!({"duration": 1, "steps": 3})),
+    );
+    let mut progress = Vec::new();
+    while let Some(event) = call.next_event().await {
+        if let EventKind::Progress { progress: p, .. } = event.kind {
+            assert_eq!(event.path.to_string(), "ts/everything");
+            progress.push(p);
+        }
+    }
+    call.result().await.expect("the operation completes");
+    assert_eq!(progress, [1.0, 2.0, 3.0]);
+    let resources = tree.resources();
+    assert!(
+        resources
+            .iter()
+            .all(|r| r.uri.starts_with("canopy://ts/everything/")),
+        "resource URIs are namespaced: {:?}",
+        resources.iter().map(|r| r.uri.clone()).collect::<Vec<_>>()
+    );
+}

