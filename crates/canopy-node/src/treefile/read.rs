@@ -4,6 +4,7 @@
 use std::{collections::BTreeMap, ops::Range, path::Path, time::Duration};
 
 use canopy_topology::{NodeName, Policy};
+use rmcp::model::ProtocolVersion;
 use toml::{
     Spanned,
     de::{DeTable, DeValue},
@@ -33,6 +34,7 @@ const NODE_KEYS: &[&str] = &[
     "cwd",
     "start",
     "timeout",
+    "protocol",
     "url",
     "headers",
     "inline",
@@ -245,6 +247,11 @@ impl<'a> Reader<'a> {
         }
         if command.is_none() && url.is_none() {
             misplaced(
+                "protocol",
+                "'protocol' applies only to a node with 'command' or 'url' (a router speaks \
+                 no protocol of its own)",
+            )?;
+            misplaced(
                 "timeout",
                 "'timeout' applies only to a node with 'command' or 'url' (a router has no \
                  server to wait for)",
@@ -289,6 +296,9 @@ impl<'a> Reader<'a> {
         if let Some(timeout) = node.get("timeout") {
             spec = spec.timeout(self.timeout(timeout.value, &timeout.path)?);
         }
+        if let Some(protocol) = node.get("protocol") {
+            spec = spec.protocol(self.protocol(protocol.value, &protocol.path)?);
+        }
         Ok(spec)
     }
 
@@ -309,6 +319,9 @@ impl<'a> Reader<'a> {
         }
         if let Some(timeout) = node.get("timeout") {
             spec = spec.timeout(self.timeout(timeout.value, &timeout.path)?);
+        }
+        if let Some(protocol) = node.get("protocol") {
+            spec = spec.protocol(self.protocol(protocol.value, &protocol.path)?);
         }
         Ok(spec)
     }
@@ -463,6 +476,28 @@ impl<'a> Reader<'a> {
             out.insert(name.get_ref().to_string(), text);
         }
         Ok(out)
+    }
+
+    fn protocol(&self, value: &Value<'_>, key: &str) -> Result<ProtocolVersion> {
+        let text = self.string(value, key)?;
+        ProtocolVersion::KNOWN_VERSIONS
+            .iter()
+            .find(|known| known.as_str() == text)
+            .cloned()
+            .ok_or_else(|| {
+                let known: Vec<&str> = ProtocolVersion::KNOWN_VERSIONS
+                    .iter()
+                    .map(|v| v.as_str())
+                    .collect();
+                self.error(
+                    &value.span(),
+                    key,
+                    format!(
+                        "unknown protocol revision '{text}' (known: {})",
+                        known.join(", ")
+                    ),
+                )
+            })
     }
 
     fn timeout(&self, value: &Value<'_>, key: &str) -> Result<Duration> {
