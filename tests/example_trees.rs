@@ -1,0 +1,68 @@
+//! Every tree file under `examples/trees/` loads (so the examples cannot rot), and the main
+//! one builds into a live tree whose leaves answer.
+
+mod common;
+
+use std::path::Path;
+
+use canopy::node::{Tree, treefile};
+
+#[test]
+fn every_example_tree_file_loads() {
+    // remote.toml reads LAB_URL from the environment: give it one here.
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/trees");
+    let mut loaded = 0;
+    for entry in std::fs::read_dir(&dir).expect("examples/trees") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            let source = std::fs::read_to_string(&path).expect("read");
+            let env = |name: &str| match name {
+                "LAB_URL" => Some("http://127.0.0.1:3001/mcp".to_owned()),
+                other => std::env::var(other).ok(),
+            };
+            let origin = path.file_name().and_then(|n| n.to_str()).unwrap_or("tree");
+            if let Err(error) = treefile::parse(&source, origin, &dir, &env) {
+                panic!("{error}");
+            }
+            loaded += 1;
+        }
+    }
+    assert_eq!(loaded, 3);
+}
+
+#[tokio::test]
+async fn the_main_example_tree_builds_and_answers() {
+    let python = std::env::var("CANOPY_PYTHON")
+        .unwrap_or_else(|_| panic!("CANOPY_PYTHON is not set: run the tests with scripts/test.sh"));
+    assert!(Path::new(&python).exists());
+    // The tree starts `cargo run --example leaf_server`: build it first so the children start fast.
+    common::example_binary("leaf_server");
+    let root =
+        treefile::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/trees/research.toml"))
+            .unwrap_or_else(|error| panic!("{error}"));
+    let tree = Tree::builder(root).build().await.expect("the tree builds");
+    let names: Vec<String> = tree.tools().iter().map(|t| t.name.to_string()).collect();
+    for expected in [
+        "research__web__search",
+        "research__lab__analyze",
+        "notes__write_note",
+        "py__add",
+    ] {
+        assert!(
+            names.contains(&expected.to_owned()),
+            "{expected} missing from {names:?}"
+        );
+    }
+    let result = tree
+        .call_tool(
+            "py__add",
+            serde_json::json!({"a": 1, "b": 2}).as_object().cloned(),
+        )
+        .await
+        .expect("the Python leaf answers");
+    assert_eq!(
+        result.content[0].as_text().map(|t| t.text.as_str()),
+        Some("3.0")
+    );
+    tree.shutdown().await;
+}
