@@ -1,0 +1,30 @@
+//! From a tree file to a running tree, with the exit status the contract gives each failure.
+
+use std::path::Path;
+
+use canopy_node::{BuildError, Tree};
+
+use crate::Failure;
+
+/// Loads the tree file and builds the tree: every node started, every capability listed.
+///
+/// A file that does not load (unknown key, bad name, unreadable…) is bad usage (exit 2) and
+/// its error is printed as the loader wrote it: `file:line:col: key: message`. A tree whose
+/// description is wrong in a way only building finds (duplicate or colliding names, a bad
+/// policy glob) is a bad tree file too; a child that cannot be reached is a failure (exit 1).
+pub(crate) async fn build_tree(path: &Path) -> Result<Tree, Failure> {
+    let root =
+        canopy_node::treefile::load(path).map_err(|error| Failure::Usage(error.to_string()))?;
+    Tree::builder(root)
+        .build()
+        .await
+        .map_err(|error| build_failure(path, &error))
+}
+
+fn build_failure(path: &Path, error: &BuildError) -> Failure {
+    let message = format!("{}: cannot build the tree: {error}", path.display());
+    match error {
+        BuildError::Catalog { .. } => Failure::Failed(message),
+        _ => Failure::Usage(message),
+    }
+}

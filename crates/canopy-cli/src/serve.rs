@@ -1,0 +1,269 @@
+//! `canopy serve`: the tree's root as one MCP server, over stdio or Streamable HTTP.
+//!
+//! HTTP is rmcp's `StreamableHttpService` under axum at `/mcp`. rmcp already validates `Host`
+//! and `Origin` (DNS-rebinding protection) through `StreamableHttpServerConfig`; this module
+//! only fills its allow-lists: loopback names with the bound port, loopback origins, and
+//! whatever `--allow-host` / `--allow-origin` add. Sessions (`LocalSessionManager`) serve
+//! 2025-06-18 / 2025-11-25 clients; rmcp routes a request that carries the 2026-07-28
+//! per-request `_meta` to its stateless path on the same service, whatever the session mode.
+
+use std::{
+    net::{IpAddr, Ipv4Addr, SocketAddr},
+    path::PathBuf,
+};
+
+use canopy_node::Tree;
+use clap::Args;
+use rmcp::transport::streamable_http_server::{
+    StreamableHttpServerConfig, StreamableHttpService, session::local::LocalSessionManager,
+};
+use tokio_util::sync::CancellationToken;
+
+use crate::{Failure, Outcome, load::build_tree};
+
+/// Arguments of `canopy serve`.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  canopy serve hub.toml                          stdio (what Claude Desktop and Cursor launch)
+  canopy serve hub.toml --http 127.0.0.1:3000    Streamable HTTP at http://127.0.0.1:3000/mcp
+  canopy serve hub.toml --http 3000              the same (a bare port binds 127.0.0.1)
+  canopy serve hub.toml --http 0.0.0.0:3000 --allow-remote --allow-host mcp.example.com
+
+Over HTTP, requests whose Host is not a loopback name with the bound port, or whose Origin
+is not a loopback origin, get 403 (DNS-rebinding protection); --allow-host and
+--allow-origin add names. Ctrl-C or SIGTERM stops the server and closes the children.")]
+pub(crate) struct ServeArgs {
+    /// The tree file (TOML).
+    #[arg(value_name = "TREE")]
+    pub(crate) tree: PathBuf,
+    /// Serve over stdin/stdout (the default).
+    #[arg(long, conflicts_with = "http")]
+    pub(crate) stdio: bool,
+    /// Serve Streamable HTTP at http://ADDR/mcp (ADDR: IP:PORT, localhost:PORT or PORT).
+    #[arg(long, value_name = "ADDR")]
+    pub(crate) http: Option<String>,
+    /// Allow binding a non-loopback address.
+    #[arg(long, requires = "http")]
+    pub(crate) allow_remote: bool,
+    /// Also accept this Host (a name, or name:port), e.g. the server's public name.
+    #[arg(long = "allow-host", value_name = "HOST", requires = "http")]
+    pub(crate) allow_hosts: Vec<String>,
+    /// Also accept this Origin (scheme://host[:port|:*]), e.g. a web app's origin.
+    #[arg(long = "allow-origin", value_name = "ORIGIN", requires = "http")]
+    pub(crate) allow_origins: Vec<String>,
+}
+
+/// Runs `canopy serve`.
+pub(crate) async fn run(args: ServeArgs) -> Outcome {
+    // Check the address before launching any child.
+    let addr = match &args.http {
+        Some(http) => {
+            let addr = parse_addr(http).map_err(Failure::Usage)?;
+            if !addr.ip().is_loopback() && !args.allow_remote {
+                return Err(Failure::Usage(format!(
+                    "canopy: refusing to serve on {addr}, which is not a loopback address: \
+                     anyone who can reach it could use the tree. Pass --allow-remote to do it \
+                     anyway (and put authentication in front of it)."
+                )));
+            }
+            Some(addr)
+        }
+        None => None,
+    };
+    let tree = build_tree(&args.tree).await?;
+    let outcome = match addr {
+        None => serve_stdio(&tree).await,
+        Some(addr) => serve_http(&tree, addr, &args).await,
+    };
+    // Dropping the tree closes its links: launched children are shut down.
+    drop(tree);
+    outcome
+}
+
+async fn serve_stdio(tree: &Tree) -> Outcome {
+    tracing::info!(tree = tree.name(), "serving over stdio");
+    tokio::select! {
+        served = tree.serve_stdio() => served.map_err(|error| Failure::Failed(format!("canopy: {error}"))),
+        () = shutdown_signal() => {
+            tracing::info!("shutting down");
+            Ok(())
+        }
+    }
+}
+
+async fn serve_http(tree: &Tree, addr: SocketAddr, args: &ServeArgs) -> Outcome {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|error| Failure::Failed(format!("canopy: cannot listen on {addr}: {error}")))?;
+    let local = listener
+        .local_addr()
+        .map_err(|error| Failure::Failed(format!("canopy: {error}")))?;
+    let stop = CancellationToken::new();
+    let mut config = StreamableHttpServerConfig::default()
+        .with_cancellation_token(stop.child_token())
+        .with_allowed_origins(allowed_origins(&args.allow_origins))
+        .enforce_origin_validation();
+    match allowed_hosts(local, &args.allow_hosts) {
+        Some(hosts) => config = config.with_allowed_hosts(hosts),
+        None => {
+            tracing::warn!(
+                "bound to {local} with no --allow-host: any Host header is accepted \
+                 (no DNS-rebinding protection)"
+            );
+            config = config.disable_allowed_hosts();
+        }
+    }
+    let server = tree.server();
+    let service = StreamableHttpService::new(
+        move || Ok(server.clone()),
+        LocalSessionManager::default().into(),
+        config,
+    );
+    let router = axum::Router::new().nest_service("/mcp", service);
+    // Tests and scripts read this line to learn the port when ADDR ends in :0.
+    eprintln!(
+        "canopy: serving tree '{}' at http://{local}/mcp",
+        tree.name()
+    );
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            tracing::info!("shutting down");
+            stop.cancel();
+        })
+        .await
+        .map_err(|error| Failure::Failed(format!("canopy: the HTTP server failed: {error}")))
+}
+
+/// Parses `IP:PORT`, `localhost:PORT` or a bare `PORT` (which binds 127.0.0.1).
+pub(crate) fn parse_addr(text: &str) -> Result<SocketAddr, String> {
+    if let Ok(addr) = text.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    if let Ok(port) = text.parse::<u16>() {
+        return Ok(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port));
+    }
+    if let Some(port) = text.strip_prefix("localhost:")
+        && let Ok(port) = port.parse::<u16>()
+    {
+        return Ok(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port));
+    }
+    Err(format!(
+        "canopy: invalid --http address '{text}': expected IP:PORT (127.0.0.1:3000, \
+         [::1]:3000), localhost:PORT or PORT"
+    ))
+}
+
+/// The `Host` values the server accepts: loopback names with the bound port, the bound IP
+/// itself when it is a specific one, and the extra ones. `None` when bound to an unspecified
+/// address (0.0.0.0, ::) with no extra names: the host cannot be known.
+pub(crate) fn allowed_hosts(local: SocketAddr, extra: &[String]) -> Option<Vec<String>> {
+    let port = local.port();
+    if local.ip().is_unspecified() && extra.is_empty() {
+        return None;
+    }
+    let mut hosts = vec![
+        format!("127.0.0.1:{port}"),
+        format!("localhost:{port}"),
+        format!("[::1]:{port}"),
+    ];
+    if !local.ip().is_loopback() && !local.ip().is_unspecified() {
+        hosts.push(local.to_string());
+    }
+    hosts.extend(extra.iter().cloned());
+    Some(hosts)
+}
+
+/// The `Origin` values the server accepts (a request without `Origin` is always accepted:
+/// it does not come from a browser page).
+pub(crate) fn allowed_origins(extra: &[String]) -> Vec<String> {
+    let mut origins: Vec<String> = ["http", "https"]
+        .iter()
+        .flat_map(|scheme| {
+            ["127.0.0.1", "localhost", "[::1]"]
+                .iter()
+                .map(move |host| format!("{scheme}://{host}:*"))
+        })
+        .collect();
+    origins.extend(extra.iter().cloned());
+    origins
+}
+
+/// Resolves on Ctrl-C or (on Unix) SIGTERM.
+pub(crate) async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_parse_and_default_to_loopback() {
+        assert_eq!(
+            parse_addr("127.0.0.1:3000"),
+            Ok("127.0.0.1:3000".parse().expect("addr"))
+        );
+        assert_eq!(
+            parse_addr("[::1]:80"),
+            Ok("[::1]:80".parse().expect("addr"))
+        );
+        assert_eq!(
+            parse_addr("3000"),
+            Ok("127.0.0.1:3000".parse().expect("addr"))
+        );
+        assert_eq!(
+            parse_addr("localhost:9"),
+            Ok("127.0.0.1:9".parse().expect("addr"))
+        );
+        assert!(parse_addr("example.com:80").is_err());
+    }
+
+    #[test]
+    fn hosts_are_loopback_names_with_the_port() {
+        let local: SocketAddr = "127.0.0.1:4242".parse().expect("addr");
+        assert_eq!(
+            allowed_hosts(local, &[]),
+            Some(vec![
+                "127.0.0.1:4242".to_owned(),
+                "localhost:4242".to_owned(),
+                "[::1]:4242".to_owned()
+            ])
+        );
+        let any: SocketAddr = "0.0.0.0:80".parse().expect("addr");
+        assert_eq!(allowed_hosts(any, &[]), None);
+        let named = allowed_hosts(any, &["mcp.example.com".into()]).expect("hosts");
+        assert!(named.contains(&"mcp.example.com".to_owned()));
+    }
+
+    #[test]
+    fn origins_are_loopback_on_any_port() {
+        let origins = allowed_origins(&["https://app.example.com".into()]);
+        assert!(origins.contains(&"http://localhost:*".to_owned()));
+        assert!(origins.contains(&"https://[::1]:*".to_owned()));
+        assert_eq!(
+            origins.last().map(String::as_str),
+            Some("https://app.example.com")
+        );
+    }
+}

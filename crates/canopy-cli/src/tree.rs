@@ -1,0 +1,60 @@
+//! `canopy tree`: build the live tree and print its topology.
+
+use std::path::PathBuf;
+
+use canopy_topology::TopologyFormat;
+use clap::{Args, ValueEnum};
+
+use crate::{Outcome, load::build_tree, render::print_line};
+
+/// Arguments of `canopy tree`.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  canopy tree hub.toml                       an indented tree with kinds, links and health
+  canopy tree hub.toml --format dot | dot -Tsvg > hub.svg
+  canopy tree hub.toml --format mermaid      paste into a Markdown ```mermaid block
+  canopy tree hub.toml --format json | jq '.children[].path'
+
+The tree is built for real: children are launched or connected to, so health, protocol
+revisions and capability counts are live.")]
+pub(crate) struct TreeArgs {
+    /// The tree file (TOML).
+    #[arg(value_name = "TREE")]
+    pub(crate) tree: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub(crate) format: Format,
+}
+
+/// The renderings of a topology.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Format {
+    /// An indented tree.
+    Text,
+    /// Graphviz DOT.
+    Dot,
+    /// Mermaid `graph TD`.
+    Mermaid,
+    /// Nested JSON.
+    Json,
+}
+
+impl From<Format> for TopologyFormat {
+    fn from(format: Format) -> Self {
+        match format {
+            Format::Text => TopologyFormat::Text,
+            Format::Dot => TopologyFormat::Dot,
+            Format::Mermaid => TopologyFormat::Mermaid,
+            Format::Json => TopologyFormat::Json,
+        }
+    }
+}
+
+/// Runs `canopy tree`.
+pub(crate) async fn run(args: TreeArgs) -> Outcome {
+    let tree = build_tree(&args.tree).await?;
+    let rendered = tree.render(args.format.into());
+    print_line(rendered.strip_suffix('\n').unwrap_or(&rendered));
+    Ok(())
+}
