@@ -431,3 +431,28 @@ async fn the_typescript_everything_server_works_under_the_tree() {
         resources.iter().map(|r| r.uri.clone()).collect::<Vec<_>>()
     );
 }
+
+#[tokio::test]
+async fn progress_from_an_http_child_arrives_in_order() {
+    let (lab, url) = http_leaf("lab").await;
+    let tree = Tree::builder(
+        Node::new("hub").child(Node::new("far").child(Node::http("lab", HttpSpec::new(url)))),
+    )
+    .build()
+    .await
+    .expect("builds");
+    let mut call = tree.start_call("far__lab__analyze", args(json!({"steps": 4, "step_ms": 5})));
+    let mut progress = Vec::new();
+    while let Some(event) = call.next_event().await {
+        if let EventKind::Progress { progress: p, .. } = event.kind {
+            assert_eq!(event.path.to_string(), "far/lab");
+            progress.push(p);
+        }
+    }
+    assert_eq!(
+        text(&call.result().await.expect("ok")),
+        "analysis complete after 4 steps"
+    );
+    assert_eq!(progress, [1.0, 2.0, 3.0, 4.0]);
+    drop(lab);
+}

@@ -26,6 +26,8 @@ use rmcp::{
 };
 use tokio_util::sync::CancellationToken;
 
+use rmcp::model::ResultType;
+
 use crate::{
     call::{CallScope, CallerInfo, Driver, PendingInput, Step},
     tree::{Tree, TreeInner},
@@ -220,6 +222,19 @@ impl CanopyServer {
         self.step(parked.driver, context).await
     }
 
+    /// Starts a new `tools/call` (not a retry of a parked one).
+    async fn start_tool_call(
+        &self,
+        request: CallToolRequestParams,
+        context: &RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, McpError> {
+        let ct = CancellationToken::new();
+        let (scope, queue) = self.scope(context, ct.clone());
+        let tree = Arc::clone(&self.tree);
+        let work = async move { tree.call_tool(request, &scope).await };
+        self.step(Driver::new(work, queue, ct), context).await
+    }
+
     fn page<T: Clone>(
         &self,
         items: &[T],
@@ -343,18 +358,23 @@ impl ServerHandler for CanopyServer {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
-        if let Some(state) = request
+        let response = match request
             .request_state
             .clone()
             .filter(|s| s.starts_with(PARKED_PREFIX))
         {
-            return self.resume(&state, request, &context).await;
-        }
-        let ct = CancellationToken::new();
-        let (scope, queue) = self.scope(&context, ct.clone());
-        let tree = Arc::clone(&self.tree);
-        let work = async move { tree.call_tool(request, &scope).await };
-        self.step(Driver::new(work, queue, ct), &context).await
+            Some(state) => self.resume(&state, request, &context).await,
+            None => self.start_tool_call(request, &context).await,
+        };
+        // A node on an older revision leaves out `resultType`, which 2026-07-28 requires
+        // (rmcp strips it again for older callers).
+        response.map(|response| match response {
+            CallToolResponse::Complete(mut result) => {
+                result.result_type.get_or_insert(ResultType::COMPLETE);
+                CallToolResponse::Complete(result)
+            }
+            other => other,
+        })
     }
 
     async fn get_prompt(
@@ -362,10 +382,18 @@ impl ServerHandler for CanopyServer {
         request: GetPromptRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<GetPromptResponse, McpError> {
-        self.run(&context, |tree, scope| {
-            Box::pin(async move { tree.get_prompt(request, &scope).await })
+        let response = self
+            .run(&context, |tree, scope| {
+                Box::pin(async move { tree.get_prompt(request, &scope).await })
+            })
+            .await?;
+        Ok(match response {
+            GetPromptResponse::Complete(mut result) => {
+                result.result_type.get_or_insert(ResultType::COMPLETE);
+                GetPromptResponse::Complete(result)
+            }
+            other => other,
         })
-        .await
     }
 
     async fn read_resource(
@@ -373,10 +401,18 @@ impl ServerHandler for CanopyServer {
         request: ReadResourceRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, McpError> {
-        self.run(&context, |tree, scope| {
-            Box::pin(async move { tree.read_resource(request, &scope).await })
+        let response = self
+            .run(&context, |tree, scope| {
+                Box::pin(async move { tree.read_resource(request, &scope).await })
+            })
+            .await?;
+        Ok(match response {
+            ReadResourceResponse::Complete(mut result) => {
+                result.result_type.get_or_insert(ResultType::COMPLETE);
+                ReadResourceResponse::Complete(result)
+            }
+            other => other,
         })
-        .await
     }
 
     async fn complete(

@@ -2,7 +2,7 @@
 //! tap that forwards its notifications in wire order, and the transports themselves.
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, VecDeque},
     process::Stdio,
     sync::{
         Arc, Mutex, Weak,
@@ -39,7 +39,13 @@ use crate::{
 struct InFlight {
     by_id: HashMap<NumberOrString, (u64, CallScope)>,
     by_token: HashMap<ProgressToken, NumberOrString>,
+    /// Progress that arrived before its request was registered (the request is registered
+    /// right after rmcp sends it, so a fast child can beat it), delivered on registration.
+    early: VecDeque<(ProgressToken, EventKind)>,
 }
+
+/// How many early progress notifications a link keeps for requests not registered yet.
+const EARLY_PROGRESS_LIMIT: usize = 256;
 
 /// What a link's handler, tap and backend share.
 pub(super) struct LinkState {
@@ -87,6 +93,15 @@ impl LinkState {
     ) -> Registered {
         let order = self.order.fetch_add(1, Ordering::Relaxed);
         let mut in_flight = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+        let mut kept = VecDeque::new();
+        for (early_token, event) in std::mem::take(&mut in_flight.early) {
+            if early_token == token {
+                scope.emit(&self.path, event);
+            } else {
+                kept.push_back((early_token, event));
+            }
+        }
+        in_flight.early = kept;
         in_flight.by_id.insert(id.clone(), (order, scope));
         in_flight.by_token.insert(token.clone(), id.clone());
         Registered {
@@ -94,12 +109,6 @@ impl LinkState {
             id,
             token,
         }
-    }
-
-    fn by_token(&self, token: &ProgressToken) -> Option<CallScope> {
-        let in_flight = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
-        let id = in_flight.by_token.get(token)?;
-        in_flight.by_id.get(id).map(|(_, scope)| scope.clone())
     }
 
     /// The call a message with no explicit association belongs to: the request whose
@@ -137,14 +146,32 @@ impl LinkState {
         match &notification.notification {
             ServerNotification::ProgressNotification(n) => {
                 let params = &n.params;
-                self.emit(
-                    self.by_token(&params.progress_token),
-                    EventKind::Progress {
-                        progress: params.progress,
-                        total: params.total,
-                        message: params.message.clone(),
-                    },
-                );
+                let event = EventKind::Progress {
+                    progress: params.progress,
+                    total: params.total,
+                    message: params.message.clone(),
+                };
+                // Look up and keep under one lock, so a registration cannot slip in between.
+                let scope = {
+                    let mut in_flight = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+                    let scope = in_flight
+                        .by_token
+                        .get(&params.progress_token)
+                        .and_then(|id| in_flight.by_id.get(id))
+                        .map(|(_, scope)| scope.clone());
+                    if scope.is_none() {
+                        if in_flight.early.len() == EARLY_PROGRESS_LIMIT {
+                            in_flight.early.pop_front();
+                        }
+                        in_flight
+                            .early
+                            .push_back((params.progress_token.clone(), event.clone()));
+                    }
+                    scope
+                };
+                if let Some(scope) = scope {
+                    scope.emit(&self.path, event);
+                }
             }
             ServerNotification::LoggingMessageNotification(n) => {
                 let level = serde_json::to_value(n.params.level)
@@ -349,7 +376,8 @@ pub(super) fn spawn_child(
 /// A Streamable HTTP client transport with keep-alive and `TCP_NODELAY`.
 pub(super) fn http_transport(
     spec: &HttpSpec,
-) -> Result<rmcp::transport::StreamableHttpClientTransport<reqwest::Client>, String> {
+    state: &Arc<LinkState>,
+) -> Result<Tap<rmcp::transport::StreamableHttpClientTransport<reqwest::Client>>, String> {
     use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
     let client = reqwest::Client::builder()
         .tcp_nodelay(true)
@@ -367,7 +395,8 @@ pub(super) fn http_transport(
     }
     let config =
         StreamableHttpClientTransportConfig::with_uri(spec.url.clone()).custom_headers(headers);
-    Ok(rmcp::transport::StreamableHttpClientTransport::with_client(
-        client, config,
-    ))
+    Ok(Tap {
+        inner: rmcp::transport::StreamableHttpClientTransport::with_client(client, config),
+        state: Arc::clone(state),
+    })
 }

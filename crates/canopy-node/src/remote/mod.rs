@@ -177,7 +177,7 @@ impl RemoteBackend {
                 client.serve_with_lifecycle(transport, lifecycle).await
             }
             Remote::Http(spec) => {
-                let transport = client::http_transport(spec)
+                let transport = client::http_transport(spec, &state)
                     .map_err(|error| format!("node '{}': {error}", self.path))?;
                 client.serve_with_lifecycle(transport, lifecycle).await
             }
