@@ -135,7 +135,7 @@ pub(crate) async fn run(args: CallArgs) -> Outcome {
     }
     view.clear();
     let result = call.result().await;
-    drop(tree);
+    tree.shutdown().await;
     match result {
         Ok(result) => {
             let value = serde_json::to_value(&result).unwrap_or_default();

@@ -76,8 +76,9 @@ pub(crate) async fn run(args: ServeArgs) -> Outcome {
         None => serve_stdio(&tree).await,
         Some(addr) => serve_http(&tree, addr, &args).await,
     };
-    // Dropping the tree closes its links: launched children are shut down.
-    drop(tree);
+    // Close the links cleanly: launched children are asked to exit and reaped (killed if
+    // they do not exit within a few seconds).
+    tree.shutdown().await;
     outcome
 }
 

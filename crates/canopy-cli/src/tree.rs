@@ -56,5 +56,6 @@ pub(crate) async fn run(args: TreeArgs) -> Outcome {
     let tree = build_tree(&args.tree).await?;
     let rendered = tree.render(args.format.into());
     print_line(rendered.strip_suffix('\n').unwrap_or(&rendered));
+    tree.shutdown().await;
     Ok(())
 }
