@@ -205,43 +205,11 @@ impl SlotState {
                 });
             }
             ServerRequest::CreateMessageRequest(request) => {
-                let Some(Attached { scope }) = attached else {
-                    // A quiet call, or no call at all: the tree's own sampling handler.
-                    let state = Arc::clone(self);
-                    tokio::spawn(async move {
-                        let result = match state.notices.upgrade() {
-                            Some(notices) => notices.sample(&state.path, request.params).await,
-                            None => Err(McpError::internal_error("the tree is gone", None)),
-                        };
-                        state.reply(
-                            id,
-                            result.map(|r| ClientResult::CreateMessageResult(Box::new(r))),
-                        );
-                    });
-                    return;
-                };
-                let (reply, result) = oneshot::channel();
-                match &scope.queue {
-                    Some(queue) => queue.send(CallMsg::Sample {
-                        path: self.path.clone(),
-                        params: Box::new(request.params),
-                        reply,
-                    }),
-                    None => {
-                        let _ = reply.send(Err(McpError::internal_error(
-                            "the call takes no sampling requests",
-                            None,
-                        )));
-                    }
-                }
                 let state = Arc::clone(self);
+                let scope = attached.map(|attached| attached.scope);
                 tokio::spawn(async move {
-                    let result = result.await.unwrap_or_else(|_| {
-                        Err(McpError::internal_error(
-                            "the call ended before sampling finished",
-                            None,
-                        ))
-                    });
+                    let result =
+                        sample(scope.as_ref(), &state.path, request.params, &state.notices).await;
                     state.reply(
                         id,
                         result.map(|r| ClientResult::CreateMessageResult(Box::new(r))),
@@ -270,6 +238,34 @@ impl SlotState {
                 )),
             ),
         }
+    }
+}
+
+/// Runs a node's sampling request: through the caller of the call it belongs to, or, for a
+/// quiet call or none, through the tree's own sampling handler.
+pub(crate) async fn sample(
+    scope: Option<&CallScope>,
+    path: &NodePath,
+    params: CreateMessageRequestParams,
+    notices: &Weak<dyn NodeNotices>,
+) -> Result<CreateMessageResult, McpError> {
+    if let Some(queue) = scope.and_then(|scope| scope.queue.as_ref()) {
+        let (reply, result) = oneshot::channel();
+        queue.send(CallMsg::Sample {
+            path: path.clone(),
+            params: Box::new(params),
+            reply,
+        });
+        return result.await.unwrap_or_else(|_| {
+            Err(McpError::internal_error(
+                "the call ended before sampling finished",
+                None,
+            ))
+        });
+    }
+    match notices.upgrade() {
+        Some(notices) => notices.sample(path, params).await,
+        None => Err(McpError::internal_error("the tree is gone", None)),
     }
 }
 

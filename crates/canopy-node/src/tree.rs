@@ -855,17 +855,11 @@ impl TreeInner {
         mut params: SubscribeRequestParams,
         scope: &CallScope,
     ) -> Result<(), McpError> {
-        let routes = self.routes.load_full();
-        let (node_id, original) = self.resolve_uri(&routes, &params.uri)?;
-        let (node, backend) = self.node(node_id)?;
-        params.uri = original;
-        guarded(
-            &node.path,
-            backend.request(
-                ClientRequest::SubscribeRequest(SubscribeRequest::new(params)),
-                scope,
-            ),
-        )
+        let uri = std::mem::take(&mut params.uri);
+        self.route_uri(&uri, scope, |original| {
+            params.uri = original;
+            ClientRequest::SubscribeRequest(SubscribeRequest::new(params))
+        })
         .await
         .map(|_| ())
     }
@@ -876,19 +870,26 @@ impl TreeInner {
         mut params: UnsubscribeRequestParams,
         scope: &CallScope,
     ) -> Result<(), McpError> {
-        let routes = self.routes.load_full();
-        let (node_id, original) = self.resolve_uri(&routes, &params.uri)?;
-        let (node, backend) = self.node(node_id)?;
-        params.uri = original;
-        guarded(
-            &node.path,
-            backend.request(
-                ClientRequest::UnsubscribeRequest(UnsubscribeRequest::new(params)),
-                scope,
-            ),
-        )
+        let uri = std::mem::take(&mut params.uri);
+        self.route_uri(&uri, scope, |original| {
+            params.uri = original;
+            ClientRequest::UnsubscribeRequest(UnsubscribeRequest::new(params))
+        })
         .await
         .map(|_| ())
+    }
+
+    /// Sends the request `make` builds (from the node's own URI) to the node owning `uri`.
+    async fn route_uri(
+        &self,
+        uri: &str,
+        scope: &CallScope,
+        make: impl FnOnce(String) -> ClientRequest,
+    ) -> Result<ServerResult, McpError> {
+        let routes = self.routes.load_full();
+        let (node_id, original) = self.resolve_uri(&routes, uri)?;
+        let (node, backend) = self.node(node_id)?;
+        guarded(&node.path, backend.request(make(original), scope)).await
     }
 
     /// Routes `completion/complete` to the node owning the prompt or template.

@@ -28,9 +28,9 @@ use tokio::io::AsyncBufReadExt;
 
 use super::{HttpSpec, StdioSpec};
 use crate::{
-    call::{CallMsg, CallScope},
+    call::CallScope,
     event::{EventKind, Prompt, PromptAnswer},
-    local::NodeNotices,
+    local::{NodeNotices, sample},
     upstream::elicit_from_answer,
 };
 
@@ -256,26 +256,14 @@ impl ClientHandler for LinkClient {
         context: RequestContext<RoleClient>,
     ) -> Result<CreateMessageResult, McpError> {
         let origin = context.extensions.get::<InboundStreamOrigin>();
-        match self.state.attribute(origin).and_then(|scope| scope.queue) {
-            Some(queue) => {
-                let (reply, result) = tokio::sync::oneshot::channel();
-                queue.send(CallMsg::Sample {
-                    path: self.state.path.clone(),
-                    params: Box::new(params),
-                    reply,
-                });
-                result.await.unwrap_or_else(|_| {
-                    Err(McpError::internal_error(
-                        "the call ended before sampling finished",
-                        None,
-                    ))
-                })
-            }
-            None => match self.state.notices.upgrade() {
-                Some(notices) => notices.sample(&self.state.path, params).await,
-                None => Err(McpError::internal_error("the tree is gone", None)),
-            },
-        }
+        let scope = self.state.attribute(origin);
+        sample(
+            scope.as_ref(),
+            &self.state.path,
+            params,
+            &self.state.notices,
+        )
+        .await
     }
 
     async fn on_resource_updated(

@@ -34,9 +34,9 @@ use self::client::{LinkClient, LinkState};
 pub use self::spec::{DEFAULT_TIMEOUT, HttpSpec, StartMode, StdioSpec};
 use crate::{
     backend::Backend,
-    call::{CallMsg, CallScope},
+    call::CallScope,
     event::Prompt,
-    local::NodeNotices,
+    local::{NodeNotices, sample},
     upstream::elicit_from_answer,
 };
 
@@ -284,7 +284,8 @@ impl RemoteBackend {
                     serde_json::to_value(elicit_from_answer(answer))
                 }
                 InputRequest::CreateMessage(request) => {
-                    let result = self.sample(request.params, scope).await?;
+                    let result =
+                        sample(Some(scope), &self.path, request.params, &self.notices).await?;
                     serde_json::to_value(result)
                 }
                 InputRequest::ListRoots(_) => Ok(serde_json::json!({ "roots": [] })),
@@ -296,33 +297,6 @@ impl RemoteBackend {
             responses.insert(key, response);
         }
         Ok(responses)
-    }
-
-    async fn sample(
-        &self,
-        params: rmcp::model::CreateMessageRequestParams,
-        scope: &CallScope,
-    ) -> Result<rmcp::model::CreateMessageResult, McpError> {
-        match &scope.queue {
-            Some(queue) => {
-                let (reply, result) = tokio::sync::oneshot::channel();
-                queue.send(CallMsg::Sample {
-                    path: self.path.clone(),
-                    params: Box::new(params),
-                    reply,
-                });
-                result.await.unwrap_or_else(|_| {
-                    Err(McpError::internal_error(
-                        "the call ended before sampling finished",
-                        None,
-                    ))
-                })
-            }
-            None => match self.notices.upgrade() {
-                Some(notices) => notices.sample(&self.path, params).await,
-                None => Err(McpError::internal_error("the tree is gone", None)),
-            },
-        }
     }
 
     /// Closes the link cleanly (the child process is asked to exit, then killed).
