@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::{args, text};
+
 use std::{process::Stdio, time::Duration};
 
 use canopy::{
@@ -16,22 +18,6 @@ use tokio::io::AsyncBufReadExt;
 
 fn leaf(server: &str) -> StdioSpec {
     StdioSpec::new(common::example_binary("leaf_server").to_string_lossy()).args([server])
-}
-
-fn args(value: Value) -> Option<serde_json::Map<String, Value>> {
-    match value {
-        Value::Object(map) => Some(map),
-        _ => None,
-    }
-}
-
-fn text(result: &rmcp::model::CallToolResult) -> String {
-    result
-        .content
-        .iter()
-        .filter_map(|c| c.as_text().map(|t| t.text.clone()))
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 /// A `leaf_server` serving `server` over HTTP on a free loopback port, and its URL.

@@ -2,8 +2,11 @@
 //! from depth 3, prompts (elicitation and `ask` policies), denial, unknown tools, bad
 //! arguments, failing leaves, cancellation, resources, prompts and pagination.
 
+mod common;
 #[path = "../examples/common/servers.rs"]
 mod servers;
+
+use common::{args, text};
 
 use std::sync::atomic::Ordering;
 
@@ -40,22 +43,6 @@ async fn fixture(root_policy: Policy) -> Fixture {
     .await
     .expect("the tree builds");
     Fixture { tree, lab, notes }
-}
-
-fn args(value: Value) -> Option<serde_json::Map<String, Value>> {
-    match value {
-        Value::Object(map) => Some(map),
-        _ => None,
-    }
-}
-
-fn text(result: &rmcp::model::CallToolResult) -> String {
-    result
-        .content
-        .iter()
-        .filter_map(|c| c.as_text().map(|t| t.text.clone()))
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 /// Reads every event of a call, answering prompts with `answer`.

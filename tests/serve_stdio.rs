@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{TestClient, example_binary};
+use common::{TestClient, example_binary, text};
 use rmcp::{
     RoleClient, ServiceExt,
     model::{CallToolRequestParams, ClientRequest, ProtocolVersion, Request},
@@ -43,19 +43,8 @@ async fn stateless(client: TestClient) -> RunningService<RoleClient, TestClient>
 
 fn call(name: &str, args: serde_json::Value) -> CallToolRequestParams {
     let mut params = CallToolRequestParams::new(name.to_owned());
-    if let serde_json::Value::Object(map) = args {
-        params.arguments = Some(map);
-    }
+    params.arguments = common::args(args);
     params
-}
-
-fn text(result: &rmcp::model::CallToolResult) -> String {
-    result
-        .content
-        .iter()
-        .filter_map(|c| c.as_text().map(|t| t.text.clone()))
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 #[tokio::test]

@@ -150,3 +150,21 @@ impl ClientHandler for TestClient {
         })
     }
 }
+
+/// The JSON object `value` as tool arguments (`None` for anything else).
+pub fn args(value: serde_json::Value) -> Option<serde_json::Map<String, serde_json::Value>> {
+    match value {
+        serde_json::Value::Object(map) => Some(map),
+        _ => None,
+    }
+}
+
+/// The text contents of a tool result, one per line.
+pub fn text(result: &rmcp::model::CallToolResult) -> String {
+    result
+        .content
+        .iter()
+        .filter_map(|c| c.as_text().map(|t| t.text.clone()))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
