@@ -27,7 +27,7 @@ fn every_example_tree_file_loads() {
             loaded += 1;
         }
     }
-    assert_eq!(loaded, 3);
+    assert_eq!(loaded, 4);
 }
 
 #[tokio::test]
