@@ -379,6 +379,10 @@ async fn the_typescript_everything_server_works_under_the_tree() {
     .await
     .expect("builds");
     let names: Vec<String> = tree.tools().iter().map(|t| t.name.to_string()).collect();
+    // It rejects `server/discover`, so the link fell back to `initialize`.
+    let json: Value = serde_json::from_str(&tree.render(TopologyFormat::Json)).expect("json");
+    let everything = &json["children"][0]["children"][0];
+    assert_eq!(everything["protocol_version"], "2025-11-25", "{everything}");
     // Its tool names use `-`, which the LLM-safe codec keeps.
     for expected in [
         "ts__everything__echo",

@@ -146,48 +146,98 @@ impl RemoteBackend {
         }
     }
 
-    /// Starts the child (or opens the HTTP session) and negotiates the protocol revision.
+    /// Starts the child (or opens the HTTP session) and negotiates the protocol revision:
+    /// the pinned one, else 2026-07-28 through `server/discover`, falling back to
+    /// `initialize` (in a fresh process or session) when the child rejects discovery.
+    ///
+    /// rmcp's own `Auto` mode gives up on discovery after 10 seconds, which breaks children
+    /// that start slowly (`npx` fetching a package, `cargo run` building one); here discovery
+    /// waits as long as any request may (the link's timeout).
     async fn connect(&self) -> Result<Arc<Connection>, String> {
-        let state = Arc::new(LinkState::new(self.path.clone(), self.notices.clone()));
         let pinned = match &self.remote {
             Remote::Stdio(spec) => spec.protocol.clone(),
             Remote::Http(spec) => spec.protocol.clone(),
         };
-        let lifecycle = match &pinned {
-            None => ClientLifecycleMode::Auto {
-                preferred_versions: vec![ProtocolVersion::V_2026_07_28],
-                legacy_version: None,
-            },
-            Some(version) if *version >= ProtocolVersion::V_2026_07_28 => {
-                ClientLifecycleMode::Discover {
-                    preferred_versions: vec![version.clone()],
+        match pinned {
+            Some(version) if version >= ProtocolVersion::V_2026_07_28 => {
+                self.handshake(
+                    ClientLifecycleMode::Discover {
+                        preferred_versions: vec![version],
+                    },
+                    None,
+                )
+                .await
+            }
+            Some(version) => {
+                self.handshake(ClientLifecycleMode::Initialize, Some(version))
+                    .await
+            }
+            None => {
+                let discover = ClientLifecycleMode::Discover {
+                    preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+                };
+                match self.handshake(discover, None).await {
+                    Ok(connection) => Ok(connection),
+                    Err(discovery) => self
+                        .handshake(ClientLifecycleMode::Initialize, None)
+                        .await
+                        .map_err(|error| {
+                            format!("{error} (and before that, discovery failed: {discovery})")
+                        }),
                 }
             }
-            Some(_) => ClientLifecycleMode::Initialize,
-        };
-        let client = LinkClient::new(Arc::clone(&state), pinned);
-        let service = match &self.remote {
-            Remote::Stdio(spec) => {
-                let transport = client::spawn_child(spec, &state).map_err(|error| {
-                    format!(
-                        "node '{}': could not start '{}': {error}",
-                        self.path, spec.command
-                    )
-                })?;
-                client.serve_with_lifecycle(transport, lifecycle).await
-            }
-            Remote::Http(spec) => {
-                let transport = client::http_transport(spec, &state)
-                    .map_err(|error| format!("node '{}': {error}", self.path))?;
-                client.serve_with_lifecycle(transport, lifecycle).await
-            }
         }
-        .map_err(|error| {
-            format!(
-                "node '{}' did not complete the MCP handshake: {error}",
-                self.path
-            )
-        })?;
+    }
+
+    /// One connection attempt with one lifecycle.
+    async fn handshake(
+        &self,
+        lifecycle: ClientLifecycleMode,
+        protocol: Option<ProtocolVersion>,
+    ) -> Result<Arc<Connection>, String> {
+        let state = Arc::new(LinkState::new(self.path.clone(), self.notices.clone()));
+        let client = LinkClient::new(Arc::clone(&state), protocol);
+        let serving = async {
+            match &self.remote {
+                Remote::Stdio(spec) => {
+                    let transport = client::spawn_child(spec, &state).map_err(|error| {
+                        format!(
+                            "node '{}': could not start '{}': {error}",
+                            self.path, spec.command
+                        )
+                    })?;
+                    client
+                        .serve_with_lifecycle(transport, lifecycle)
+                        .await
+                        .map_err(|error| error.to_string())
+                }
+                Remote::Http(spec) => {
+                    let transport = client::http_transport(spec, &state)
+                        .map_err(|error| format!("node '{}': {error}", self.path))?;
+                    client
+                        .serve_with_lifecycle(transport, lifecycle)
+                        .await
+                        .map_err(|error| error.to_string())
+                }
+            }
+        };
+        let service = match tokio::time::timeout(self.timeout, serving).await {
+            Ok(Ok(service)) => service,
+            Ok(Err(error)) if error.starts_with("node '") => return Err(error),
+            Ok(Err(error)) => {
+                return Err(format!(
+                    "node '{}' did not complete the MCP handshake: {error}",
+                    self.path
+                ));
+            }
+            Err(_) => {
+                return Err(format!(
+                    "node '{}' did not complete the MCP handshake within {:.0}s",
+                    self.path,
+                    self.timeout.as_secs_f64()
+                ));
+            }
+        };
         let version = service
             .peer_info()
             .map(|info| info.protocol_version.to_string());
