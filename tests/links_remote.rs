@@ -446,3 +446,50 @@ async fn progress_from_an_http_child_arrives_in_order() {
     assert_eq!(progress, [1.0, 2.0, 3.0, 4.0]);
     drop(lab);
 }
+
+#[tokio::test]
+async fn a_remote_childs_list_changes_and_logs_reach_the_tree() {
+    let tree = Tree::builder(Node::new("hub").child(Node::stdio("dyn", leaf("dynamic"))))
+        .build()
+        .await
+        .expect("builds");
+    let mut events = tree.subscribe();
+    let added = tree
+        .call_tool("dyn__add_tool", args(json!({"name": "fresh"})))
+        .await
+        .expect("add");
+    assert_eq!(text(&added), "added fresh");
+    let mut appeared = false;
+    for _ in 0..300 {
+        if tree.tools().iter().any(|t| t.name == "dyn__fresh") {
+            appeared = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(
+        appeared,
+        "the child's tools/list_changed refreshed the route table"
+    );
+    assert_eq!(
+        text(&tree.call_tool("dyn__fresh", None).await.expect("routes")),
+        "fresh ran"
+    );
+    assert_eq!(
+        text(&tree.call_tool("dyn__chatty", None).await.expect("chatty")),
+        "done"
+    );
+    loop {
+        let event = tokio::time::timeout(Duration::from_secs(20), events.recv())
+            .await
+            .expect("a log")
+            .expect("open");
+        if let EventKind::Log { logger, data, .. } = &event.kind
+            && logger.as_deref() == Some("chatty")
+        {
+            assert_eq!(data, "chatty is working");
+            assert_eq!(event.path.to_string(), "dyn");
+            break;
+        }
+    }
+}
