@@ -27,7 +27,7 @@ fn every_example_tree_file_loads() {
             loaded += 1;
         }
     }
-    assert_eq!(loaded, 4);
+    assert_eq!(loaded, 5);
 }
 
 #[tokio::test]
