@@ -452,26 +452,51 @@ impl Dynamic {
         "done".to_owned()
     }
 
+    /// Asks the caller's model to complete a sentence: `sampling/createMessage` on session
+    /// revisions, an `input_required` result on 2026-07-28.
     #[tool(description = "Ask the caller's model to complete a sentence")]
-    async fn ask_model(&self, context: RequestContext<RoleServer>) -> Result<String, McpError> {
-        #[allow(deprecated)]
+    async fn ask_model(
+        &self,
+        InputResponses(responses): InputResponses,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, McpError> {
         let params = rmcp::model::CreateMessageRequestParams::new(
             vec![rmcp::model::SamplingMessage::user_text(
                 "Complete: the sky is",
             )],
             32,
         );
-        #[allow(deprecated)]
-        let result = context
-            .peer
-            .create_message(params)
-            .await
-            .map_err(|e| McpError::internal_error(format!("sampling failed: {e}"), None))?;
+        let stateless = context
+            .protocol_version()
+            .is_some_and(|v| v >= ProtocolVersion::V_2026_07_28);
+        let result = if stateless {
+            match responses.and_then(|mut r| r.remove("model")) {
+                Some(answer) => serde_json::from_value::<rmcp::model::CreateMessageResult>(answer)
+                    .map_err(|e| {
+                        McpError::invalid_params(format!("bad inputResponses: {e}"), None)
+                    })?,
+                None => {
+                    let mut requests = rmcp::model::InputRequests::new();
+                    requests.insert(
+                        "model".into(),
+                        InputRequest::CreateMessage(rmcp::model::CreateMessageRequest::new(params)),
+                    );
+                    return Ok(InputRequiredResult::new(Some(requests), None).into());
+                }
+            }
+        } else {
+            context
+                .peer
+                .create_message(params)
+                .await
+                .map_err(|e| McpError::internal_error(format!("sampling failed: {e}"), None))?
+        };
         let text = serde_json::to_value(&result.message.content).unwrap_or_default();
-        Ok(format!(
+        let said = format!(
             "model said: {}",
             text.get("text").and_then(|t| t.as_str()).unwrap_or("?")
-        ))
+        );
+        Ok(CallToolResult::success(vec![ContentBlock::text(said)]).into())
     }
 }
 

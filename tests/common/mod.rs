@@ -61,6 +61,8 @@ pub struct TestClient {
     pub seen: Arc<Mutex<Seen>>,
     pub allow: bool,
     pub name: String,
+    /// The revision offered in `initialize` (default: rmcp's).
+    pub protocol: Option<rmcp::model::ProtocolVersion>,
 }
 
 impl TestClient {
@@ -69,6 +71,7 @@ impl TestClient {
             seen: Arc::default(),
             allow,
             name: "Grace".into(),
+            protocol: None,
         }
     }
 
@@ -89,7 +92,11 @@ impl ClientHandler for TestClient {
             .enable_elicitation()
             .enable_sampling()
             .build();
-        ClientConfig::new(capabilities, Implementation::new("canopy-tests", "1.0"))
+        let config = ClientConfig::new(capabilities, Implementation::new("canopy-tests", "1.0"));
+        match &self.protocol {
+            Some(version) => config.with_protocol_version(version.clone()),
+            None => config,
+        }
     }
 
     async fn on_progress(

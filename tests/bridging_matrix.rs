@@ -1,0 +1,174 @@
+//! Revision bridging at every hop: an MCP client speaking 2025-06-18, 2025-11-25 or
+//! 2026-07-28 calls through a tree whose stdio children are pinned to each of the same three
+//! revisions. For all nine pairs: progress arrives on the client's token, an elicitation from
+//! the child is answered by the client, a sampling request from the child is run by the
+//! client's model, and cancelling the call reaches the child.
+//!
+//! Legacy children ask with `elicitation/create` / `sampling/createMessage`; 2026-07-28
+//! children answer with `input_required`. Legacy clients are asked with requests; 2026-07-28
+//! clients get `input_required` (the call is parked) and retry.
+
+mod common;
+
+use std::time::Duration;
+
+use canopy::node::{Node, StdioSpec, Tree};
+use common::{TestClient, args, text};
+use rmcp::{
+    RoleClient,
+    model::{CallToolRequestParams, ClientRequest, ProtocolVersion, Request},
+    service::{ClientLifecycleMode, ClientServiceExt, PeerRequestOptions, RunningService},
+};
+use serde_json::json;
+
+fn leaf(server: &str, protocol: &ProtocolVersion) -> StdioSpec {
+    StdioSpec::new(common::example_binary("leaf_server").to_string_lossy())
+        .args([server])
+        .protocol(protocol.clone())
+}
+
+async fn tree(child: &ProtocolVersion) -> Tree {
+    Tree::builder(
+        Node::new("hub")
+            .child(Node::stdio("lab", leaf("lab", child)))
+            .child(Node::stdio("notes", leaf("notes", child)))
+            .child(Node::stdio("dynamic", leaf("dynamic", child))),
+    )
+    .build()
+    .await
+    .expect("the tree builds")
+}
+
+async fn client(
+    tree: &Tree,
+    upstream: &ProtocolVersion,
+    test_client: TestClient,
+) -> RunningService<RoleClient, TestClient> {
+    use rmcp::ServiceExt;
+    let (server_io, client_io) = tokio::io::duplex(1 << 20);
+    let server = tree.server();
+    tokio::spawn(async move {
+        if let Ok(running) = server.serve(server_io).await {
+            let _ = running.waiting().await;
+        }
+    });
+    let lifecycle = if *upstream >= ProtocolVersion::V_2026_07_28 {
+        ClientLifecycleMode::Discover {
+            preferred_versions: vec![upstream.clone()],
+        }
+    } else {
+        ClientLifecycleMode::Initialize
+    };
+    let mut test_client = test_client;
+    test_client.protocol = Some(upstream.clone());
+    let client = test_client
+        .serve_with_lifecycle(client_io, lifecycle)
+        .await
+        .expect("the client connects");
+    assert_eq!(
+        client.peer_info().expect("info").protocol_version,
+        *upstream
+    );
+    client
+}
+
+fn call(name: &str, value: serde_json::Value) -> CallToolRequestParams {
+    let mut params = CallToolRequestParams::new(name.to_owned());
+    params.arguments = args(value);
+    params
+}
+
+async fn check(upstream: ProtocolVersion, child: ProtocolVersion) {
+    let pair = format!("client {upstream} → child {child}");
+    let tree = tree(&child).await;
+    let topology: serde_json::Value =
+        serde_json::from_str(&tree.render(canopy::topology::TopologyFormat::Json)).expect("json");
+    for node in topology["children"].as_array().expect("children") {
+        assert_eq!(
+            node["protocol_version"],
+            child.as_str(),
+            "the link speaks the pinned revision"
+        );
+    }
+    let test_client = TestClient::new(true);
+    let client = client(&tree, &upstream, test_client.clone()).await;
+
+    // Progress on the client's own token.
+    let done = client
+        .call_tool(call("lab__analyze", json!({"steps": 3, "step_ms": 5})))
+        .await
+        .expect("analyze");
+    assert_eq!(text(&done), "analysis complete after 3 steps", "{pair}");
+    let mut seen = Vec::new();
+    for _ in 0..300 {
+        seen = test_client.progress();
+        if seen.len() == 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    seen.sort_by(f64::total_cmp);
+    assert_eq!(seen, [1.0, 2.0, 3.0], "progress, {pair}");
+
+    // Elicitation from the child, answered by the client.
+    let greeting = client
+        .call_tool(call("notes__greet", json!({})))
+        .await
+        .unwrap_or_else(|e| panic!("greet, {pair}: {e}"));
+    assert_eq!(text(&greeting), "Hello, Grace!", "{pair}");
+
+    // Sampling from the child, run by the client's model.
+    let sampled = client
+        .call_tool(call("dynamic__ask_model", json!({})))
+        .await
+        .unwrap_or_else(|e| panic!("sampling, {pair}: {e}"));
+    assert_eq!(text(&sampled), "model said: blue", "{pair}");
+
+    // Cancellation reaches the child.
+    let request = ClientRequest::CallToolRequest(Request::new(call("lab__wait", json!({}))));
+    let handle = client
+        .send_cancellable_request(request, PeerRequestOptions::no_options())
+        .await
+        .expect("sent");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    handle
+        .cancel(Some("the test cancels".into()))
+        .await
+        .expect("cancel sent");
+    let mut cancelled = false;
+    for _ in 0..300 {
+        let result = client
+            .call_tool(call("lab__was_cancelled", json!({})))
+            .await
+            .expect("was_cancelled");
+        if text(&result) == "true" {
+            cancelled = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(cancelled, "cancellation, {pair}");
+    client.cancel().await.expect("close");
+    tree.shutdown().await;
+}
+
+macro_rules! matrix {
+    ($($name:ident: $upstream:ident -> $child:ident;)*) => {$(
+        #[tokio::test]
+        async fn $name() {
+            check(ProtocolVersion::$upstream, ProtocolVersion::$child).await;
+        }
+    )*};
+}
+
+matrix! {
+    client_2025_06_18_child_2025_06_18: V_2025_06_18 -> V_2025_06_18;
+    client_2025_06_18_child_2025_11_25: V_2025_06_18 -> V_2025_11_25;
+    client_2025_06_18_child_2026_07_28: V_2025_06_18 -> V_2026_07_28;
+    client_2025_11_25_child_2025_06_18: V_2025_11_25 -> V_2025_06_18;
+    client_2025_11_25_child_2025_11_25: V_2025_11_25 -> V_2025_11_25;
+    client_2025_11_25_child_2026_07_28: V_2025_11_25 -> V_2026_07_28;
+    client_2026_07_28_child_2025_06_18: V_2026_07_28 -> V_2025_06_18;
+    client_2026_07_28_child_2025_11_25: V_2026_07_28 -> V_2025_11_25;
+    client_2026_07_28_child_2026_07_28: V_2026_07_28 -> V_2026_07_28;
+}
