@@ -1,0 +1,225 @@
+//! What the nodes offer: fetching each node's catalog, compiling the route plan and the
+//! namespaced lists from all of them, and refreshing both when a node's lists change.
+
+use std::{collections::HashMap, sync::Arc};
+
+use canopy_topology::{
+    CapabilityEntry, CapabilityKind, LinkKind, NodeId, NodePath, RoutePlan, plan_routes,
+};
+use rmcp::model::{Prompt as McpPrompt, Resource, ResourceTemplate, Tool};
+use tokio_util::sync::CancellationToken;
+
+use super::{NodeRt, RouteState, TreeInner, is_denied};
+use crate::{
+    backend::{Catalog, fetch_catalog},
+    call::CallScope,
+    error::BuildError,
+};
+
+impl TreeInner {
+    /// Asks one node for its capabilities and stores them.
+    pub(super) async fn refresh_catalog(&self, node: &NodeRt) -> Result<(), BuildError> {
+        let Some(backend) = &node.backend else {
+            return Ok(());
+        };
+        let (scope, _queue) = CallScope::new(
+            None,
+            CancellationToken::new(),
+            Arc::clone(&self.host_caller),
+            false,
+        );
+        let catalog =
+            fetch_catalog(backend, &scope)
+                .await
+                .map_err(|error| BuildError::Catalog {
+                    node: node.path.to_string(),
+                    message: error.message.to_string(),
+                })?;
+        {
+            let mut topology = self.topology.write().unwrap_or_else(|p| p.into_inner());
+            let info = topology.node_mut(node.id);
+            info.link = if node.path.is_root() {
+                LinkKind::Root
+            } else {
+                backend.link()
+            };
+            info.protocol_version = backend.protocol_version();
+            info.health = canopy_topology::Health::Healthy;
+            info.counts = canopy_topology::CapabilityCounts {
+                tools: catalog.tools.len(),
+                prompts: catalog.prompts.len(),
+                resources: catalog.resources.len(),
+                resource_templates: catalog.templates.len(),
+            };
+        }
+        *node.catalog.lock().unwrap_or_else(|p| p.into_inner()) = catalog;
+        Ok(())
+    }
+
+    /// Compiles the routes from the nodes' catalogs and swaps them in.
+    pub(super) fn recompile(&self) -> Result<(), BuildError> {
+        let catalogs: HashMap<NodeId, Catalog> = self
+            .nodes
+            .values()
+            .map(|node| {
+                (
+                    node.id,
+                    node.catalog
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .clone(),
+                )
+            })
+            .collect();
+        let entries = |id: NodeId| -> Vec<CapabilityEntry> {
+            let Some(catalog) = catalogs.get(&id) else {
+                return Vec::new();
+            };
+            let entry = |kind, name: &str| CapabilityEntry {
+                kind,
+                name: Arc::from(name),
+            };
+            let mut entries = Vec::new();
+            entries.extend(
+                catalog
+                    .tools
+                    .iter()
+                    .map(|t| entry(CapabilityKind::Tool, &t.name)),
+            );
+            entries.extend(
+                catalog
+                    .prompts
+                    .iter()
+                    .map(|p| entry(CapabilityKind::Prompt, &p.name)),
+            );
+            entries.extend(
+                catalog
+                    .resources
+                    .iter()
+                    .map(|r| entry(CapabilityKind::Resource, &r.uri)),
+            );
+            entries.extend(
+                catalog
+                    .templates
+                    .iter()
+                    .map(|t| entry(CapabilityKind::ResourceTemplate, &t.uri_template)),
+            );
+            entries
+        };
+        let plan = {
+            let topology = self.topology.read().unwrap_or_else(|p| p.into_inner());
+            plan_routes(&topology, &self.codec, &entries)?
+        };
+        for collision in plan.collisions() {
+            tracing::warn!(exposed = %collision.exposed, kept = %collision.kept, renamed = %collision.renamed,
+                renamed_to = %collision.renamed_to, "exposed names collide; the later one was renamed");
+        }
+        let state = RouteState {
+            tools: exposed_items(&plan, CapabilityKind::Tool, &catalogs, |c| &c.tools),
+            prompts: exposed_items(&plan, CapabilityKind::Prompt, &catalogs, |c| &c.prompts),
+            resources: exposed_items(&plan, CapabilityKind::Resource, &catalogs, |c| &c.resources),
+            templates: exposed_items(&plan, CapabilityKind::ResourceTemplate, &catalogs, |c| {
+                &c.templates
+            }),
+            plan,
+        };
+        self.routes.store(Arc::new(state));
+        Ok(())
+    }
+
+    /// Re-reads a node's capabilities after it said they changed, and tells MCP clients.
+    pub(super) async fn on_list_changed(self: Arc<Self>, path: NodePath) {
+        let _guard = self.refreshing.lock().await;
+        let Some(node) = self.by_path.get(&path).and_then(|id| self.nodes.get(id)) else {
+            return;
+        };
+        if let Err(error) = self
+            .refresh_catalog(node)
+            .await
+            .and_then(|()| self.recompile())
+        {
+            tracing::warn!(%path, %error, "could not refresh the node's capabilities");
+            return;
+        }
+        let peers: Vec<_> = {
+            let mut peers = self.peers.lock().unwrap_or_else(|p| p.into_inner());
+            peers.retain(|peer| !peer.is_transport_closed());
+            peers.clone()
+        };
+        for peer in peers {
+            let _ = peer.notify_tool_list_changed().await;
+            let _ = peer.notify_prompt_list_changed().await;
+            let _ = peer.notify_resource_list_changed().await;
+        }
+    }
+}
+
+/// A capability as a node lists it: keyed by its own name (or URI), renamable to the
+/// exposed one.
+trait Listed: Clone {
+    fn key(&self) -> &str;
+    fn expose(&mut self, exposed: &str);
+}
+
+impl Listed for Tool {
+    fn key(&self) -> &str {
+        &self.name
+    }
+    fn expose(&mut self, exposed: &str) {
+        self.name = exposed.to_owned().into();
+    }
+}
+
+impl Listed for McpPrompt {
+    fn key(&self) -> &str {
+        &self.name
+    }
+    fn expose(&mut self, exposed: &str) {
+        exposed.clone_into(&mut self.name);
+    }
+}
+
+impl Listed for Resource {
+    fn key(&self) -> &str {
+        &self.uri
+    }
+    fn expose(&mut self, exposed: &str) {
+        exposed.clone_into(&mut self.uri);
+    }
+}
+
+impl Listed for ResourceTemplate {
+    fn key(&self) -> &str {
+        &self.uri_template
+    }
+    fn expose(&mut self, exposed: &str) {
+        exposed.clone_into(&mut self.uri_template);
+    }
+}
+
+/// The exposed list of one kind: every route that is not denied, in plan order, with the
+/// node's item renamed to its exposed name.
+fn exposed_items<T: Listed>(
+    plan: &RoutePlan,
+    kind: CapabilityKind,
+    catalogs: &HashMap<NodeId, Catalog>,
+    list: impl Fn(&Catalog) -> &Vec<T>,
+) -> Vec<T> {
+    let index: HashMap<(NodeId, &str), &T> = catalogs
+        .iter()
+        .flat_map(|(id, catalog)| {
+            list(catalog)
+                .iter()
+                .map(move |item| ((*id, item.key()), item))
+        })
+        .collect();
+    plan.routes(kind)
+        .iter()
+        .filter(|route| !is_denied(&route.decision))
+        .filter_map(|route| {
+            let mut item = (*index.get(&(route.node, &*route.id.name))?).clone();
+            item.expose(&route.exposed);
+            Some(item)
+        })
+        .collect()
+}

@@ -1,0 +1,556 @@
+//! A running tree: its topology, its nodes' backends, the compiled route table, and the
+//! operations every face of the tree (the Rust host API, the MCP server face) routes through.
+
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc, Mutex, RwLock, Weak,
+        atomic::{AtomicU64, Ordering},
+    },
+};
+
+mod catalog;
+mod routing;
+
+use arc_swap::ArcSwap;
+use canopy_topology::{
+    Decision, LinkKind, MountPath, NamespaceCodec, NodeId, NodeInfo, NodeName, NodePath, RoutePlan,
+    Topology, TopologyFormat,
+};
+use rmcp::{
+    ErrorData as McpError, Peer, RoleServer,
+    model::{
+        CallToolRequestParams, CallToolResponse, CallToolResult, JsonObject, Prompt as McpPrompt,
+        Resource, ResourceTemplate, Tool,
+    },
+};
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    backend::{Backend, Catalog},
+    builder::{BackendFactory, Node, TreeBuilder},
+    call::{CallScope, CallerInfo, Driver, Step},
+    error::{BuildError, CallError},
+    event::{CallId, Event, EventHub, EventKind, TreeEvents},
+    local::NodeNotices,
+    upstream::{SamplingHandler, Upstream},
+};
+
+/// Capacity of the tree-wide event stream; a subscriber that falls further behind loses the
+/// oldest events (and is told so by `broadcast`).
+const TREE_EVENT_CAPACITY: usize = 1024;
+
+/// A tree of MCP servers that answers as one.
+///
+/// Build one with [`Tree::builder`]; call tools with [`Tree::call_tool`] or
+/// [`Tree::start_call`] (which streams the call's events); serve it to MCP clients with
+/// [`Tree::server`].
+#[derive(Clone, Debug)]
+pub struct Tree {
+    pub(crate) inner: Arc<TreeInner>,
+}
+
+/// One node at run time.
+pub(crate) struct NodeRt {
+    pub(crate) id: NodeId,
+    pub(crate) path: NodePath,
+    pub(crate) mount: MountPath,
+    pub(crate) backend: Option<Arc<dyn Backend>>,
+    catalog: Mutex<Catalog>,
+}
+
+/// The compiled routes and the namespaced lists, swapped as a whole when anything changes.
+#[derive(Debug, Default)]
+pub(crate) struct RouteState {
+    pub(crate) plan: RoutePlan,
+    pub(crate) tools: Vec<Tool>,
+    pub(crate) prompts: Vec<McpPrompt>,
+    pub(crate) resources: Vec<Resource>,
+    pub(crate) templates: Vec<ResourceTemplate>,
+}
+
+pub(crate) struct TreeInner {
+    pub(crate) name: NodeName,
+    pub(crate) description: Option<String>,
+    topology: RwLock<Topology>,
+    nodes: foldhash::HashMap<NodeId, NodeRt>,
+    by_path: HashMap<NodePath, NodeId>,
+    codec: NamespaceCodec,
+    pub(crate) routes: ArcSwap<RouteState>,
+    pub(crate) events: Arc<EventHub>,
+    next_call: AtomicU64,
+    pub(crate) sampling: Option<Arc<dyn SamplingHandler>>,
+    pub(crate) page_size: usize,
+    /// MCP clients connected to the server face, told about list changes.
+    pub(crate) peers: Mutex<Vec<Peer<RoleServer>>>,
+    refreshing: tokio::sync::Mutex<()>,
+    /// The `Arc` this tree lives in (nodes hold only weak references to it).
+    this: Weak<TreeInner>,
+    /// What every host call carries down: nothing, shared.
+    host_caller: Arc<CallerInfo>,
+    /// Where the events of host calls nobody listens to go (shared: they carry nothing).
+    quiet_upstream: Arc<Upstream>,
+}
+
+impl std::fmt::Debug for TreeInner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tree")
+            .field("name", &self.name)
+            .field("nodes", &self.nodes.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A node flattened out of the builder, before the tree exists.
+struct Pending {
+    info: NodeInfo,
+    backend: Option<BackendFactory>,
+}
+
+impl Tree {
+    /// Starts describing a tree whose root is `root`.
+    pub fn builder(root: Node) -> TreeBuilder {
+        TreeBuilder::new(root)
+    }
+
+    pub(crate) async fn build(builder: TreeBuilder) -> Result<Self, BuildError> {
+        let TreeBuilder {
+            root,
+            codec,
+            sampling,
+            page_size,
+        } = builder;
+        let root_name = NodeName::new(&root.name).map_err(|source| BuildError::InvalidName {
+            parent: String::new(),
+            source,
+        })?;
+        let description = root.description.clone();
+        let (topology, pending) = flatten(root)?;
+        let events = Arc::new(EventHub::new(TREE_EVENT_CAPACITY));
+        let inner = Arc::new_cyclic(|weak: &Weak<TreeInner>| {
+            let notices: Weak<dyn NodeNotices> = weak.clone();
+            let mut nodes = foldhash::HashMap::default();
+            let mut by_path = HashMap::new();
+            for (id, pending) in pending {
+                let path = pending.info.path.clone();
+                let backend = pending
+                    .backend
+                    .map(|factory| factory(path.clone(), notices.clone()));
+                by_path.insert(path.clone(), id);
+                nodes.insert(
+                    id,
+                    NodeRt {
+                        id,
+                        path,
+                        mount: pending.info.mount.clone(),
+                        backend,
+                        catalog: Mutex::new(Catalog::default()),
+                    },
+                );
+            }
+            TreeInner {
+                name: root_name,
+                description,
+                topology: RwLock::new(topology),
+                nodes,
+                by_path,
+                codec: NamespaceCodec::new(codec),
+                routes: ArcSwap::from_pointee(RouteState::default()),
+                next_call: AtomicU64::new(1),
+                page_size,
+                peers: Mutex::new(Vec::new()),
+                refreshing: tokio::sync::Mutex::new(()),
+                this: weak.clone(),
+                host_caller: Arc::default(),
+                quiet_upstream: Arc::new(Upstream::host(None, events.clone(), sampling.clone())),
+                events,
+                sampling,
+            }
+        });
+        {
+            // Routers have nothing to fail: they are healthy once built.
+            let mut topology = inner.topology.write().unwrap_or_else(|p| p.into_inner());
+            for node in inner.nodes.values().filter(|node| node.backend.is_none()) {
+                topology.node_mut(node.id).health = canopy_topology::Health::Healthy;
+            }
+        }
+        let is_lazy = |node: &NodeRt| {
+            node.backend
+                .as_ref()
+                .is_some_and(|b| b.start_mode() == crate::remote::StartMode::Lazy)
+        };
+        let fetches = inner
+            .nodes
+            .values()
+            .filter(|node| node.backend.is_some() && !is_lazy(node))
+            .map(|node| inner.refresh_catalog(node));
+        for result in futures::future::join_all(fetches).await {
+            result?;
+        }
+        inner.recompile()?;
+        // Lazy children start in the background; their capabilities appear when ready.
+        for node in inner.nodes.values().filter(|node| is_lazy(node)) {
+            tokio::spawn(Arc::clone(&inner).on_list_changed(node.path.clone()));
+        }
+        Ok(Self { inner })
+    }
+
+    /// Closes every link cleanly: child processes are asked to exit (and killed if they do
+    /// not within a few seconds). Calls after this reconnect.
+    pub async fn shutdown(&self) {
+        let closing = self
+            .inner
+            .nodes
+            .values()
+            .filter_map(|node| node.backend.as_ref())
+            .map(|backend| backend.shutdown());
+        futures::future::join_all(closing).await;
+    }
+
+    /// The root node's name.
+    pub fn name(&self) -> &str {
+        self.inner.name.as_str()
+    }
+
+    /// The topology rendered as text, DOT, Mermaid or JSON.
+    pub fn render(&self, format: TopologyFormat) -> String {
+        self.inner
+            .topology
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .render(format)
+    }
+
+    /// A snapshot of the topology graph.
+    pub fn topology(&self) -> Topology {
+        self.inner
+            .topology
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Every tool the tree exposes (denied ones hidden), with exposed names, in tree order.
+    pub fn tools(&self) -> Vec<Tool> {
+        self.inner.routes.load().tools.clone()
+    }
+
+    /// Every prompt the tree exposes.
+    pub fn prompts(&self) -> Vec<McpPrompt> {
+        self.inner.routes.load().prompts.clone()
+    }
+
+    /// Every resource the tree exposes, with exposed URIs.
+    pub fn resources(&self) -> Vec<Resource> {
+        self.inner.routes.load().resources.clone()
+    }
+
+    /// Every resource template the tree exposes.
+    pub fn resource_templates(&self) -> Vec<ResourceTemplate> {
+        self.inner.routes.load().templates.clone()
+    }
+
+    /// The compiled route plan (exposed name ⇄ canonical id, policy decisions).
+    pub fn routes(&self) -> RoutePlan {
+        self.inner.routes.load().plan.clone()
+    }
+
+    /// Events of every call and every node of the tree, as they happen.
+    pub fn subscribe(&self) -> TreeEvents {
+        self.inner.events.subscribe()
+    }
+
+    /// Calls a tool by its exposed name and waits for the result. Prompts raised on the way
+    /// are cancelled (nobody reads the events): use [`Tree::start_call`] to answer them.
+    pub async fn call_tool(
+        &self,
+        name: &str,
+        arguments: Option<JsonObject>,
+    ) -> Result<CallToolResult, CallError> {
+        let id = self.inner.next_call_id();
+        let mut params = CallToolRequestParams::new(name.to_owned());
+        params.arguments = arguments;
+        if !self.inner.quiet_upstream.is_listened_to() {
+            // Nobody reads anything: run inline with no queue, driver or token (a panicking
+            // node is caught where the tree calls it).
+            let scope = CallScope::quiet(Some(id), Arc::clone(&self.inner.host_caller));
+            return match self.inner.call_tool(params, &scope).await {
+                Ok(CallToolResponse::Complete(result)) => Ok(result),
+                Ok(_) => Err(CallError(not_complete())),
+                Err(error) => Err(CallError(error)),
+            };
+        }
+        Arc::clone(&self.inner)
+            .host_call(id, params, None, CancellationToken::new())
+            .await
+    }
+
+    /// Starts a call and returns its handle: read its events (progress, logs, prompts to
+    /// answer…) with [`CallHandle::next_event`], then its result.
+    pub fn start_call(&self, name: &str, arguments: Option<JsonObject>) -> CallHandle {
+        let id = self.inner.next_call_id();
+        let mut params = CallToolRequestParams::new(name.to_owned());
+        params.arguments = arguments;
+        let (events_tx, events) = mpsc::unbounded_channel();
+        let ct = CancellationToken::new();
+        let (done_tx, done) = oneshot::channel();
+        let call = Arc::clone(&self.inner).host_call(id, params, Some(events_tx), ct.clone());
+        tokio::spawn(async move {
+            let _ = done_tx.send(call.await);
+        });
+        CallHandle {
+            id,
+            events,
+            done,
+            ct,
+        }
+    }
+}
+
+impl TreeInner {
+    /// Runs a call for the Rust host; `events` receives its events when given.
+    async fn host_call(
+        self: Arc<Self>,
+        id: CallId,
+        params: CallToolRequestParams,
+        events: Option<mpsc::UnboundedSender<Event>>,
+        ct: CancellationToken,
+    ) -> Result<CallToolResult, CallError> {
+        let upstream = match events {
+            Some(events) => Arc::new(Upstream::host(
+                Some(events),
+                self.events.clone(),
+                self.sampling.clone(),
+            )),
+            None => Arc::clone(&self.quiet_upstream),
+        };
+        let listening = upstream.is_listened_to();
+        let (mut scope, queue) = CallScope::new(
+            Some(id),
+            ct.clone(),
+            Arc::clone(&self.host_caller),
+            listening,
+        );
+        scope.quiet = !listening && upstream.is_quiet_host();
+        let work = {
+            let inner = Arc::clone(&self);
+            async move { inner.call_tool(params, &scope).await }
+        };
+        let outcome = match Driver::new(work, queue, ct.clone())
+            .run(&upstream, &ct)
+            .await
+        {
+            Step::Done(result) => result,
+            Step::NeedsInput(_) => Err(McpError::internal_error(
+                "a host call cannot return input_required",
+                None,
+            )),
+        };
+        let result = match outcome {
+            Ok(CallToolResponse::Complete(result)) => Ok(result),
+            Ok(_) => Err(not_complete()),
+            Err(error) => Err(error),
+        };
+        if upstream.is_listened_to() {
+            let kind = match &result {
+                Ok(result) => EventKind::Result {
+                    result: serde_json::to_value(result).unwrap_or_default(),
+                },
+                Err(error) => EventKind::Error {
+                    code: error.code.0,
+                    message: error.message.to_string(),
+                },
+            };
+            upstream.publish(&Event::new(kind, NodePath::root(), Some(id)));
+        }
+        result.map_err(CallError)
+    }
+}
+
+/// A call in flight, started by [`Tree::start_call`].
+#[derive(Debug)]
+pub struct CallHandle {
+    id: CallId,
+    events: mpsc::UnboundedReceiver<Event>,
+    done: oneshot::Receiver<Result<CallToolResult, CallError>>,
+    ct: CancellationToken,
+}
+
+impl CallHandle {
+    /// The call's id (the `call` field of its events).
+    pub fn id(&self) -> CallId {
+        self.id
+    }
+
+    /// The next event of the call, in order; `None` once the call is over and every event
+    /// was read. The last events are `result` or `error`.
+    pub async fn next_event(&mut self) -> Option<Event> {
+        self.events.recv().await
+    }
+
+    /// Cancels the call: every node working on it sees its cancellation token fire.
+    pub fn cancel(&self) {
+        self.ct.cancel();
+    }
+
+    /// A token that cancels the call when cancelled.
+    pub fn cancellation_token(&self) -> CancellationToken {
+        self.ct.clone()
+    }
+
+    /// Waits for the call's result.
+    pub async fn result(self) -> Result<CallToolResult, CallError> {
+        self.done.await.unwrap_or_else(|_| {
+            Err(CallError(McpError::internal_error(
+                "the call's task ended without a result",
+                None,
+            )))
+        })
+    }
+}
+
+/// Flattens the builder's nodes into a topology, validating names and policies.
+fn flatten(root: Node) -> Result<(Topology, Vec<(NodeId, Pending)>), BuildError> {
+    root.policy
+        .validate()
+        .map_err(|source| BuildError::Policy {
+            node: String::new(),
+            source,
+        })?;
+    let mut info = NodeInfo::new(
+        NodePath::root(),
+        MountPath::root(),
+        root.kind,
+        LinkKind::Root,
+    );
+    info.description = root.description;
+    info.policy = root.policy;
+    let mut topology = Topology::new(info.clone());
+    let root_id = topology.root();
+    let mut pending = vec![(
+        root_id,
+        Pending {
+            info,
+            backend: root.backend,
+        },
+    )];
+    let mut stack: Vec<(NodeId, Node)> = root
+        .children
+        .into_iter()
+        .rev()
+        .map(|child| (root_id, child))
+        .collect();
+    while let Some((parent, node)) = stack.pop() {
+        let (parent_path, parent_mount) = {
+            let parent_info = topology.node(parent);
+            (parent_info.path.clone(), parent_info.mount.clone())
+        };
+        let name = NodeName::new(&node.name).map_err(|source| BuildError::InvalidName {
+            parent: parent_path.to_string(),
+            source,
+        })?;
+        let path = parent_path.child(name.clone());
+        node.policy
+            .validate()
+            .map_err(|source| BuildError::Policy {
+                node: path.to_string(),
+                source,
+            })?;
+        let mut info = NodeInfo::new(
+            path,
+            parent_mount.child(name, node.inline),
+            node.kind,
+            LinkKind::InProcess,
+        );
+        info.inline = node.inline;
+        info.description = node.description;
+        info.policy = node.policy;
+        let id = topology.add_child(parent, info.clone())?;
+        for child in node.children.into_iter().rev() {
+            stack.push((id, child));
+        }
+        pending.push((
+            id,
+            Pending {
+                info,
+                backend: node.backend,
+            },
+        ));
+    }
+    Ok((topology, pending))
+}
+
+impl TreeInner {
+    pub(crate) fn next_call_id(&self) -> CallId {
+        CallId(self.next_call.fetch_add(1, Ordering::Relaxed))
+    }
+
+    fn node(&self, id: NodeId) -> Result<(&NodeRt, &Arc<dyn Backend>), McpError> {
+        let node = self
+            .nodes
+            .get(&id)
+            .ok_or_else(|| McpError::internal_error("route to a node that does not exist", None))?;
+        let backend = node.backend.as_ref().ok_or_else(|| {
+            McpError::internal_error(
+                format!("node '{}' has no capabilities of its own", node.path),
+                None,
+            )
+        })?;
+        Ok((node, backend))
+    }
+}
+
+impl NodeNotices for TreeInner {
+    fn list_changed(&self, path: &NodePath) {
+        // Called from inside a node's transport: do the refresh on its own task.
+        if let Some(this) = self.this.upgrade() {
+            tokio::spawn(this.on_list_changed(path.clone()));
+        }
+    }
+
+    fn resource_updated(&self, path: &NodePath, uri: &str) {
+        let Some(node) = self.by_path.get(path).and_then(|id| self.nodes.get(id)) else {
+            return;
+        };
+        let exposed = self.codec.encode_uri(&node.mount, uri);
+        let peers: Vec<_> = self.peers.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        tokio::spawn(async move {
+            for peer in peers {
+                let _ = peer
+                    .notify_resource_updated(rmcp::model::ResourceUpdatedNotificationParam::new(
+                        exposed.clone(),
+                    ))
+                    .await;
+            }
+        });
+    }
+
+    fn sample(
+        &self,
+        path: &NodePath,
+        params: rmcp::model::CreateMessageRequestParams,
+    ) -> futures::future::BoxFuture<'static, Result<rmcp::model::CreateMessageResult, McpError>>
+    {
+        let upstream = Arc::clone(&self.quiet_upstream);
+        let path = path.clone();
+        Box::pin(async move { upstream.sample(&path, params).await })
+    }
+
+    fn tree_event(&self, path: &NodePath, kind: EventKind) {
+        if self.events.has_subscribers() {
+            self.events.send(&Event::new(kind, path.clone(), None));
+        }
+    }
+}
+
+fn is_denied(decision: &Decision) -> bool {
+    matches!(decision, Decision::Deny { .. })
+}
+
+fn not_complete() -> McpError {
+    McpError::internal_error(
+        "the tool answered with a task or input request, which host calls do not support yet",
+        None,
+    )
+}

@@ -1,0 +1,451 @@
+//! Routing requests to the node that owns the capability: policy decisions and prompts,
+//! name and URI translation both ways, and the errors a client sees.
+
+use canopy_topology::{CapabilityKind, Decision, MountPath, NodeId, NodePath};
+use rmcp::{
+    ErrorData as McpError,
+    model::{
+        CallToolRequestParams, CallToolResponse, CallToolResult, ClientRequest, CompleteRequest,
+        CompleteRequestParams, CompleteResult, ContentBlock, GetPromptRequest,
+        GetPromptRequestParams, GetPromptResponse, ReadResourceRequest, ReadResourceRequestParams,
+        ReadResourceResponse, Reference, ResourceContents, ServerResult, SubscribeRequest,
+        SubscribeRequestParams, UnsubscribeRequest, UnsubscribeRequestParams,
+    },
+};
+
+use super::{RouteState, TreeInner, is_denied};
+use crate::{
+    call::{CallScope, status},
+    event::{NodeState, Prompt, PromptAnswer, PromptKind, empty_object_schema},
+};
+
+impl TreeInner {
+    /// Asks the user whether a call may go ahead (an `ask` policy); `Ok(None)` = go ahead,
+    /// `Ok(Some(result))` = refused, with the tool result saying so.
+    async fn permit(
+        &self,
+        decision: &Decision,
+        id: &canopy_topology::CanonicalId,
+        scope: &CallScope,
+    ) -> Result<Option<CallToolResult>, McpError> {
+        match decision {
+            Decision::Allow => Ok(None),
+            Decision::Deny { by, rule } => Err(McpError::invalid_params(
+                format!(
+                    "'{id}' is denied by the policy of node '{}' (deny '{}')",
+                    display_path(by),
+                    rule.glob
+                ),
+                Some(
+                    serde_json::json!({ "reason": "denied", "node": by.to_string(), "rule": rule.glob }),
+                ),
+            )),
+            Decision::Ask { by } => Box::pin(self.ask_permission(by, id, scope)).await,
+        }
+    }
+
+    /// Asks the user about an `ask` decision (boxed by the caller: it is the rare path, and
+    /// keeps every call's future small).
+    async fn ask_permission(
+        &self,
+        by: &[(NodePath, canopy_topology::Rule)],
+        id: &canopy_topology::CanonicalId,
+        scope: &CallScope,
+    ) -> Result<Option<CallToolResult>, McpError> {
+        let asker = by.last().map(|(path, _)| path.clone()).unwrap_or_default();
+        let rules: Vec<String> = by
+            .iter()
+            .map(|(path, rule)| format!("'{}' asks for '{}'", display_path(path), rule.glob))
+            .collect();
+        let message = format!("Allow the call to '{id}'? ({})", rules.join("; "));
+        let (prompt, answer) = Prompt::new(
+            scope.next_prompt_id(),
+            PromptKind::Permission,
+            message,
+            empty_object_schema(),
+        );
+        match scope.ask(&asker, prompt, answer).await {
+            PromptAnswer::Accept(_) => Ok(None),
+            PromptAnswer::Decline | PromptAnswer::Cancel => {
+                Ok(Some(CallToolResult::error(vec![ContentBlock::text(
+                    format!("The user did not allow the call to '{id}'."),
+                )])))
+            }
+        }
+    }
+
+    /// Routes a `tools/call` to the node that owns the tool.
+    pub(crate) async fn call_tool(
+        &self,
+        mut params: CallToolRequestParams,
+        scope: &CallScope,
+    ) -> Result<CallToolResponse, McpError> {
+        let routes = self.routes.load_full();
+        let route = routes
+            .plan
+            .lookup(CapabilityKind::Tool, &params.name)
+            .ok_or_else(|| {
+                unknown(
+                    "tool",
+                    &params.name,
+                    &routes.tools.iter().map(|t| &*t.name).collect::<Vec<_>>(),
+                )
+            })?;
+        if let Some(refused) = self.permit(&route.decision, &route.id, scope).await? {
+            return Ok(CallToolResponse::Complete(refused));
+        }
+        let (node, backend) = self.node(route.node)?;
+        params.name = reuse_for(params.name, &route.id.name).into();
+        let verbose = scope.listening;
+        if verbose {
+            status(scope, &node.path, NodeState::Started, &route.id.to_string());
+        }
+        let result = guarded(&node.path, backend.call_tool(params, scope)).await;
+        if verbose {
+            let failed = matches!(
+                &result,
+                Err(_)
+                    | Ok(CallToolResponse::Complete(CallToolResult {
+                        is_error: Some(true),
+                        ..
+                    }))
+            );
+            status(
+                scope,
+                &node.path,
+                if failed {
+                    NodeState::Failed
+                } else {
+                    NodeState::Finished
+                },
+                &route.id.to_string(),
+            );
+        }
+        let mut response = result?;
+        if let CallToolResponse::Complete(result) = &mut response {
+            self.rewrite_content(&node.mount, &mut result.content);
+        }
+        Ok(response)
+    }
+
+    /// Routes a `prompts/get`.
+    pub(crate) async fn get_prompt(
+        &self,
+        mut params: GetPromptRequestParams,
+        scope: &CallScope,
+    ) -> Result<GetPromptResponse, McpError> {
+        let routes = self.routes.load_full();
+        let route = routes
+            .plan
+            .lookup(CapabilityKind::Prompt, &params.name)
+            .ok_or_else(|| {
+                unknown(
+                    "prompt",
+                    &params.name,
+                    &routes.prompts.iter().map(|p| &*p.name).collect::<Vec<_>>(),
+                )
+            })?;
+        if let Some(refused) = self.permit(&route.decision, &route.id, scope).await? {
+            return Err(McpError::invalid_request(text_of(&refused), None));
+        }
+        let (node, backend) = self.node(route.node)?;
+        params.name = String::from(&*route.id.name);
+        match guarded(
+            &node.path,
+            backend.request(
+                ClientRequest::GetPromptRequest(GetPromptRequest::new(params)),
+                scope,
+            ),
+        )
+        .await?
+        {
+            ServerResult::GetPromptResult(mut result) => {
+                if node.mount.prefix_segments().next().is_some() {
+                    for message in &mut result.messages {
+                        self.rewrite_block(&node.mount, &mut message.content);
+                    }
+                }
+                Ok(GetPromptResponse::Complete(result))
+            }
+            ServerResult::InputRequiredResult(result) => {
+                Ok(GetPromptResponse::InputRequired(result))
+            }
+            other => Err(unexpected("prompts/get", &other)),
+        }
+    }
+
+    /// Maps an exposed resource URI to its node and the node's own URI.
+    fn resolve_uri(&self, routes: &RouteState, uri: &str) -> Result<(NodeId, String), McpError> {
+        let (node, original) = routes.plan.resolve_uri(uri).ok_or_else(|| {
+            McpError::resource_not_found(
+                format!("no node of this tree owns the resource '{uri}'"),
+                Some(serde_json::json!({ "uri": uri })),
+            )
+        })?;
+        let denied = routes
+            .plan
+            .by_id(&canonical_resource(self, node, &original))
+            .is_some_and(|route| is_denied(&route.decision));
+        if denied {
+            return Err(McpError::invalid_params(
+                format!("resource '{uri}' is denied by policy"),
+                None,
+            ));
+        }
+        Ok((node, original))
+    }
+
+    /// Routes a `resources/read`.
+    pub(crate) async fn read_resource(
+        &self,
+        mut params: ReadResourceRequestParams,
+        scope: &CallScope,
+    ) -> Result<ReadResourceResponse, McpError> {
+        let routes = self.routes.load_full();
+        let (node_id, original) = self.resolve_uri(&routes, &params.uri)?;
+        let (node, backend) = self.node(node_id)?;
+        params.uri = original;
+        match guarded(
+            &node.path,
+            backend.request(
+                ClientRequest::ReadResourceRequest(ReadResourceRequest::new(params)),
+                scope,
+            ),
+        )
+        .await?
+        {
+            ServerResult::ReadResourceResult(mut result) => {
+                for contents in &mut result.contents {
+                    if let Some(uri) = contents_uri(contents) {
+                        *uri = self.codec.encode_uri(&node.mount, uri);
+                    }
+                }
+                Ok(ReadResourceResponse::Complete(result))
+            }
+            ServerResult::InputRequiredResult(result) => {
+                Ok(ReadResourceResponse::InputRequired(result))
+            }
+            other => Err(unexpected("resources/read", &other)),
+        }
+    }
+
+    /// Routes `resources/subscribe` (legacy revisions).
+    pub(crate) async fn subscribe(
+        &self,
+        mut params: SubscribeRequestParams,
+        scope: &CallScope,
+    ) -> Result<(), McpError> {
+        let uri = std::mem::take(&mut params.uri);
+        self.route_uri(&uri, scope, |original| {
+            params.uri = original;
+            ClientRequest::SubscribeRequest(SubscribeRequest::new(params))
+        })
+        .await
+        .map(|_| ())
+    }
+
+    /// Routes `resources/unsubscribe` (legacy revisions).
+    pub(crate) async fn unsubscribe(
+        &self,
+        mut params: UnsubscribeRequestParams,
+        scope: &CallScope,
+    ) -> Result<(), McpError> {
+        let uri = std::mem::take(&mut params.uri);
+        self.route_uri(&uri, scope, |original| {
+            params.uri = original;
+            ClientRequest::UnsubscribeRequest(UnsubscribeRequest::new(params))
+        })
+        .await
+        .map(|_| ())
+    }
+
+    /// Sends the request `make` builds (from the node's own URI) to the node owning `uri`.
+    async fn route_uri(
+        &self,
+        uri: &str,
+        scope: &CallScope,
+        make: impl FnOnce(String) -> ClientRequest,
+    ) -> Result<ServerResult, McpError> {
+        let routes = self.routes.load_full();
+        let (node_id, original) = self.resolve_uri(&routes, uri)?;
+        let (node, backend) = self.node(node_id)?;
+        guarded(&node.path, backend.request(make(original), scope)).await
+    }
+
+    /// Routes `completion/complete` to the node owning the prompt or template.
+    pub(crate) async fn complete(
+        &self,
+        mut params: CompleteRequestParams,
+        scope: &CallScope,
+    ) -> Result<CompleteResult, McpError> {
+        let routes = self.routes.load_full();
+        let route = match &mut params.r#ref {
+            Reference::Prompt(prompt) => {
+                let route = routes
+                    .plan
+                    .lookup(CapabilityKind::Prompt, &prompt.name)
+                    .ok_or_else(|| unknown("prompt", &prompt.name, &[]))?;
+                prompt.name = route.id.name.to_string();
+                route
+            }
+            Reference::Resource(resource) => {
+                let route = routes
+                    .plan
+                    .lookup(CapabilityKind::ResourceTemplate, &resource.uri)
+                    .ok_or_else(|| unknown("resource template", &resource.uri, &[]))?;
+                resource.uri = route.id.name.to_string();
+                route
+            }
+            _ => {
+                return Err(McpError::invalid_params(
+                    "unsupported completion reference",
+                    None,
+                ));
+            }
+        };
+        let (node, backend) = self.node(route.node)?;
+        match guarded(
+            &node.path,
+            backend.request(
+                ClientRequest::CompleteRequest(CompleteRequest::new(params)),
+                scope,
+            ),
+        )
+        .await?
+        {
+            ServerResult::CompleteResult(result) => Ok(result),
+            other => Err(unexpected("completion/complete", &other)),
+        }
+    }
+
+    /// Rewrites resource URIs in tool output to their exposed form, so a client can read them
+    /// back through the tree.
+    fn rewrite_content(&self, mount: &MountPath, content: &mut [ContentBlock]) {
+        if mount.prefix_segments().next().is_none() {
+            return;
+        }
+        for block in content {
+            self.rewrite_block(mount, block);
+        }
+    }
+
+    fn rewrite_block(&self, mount: &MountPath, block: &mut ContentBlock) {
+        match block {
+            ContentBlock::ResourceLink(link) => link.uri = self.codec.encode_uri(mount, &link.uri),
+            ContentBlock::Resource(embedded) => {
+                if let Some(uri) = contents_uri(&mut embedded.resource) {
+                    *uri = self.codec.encode_uri(mount, uri);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn contents_uri(contents: &mut ResourceContents) -> Option<&mut String> {
+    match contents {
+        ResourceContents::TextResourceContents { uri, .. }
+        | ResourceContents::BlobResourceContents { uri, .. } => Some(uri),
+        _ => None,
+    }
+}
+
+fn canonical_resource(tree: &TreeInner, node: NodeId, uri: &str) -> canopy_topology::CanonicalId {
+    let path = tree
+        .nodes
+        .get(&node)
+        .map(|n| n.path.clone())
+        .unwrap_or_default();
+    canopy_topology::CanonicalId::new(CapabilityKind::Resource, path, uri)
+}
+
+fn display_path(path: &NodePath) -> String {
+    if path.is_root() {
+        "(root)".to_owned()
+    } else {
+        path.to_string()
+    }
+}
+
+fn text_of(result: &CallToolResult) -> String {
+    result
+        .content
+        .iter()
+        .filter_map(|c| c.as_text().map(|t| t.text.clone()))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The error for a name no route has, with the closest exposed names as a hint.
+fn unknown(what: &str, name: &str, exposed: &[&str]) -> McpError {
+    let suffix = format!("__{name}");
+    let hints: Vec<&str> = exposed
+        .iter()
+        .copied()
+        .filter(|e| e.ends_with(&suffix))
+        .take(3)
+        .collect();
+    let hint = if hints.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "; did you mean {}?",
+            hints
+                .iter()
+                .map(|h| format!("'{h}'"))
+                .collect::<Vec<_>>()
+                .join(" or ")
+        )
+    };
+    McpError::invalid_params(
+        format!("unknown {what} '{name}'{hint}"),
+        Some(serde_json::json!({ "reason": "unknown", "name": name })),
+    )
+}
+
+/// Awaits a node's work, turning a panic into an error that names the node (the node's
+/// slot was dropped while the panic unwound, so it is not reused).
+async fn guarded<T>(
+    path: &NodePath,
+    work: futures::future::BoxFuture<'_, Result<T, McpError>>,
+) -> Result<T, McpError> {
+    use futures::FutureExt;
+    std::panic::AssertUnwindSafe(work)
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|panic| {
+            Err(McpError::internal_error(
+                format!(
+                    "node '{path}' panicked: {}",
+                    crate::call::panic_message(&*panic)
+                ),
+                None,
+            ))
+        })
+}
+
+/// `name` as an owned string, reusing `old`'s buffer when it has one (an exposed name is
+/// usually longer than the node's own name, so the hot path allocates nothing).
+fn reuse_for(old: std::borrow::Cow<'static, str>, name: &str) -> String {
+    let mut buffer = match old {
+        std::borrow::Cow::Owned(buffer) => buffer,
+        std::borrow::Cow::Borrowed(_) => String::new(),
+    };
+    buffer.clear();
+    buffer.push_str(name);
+    buffer
+}
+
+fn unexpected(method: &str, result: &ServerResult) -> McpError {
+    let kind = serde_json::to_value(result)
+        .ok()
+        .and_then(|v| {
+            v.as_object()
+                .map(|o| o.keys().cloned().collect::<Vec<_>>().join(","))
+        })
+        .unwrap_or_default();
+    McpError::internal_error(
+        format!("a node answered {method} with an unexpected result (fields: {kind})"),
+        None,
+    )
+}
