@@ -53,6 +53,7 @@ struct Fixtures {
     state_key: Arc<RandomState>,
     /// List changes, for the `subscriptions/listen` streams of 2026-07-28 callers.
     changes: tokio::sync::broadcast::Sender<ListChange>,
+    tasks: tasks::Tasks,
 }
 
 /// Which list a trigger tool changed.
@@ -75,6 +76,7 @@ impl Fixtures {
             log_level: Arc::new(Mutex::new(LoggingLevel::Debug)),
             state_key: Arc::new(RandomState::new()),
             changes: tokio::sync::broadcast::channel(16).0,
+            tasks: tasks::Tasks::default(),
         }
     }
 
@@ -223,7 +225,70 @@ impl Fixtures {
                 }
             };
         }
+        if let Some(&(_, required)) = tasks::TASK_TOOLS.iter().find(|(n, _)| *n == request.name) {
+            let declared = context
+                .client_capabilities()
+                .is_some_and(|c| c.supports_tasks());
+            let missing = || {
+                McpError::missing_required_client_capability(
+                    rmcp::model::ClientCapabilities::builder()
+                        .enable_tasks()
+                        .build(),
+                )
+            };
+            if required && !declared {
+                return Err(missing());
+            }
+            if request.name == "test_tool_with_task" {
+                // Gathers the name with input_required, then escalates to a task.
+                let answers = ask!(
+                    vec![("user_name", name_request("What is your name?")?)],
+                    None
+                );
+                let name = elicited_field(&answers["user_name"], "name")?;
+                return Ok(CallToolResponse::Task(self.tasks.start(
+                    &request.name,
+                    &args,
+                    Some(name),
+                )));
+            }
+            if declared {
+                return Ok(CallToolResponse::Task(self.tasks.start(
+                    &request.name,
+                    &args,
+                    None,
+                )));
+            }
+            // Without the extension, task-supporting tools run synchronously.
+            return match request.name.as_ref() {
+                "slow_compute" => {
+                    let seconds = args.get("seconds").and_then(Value::as_f64).unwrap_or(0.0);
+                    tokio::time::sleep(Duration::from_secs_f64(seconds.clamp(0.0, 60.0))).await;
+                    text(format!("computed after {seconds}s"))
+                }
+                "protocol_error_job" => {
+                    Err(McpError::internal_error("protocol_error_job failed", None))
+                }
+                _ => {
+                    let answers = ask!(
+                        vec![(
+                            "confirm",
+                            elicitation(
+                                "Go ahead?",
+                                json!({"type": "object", "properties": {"confirm": {"type": "boolean"}}}),
+                            )?
+                        )],
+                        None
+                    );
+                    text(format!("answered: {}", elicited(&answers["confirm"]).0))
+                }
+            };
+        }
         match request.name.as_ref() {
+            "greet" => text(format!(
+                "Hello, {}!",
+                args.get("name").and_then(Value::as_str).unwrap_or("world")
+            )),
             "test_tool_with_logging" => {
                 for (i, message) in [
                     "Tool execution started",
@@ -767,6 +832,41 @@ fn tools() -> Vec<Tool> {
     ] {
         tools.push(json!({"name": name, "description": description, "inputSchema": empty}));
     }
+    for (name, description) in [
+        (
+            "failing_job",
+            "A task that ends in a tool error (needs the tasks extension)",
+        ),
+        (
+            "protocol_error_job",
+            "A task that fails with a protocol error",
+        ),
+        ("multi_input", "A task that asks two questions at once"),
+        (
+            "test_tool_with_task",
+            "Asks a name with input_required, then runs as a task",
+        ),
+    ] {
+        tools.push(json!({"name": name, "description": description, "inputSchema": empty}));
+    }
+    tools.push(json!({
+        "name": "greet",
+        "description": "Greets by name (synchronous only)",
+        "inputSchema": {"type": "object", "properties": {"name": {"type": "string"}}}
+    }));
+    tools.push(json!({
+        "name": "slow_compute",
+        "description": "Sleeps `seconds`, then answers (a task when the client supports tasks)",
+        "inputSchema": {
+            "type": "object",
+            "properties": {"seconds": {"type": "number"}, "label": {"type": "string"}}
+        }
+    }));
+    tools.push(json!({
+        "name": "confirm_delete",
+        "description": "Asks before deleting `filename` (a task that needs input)",
+        "inputSchema": {"type": "object", "properties": {"filename": {"type": "string"}}}
+    }));
     tools.push(json!({
         "name": "test_custom_headers",
         "description": "Echoes an argument that clients also send as the Mcp-Param-Region header",
@@ -852,6 +952,7 @@ impl ServerHandler for Fixtures {
                 .enable_resources_subscribe()
                 .enable_logging()
                 .enable_completions()
+                .enable_tasks()
                 .build(),
         )
         .with_server_info(rmcp::model::Implementation::new(
@@ -878,6 +979,30 @@ impl ServerHandler for Fixtures {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
         self.call(request, context).await
+    }
+
+    async fn get_task(
+        &self,
+        request: rmcp::model::GetTaskParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::GetTaskResult, McpError> {
+        self.tasks.get(&request.task_id)
+    }
+
+    async fn update_task(
+        &self,
+        request: rmcp::model::UpdateTaskParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        self.tasks.update(&request.task_id, request.input_responses)
+    }
+
+    async fn cancel_task(
+        &self,
+        request: rmcp::model::CancelTaskParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        self.tasks.cancel(&request.task_id)
     }
 
     fn accepted_subscription_filter(
@@ -1153,4 +1278,306 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The tasks extension (SEP-2663) fixtures: `greet` (sync only), `slow_compute`,
+/// `failing_job`, `protocol_error_job`, `confirm_delete`, `multi_input` and
+/// `test_tool_with_task`, run as tasks for callers that declare the extension.
+mod tasks {
+    use std::{
+        collections::HashMap,
+        sync::{Arc, Mutex},
+        time::{Duration, SystemTime, UNIX_EPOCH},
+    };
+
+    use rmcp::{
+        ErrorData as McpError,
+        model::{
+            CallToolResult, ContentBlock, CreateTaskResult, DetailedTask, GetTaskResult,
+            InputRequests, InputResponses, JsonObject, Task, TaskPayload, TaskStatus,
+        },
+    };
+    use serde_json::{Value, json};
+    use tokio::sync::oneshot;
+    use tokio_util::sync::CancellationToken;
+
+    /// The tools that run as tasks, and whether they need the extension (`required`).
+    pub(super) const TASK_TOOLS: &[(&str, bool)] = &[
+        ("slow_compute", false),
+        ("failing_job", true),
+        ("protocol_error_job", false),
+        ("confirm_delete", false),
+        ("multi_input", false),
+        ("test_tool_with_task", true),
+    ];
+
+    struct Entry {
+        task: Task,
+        payload: TaskPayload,
+        ct: CancellationToken,
+        /// Answers collected so far, and where they go once nothing is pending.
+        answers: InputResponses,
+        resume: Option<oneshot::Sender<InputResponses>>,
+    }
+
+    /// Every task of the process (kept for the run; the suite's runs are short).
+    #[derive(Clone, Default)]
+    pub(super) struct Tasks {
+        entries: Arc<Mutex<HashMap<String, Entry>>>,
+    }
+
+    impl std::fmt::Debug for Tasks {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.debug_struct("Tasks").finish_non_exhaustive()
+        }
+    }
+
+    impl Tasks {
+        fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
+            self.entries.lock().unwrap_or_else(|p| p.into_inner())
+        }
+
+        /// Creates a task running `tool` and returns its `CreateTaskResult` once it is stored.
+        pub(super) fn start(
+            &self,
+            tool: &str,
+            args: &JsonObject,
+            note: Option<String>,
+        ) -> CreateTaskResult {
+            let id = format!("task-{}", uuid_like());
+            let now = now();
+            let task = Task::new(id.clone(), TaskStatus::Working, now.clone(), now)
+                .with_ttl_ms(600_000)
+                .with_poll_interval_ms(100);
+            let ct = CancellationToken::new();
+            self.lock().insert(
+                id.clone(),
+                Entry {
+                    task: task.clone(),
+                    payload: TaskPayload::Working,
+                    ct: ct.clone(),
+                    answers: InputResponses::new(),
+                    resume: None,
+                },
+            );
+            let (tasks, tool, args) = (self.clone(), tool.to_owned(), args.clone());
+            tokio::spawn(async move {
+                let payload = tokio::select! {
+                    payload = tasks.run(&id, &tool, &args, note) => payload,
+                    () = ct.cancelled() => TaskPayload::Cancelled,
+                };
+                tasks.settle(&id, payload);
+            });
+            CreateTaskResult::new(task)
+        }
+
+        async fn run(
+            &self,
+            id: &str,
+            tool: &str,
+            args: &JsonObject,
+            note: Option<String>,
+        ) -> TaskPayload {
+            match tool {
+                "slow_compute" => {
+                    let seconds = args.get("seconds").and_then(Value::as_f64).unwrap_or(1.0);
+                    tokio::time::sleep(Duration::from_secs_f64(seconds.max(0.0))).await;
+                    let label = args
+                        .get("label")
+                        .and_then(Value::as_str)
+                        .unwrap_or("compute");
+                    complete(CallToolResult::success(vec![ContentBlock::text(format!(
+                        "{label}: computed after {seconds}s"
+                    ))]))
+                }
+                "failing_job" => {
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    complete(CallToolResult::error(vec![ContentBlock::text(
+                        "the job failed",
+                    )]))
+                }
+                "protocol_error_job" => TaskPayload::Failed {
+                    error: object(
+                        json!({"code": -32603, "message": "protocol_error_job failed inside the server"}),
+                    ),
+                },
+                "confirm_delete" => {
+                    let filename = args
+                        .get("filename")
+                        .and_then(Value::as_str)
+                        .unwrap_or("the file");
+                    let requests = requests(&[("confirm", &format!("Delete {filename}?"))]);
+                    let answers = self.wait_for(id, requests).await;
+                    let confirmed = answers["confirm"]["action"] == "accept";
+                    complete(CallToolResult::success(vec![ContentBlock::text(
+                        if confirmed {
+                            format!("Deleted {filename}")
+                        } else {
+                            format!("Kept {filename}")
+                        },
+                    )]))
+                }
+                "multi_input" => {
+                    let requests =
+                        requests(&[("first", "First answer?"), ("second", "Second answer?")]);
+                    let answers = self.wait_for(id, requests).await;
+                    complete(CallToolResult::success(vec![ContentBlock::text(format!(
+                        "answered: {}",
+                        answers.keys().cloned().collect::<Vec<_>>().join(", ")
+                    ))]))
+                }
+                "test_tool_with_task" => {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    complete(CallToolResult::success(vec![ContentBlock::text(format!(
+                        "Hello, {}! (from a task)",
+                        note.unwrap_or_else(|| "stranger".to_owned())
+                    ))]))
+                }
+                other => TaskPayload::Failed {
+                    error: object(
+                        json!({"code": -32602, "message": format!("unknown task tool '{other}'")}),
+                    ),
+                },
+            }
+        }
+
+        /// Parks the task on `requests` until `tasks/update` has answered all of them.
+        async fn wait_for(&self, id: &str, requests: InputRequests) -> InputResponses {
+            let (resume, answers) = oneshot::channel();
+            if let Some(entry) = self.lock().get_mut(id) {
+                entry.payload = TaskPayload::InputRequired {
+                    input_requests: requests,
+                };
+                entry.task.last_updated_at = now();
+                entry.resume = Some(resume);
+            }
+            // A dropped sender (the task was removed) never happens while the task runs.
+            answers.await.unwrap_or_default()
+        }
+
+        /// Records a task's final state, unless it is already final (cancelled first).
+        fn settle(&self, id: &str, payload: TaskPayload) {
+            if let Some(entry) = self.lock().get_mut(id)
+                && !entry.payload.status().is_terminal()
+            {
+                entry.payload = payload;
+                entry.task.last_updated_at = now();
+            }
+        }
+
+        pub(super) fn get(&self, id: &str) -> Result<GetTaskResult, McpError> {
+            let entries = self.lock();
+            let entry = entries.get(id).ok_or_else(|| unknown(id))?;
+            Ok(GetTaskResult::new(DetailedTask::new(
+                entry.task.clone(),
+                entry.payload.clone(),
+            )))
+        }
+
+        /// Takes the answers of `tasks/update`; unknown keys are ignored.
+        pub(super) fn update(&self, id: &str, responses: InputResponses) -> Result<(), McpError> {
+            let mut entries = self.lock();
+            let entry = entries.get_mut(id).ok_or_else(|| unknown(id))?;
+            if let TaskPayload::InputRequired { input_requests } = &mut entry.payload {
+                for (key, answer) in responses {
+                    if input_requests.remove(&key).is_some() {
+                        entry.answers.insert(key, answer);
+                    }
+                }
+                if input_requests.is_empty() {
+                    entry.payload = TaskPayload::Working;
+                    if let Some(resume) = entry.resume.take() {
+                        let _ = resume.send(std::mem::take(&mut entry.answers));
+                    }
+                }
+                entry.task.last_updated_at = now();
+            }
+            Ok(())
+        }
+
+        pub(super) fn cancel(&self, id: &str) -> Result<(), McpError> {
+            let mut entries = self.lock();
+            let entry = entries.get_mut(id).ok_or_else(|| unknown(id))?;
+            if !entry.payload.status().is_terminal() {
+                entry.ct.cancel();
+                entry.payload = TaskPayload::Cancelled;
+                entry.task.last_updated_at = now();
+            }
+            Ok(())
+        }
+    }
+
+    fn unknown(id: &str) -> McpError {
+        McpError::invalid_params(
+            format!("unknown taskId '{id}'"),
+            Some(json!({"taskId": id})),
+        )
+    }
+
+    fn complete(result: CallToolResult) -> TaskPayload {
+        TaskPayload::Completed {
+            result: object(serde_json::to_value(result).unwrap_or_default()),
+        }
+    }
+
+    fn object(value: Value) -> JsonObject {
+        match value {
+            Value::Object(map) => map,
+            _ => JsonObject::new(),
+        }
+    }
+
+    fn requests(questions: &[(&str, &str)]) -> InputRequests {
+        questions
+            .iter()
+            .filter_map(|(key, message)| {
+                let request = json!({
+                    "method": "elicitation/create",
+                    "params": {
+                        "message": message,
+                        "requestedSchema": {
+                            "type": "object",
+                            "properties": {"confirm": {"type": "boolean"}},
+                        }
+                    }
+                });
+                Some(((*key).to_owned(), serde_json::from_value(request).ok()?))
+            })
+            .collect()
+    }
+
+    /// A unique id (time and a counter; uniqueness is all a task id needs).
+    fn uuid_like() -> String {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        format!("{nanos:x}-{}", NEXT.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// The current UTC time as RFC 3339 (`2026-07-28T12:00:00.000Z`).
+    fn now() -> String {
+        let elapsed = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        let (secs, millis) = (elapsed.as_secs(), elapsed.subsec_millis());
+        let (days, rem) = (secs / 86_400, secs % 86_400);
+        // Howard Hinnant's civil_from_days.
+        let z = days as i64 + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z - era * 146_097;
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let day = doy - (153 * mp + 2) / 5 + 1;
+        let month = if mp < 10 { mp + 3 } else { mp - 9 };
+        let year = yoe + era * 400 + i64::from(month <= 2);
+        format!(
+            "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{millis:03}Z",
+            rem / 3600,
+            rem % 3600 / 60,
+            rem % 60
+        )
+    }
 }
