@@ -9,6 +9,7 @@
 // SEP-2577 deprecates but the 2025 revisions have.
 #![allow(deprecated)]
 
+mod bench;
 mod call;
 mod connect;
 mod load;
@@ -47,8 +48,8 @@ struct Cli {
     command: Command,
 }
 
-/// The commands. `run` (the root agent on a task) and `bench` (routing benchmarks) slot in
-/// here as further variants when their issues land.
+/// The commands. `run` (the root agent on a task) slots in here as a further variant when its
+/// issue lands.
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Serve the tree's root as one MCP server (stdio, or Streamable HTTP at /mcp).
@@ -59,6 +60,8 @@ enum Command {
     Call(call::CallArgs),
     /// A general MCP client for any server: a URL, or a command to launch (after `--`).
     Connect(connect::ConnectArgs),
+    /// Measure Canopy against its baselines and print the targets' table (or JSON lines).
+    Bench(bench::BenchArgs),
     /// Print a shell completion script.
     #[command(after_help = "\
 Examples:
@@ -149,6 +152,7 @@ async fn run(command: Command, command_tail: Option<Vec<String>>) -> Outcome {
         Command::Tree(args) => tree::run(args).await,
         Command::Call(args) => call::run(args).await,
         Command::Connect(args) => connect::run(args, command_tail).await,
+        Command::Bench(args) => bench::run(args).await,
         Command::Completions { shell } => {
             let mut command = Cli::command();
             clap_complete::generate(shell, &mut command, "canopy", &mut std::io::stdout());

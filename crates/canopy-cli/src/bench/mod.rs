@@ -1,0 +1,452 @@
+//! `canopy bench`: Canopy's performance targets, each scenario against its baseline measured
+//! in the same run, printed as a table (or JSON lines) with p50/p99 latency and throughput.
+//!
+//! Timing decides nothing here but the `pass` column: the command succeeds whenever every
+//! scenario ran. The stdio and HTTP scenarios launch the `leaf_server` example (built by
+//! `cargo build --examples`). The guide is `docs/performance.md`.
+
+mod fixtures;
+mod measure;
+mod scenarios;
+
+use std::{
+    io::Write as _,
+    path::{Path, PathBuf},
+    time::Instant,
+};
+
+use serde_json::{Value, json};
+
+use self::measure::{Budget, Stats};
+use crate::{Failure, Outcome};
+
+/// `canopy bench`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Examples:
+  canopy bench                                  the full run (several minutes)
+  canopy bench --quick                          about a minute
+  canopy bench --json > bench.jsonl             one JSON object per scenario
+  python3 scripts/bench_chart.py bench.jsonl    draw docs/bench-depth.svg from it
+  canopy bench --leaf target/release/examples/leaf_server
+
+Progress goes to stderr. The exit status is 0 whenever every scenario ran, whatever the
+timings (see the pass column).")]
+pub(crate) struct BenchArgs {
+    /// A short run (about a minute): shorter warm-up, fewer and shorter rounds.
+    #[arg(long)]
+    quick: bool,
+    /// Print one JSON object per scenario on stdout instead of the table.
+    #[arg(long)]
+    json: bool,
+    /// The `leaf_server` example binary the stdio and HTTP scenarios launch
+    /// [default: examples/leaf_server next to the canopy binary].
+    #[arg(long, value_name = "PATH")]
+    leaf: Option<PathBuf>,
+}
+
+/// Which number a row's ratio compares.
+#[derive(Clone, Copy, Debug)]
+enum Basis {
+    /// Median latency, Canopy over baseline.
+    P50,
+    /// Throughput (calls or events per second), Canopy over baseline.
+    Throughput,
+    /// A single value, Canopy's over the limit.
+    Value,
+}
+
+/// What one side of a row measured.
+#[derive(Clone, Copy, Debug)]
+enum Measure {
+    Stats(Stats),
+    Value { value: f64, unit: &'static str },
+}
+
+/// The target a ratio must meet.
+#[derive(Clone, Copy, Debug)]
+enum Rule {
+    AtMost(f64),
+    AtLeast(f64),
+    Below(f64),
+}
+
+impl Rule {
+    fn holds(self, ratio: f64) -> bool {
+        match self {
+            Self::AtMost(max) => ratio <= max,
+            Self::AtLeast(min) => ratio >= min,
+            Self::Below(max) => ratio < max,
+        }
+    }
+
+    fn text(self) -> String {
+        match self {
+            Self::AtMost(max) => format!("<= {max}"),
+            Self::AtLeast(min) => format!(">= {min}"),
+            Self::Below(max) => format!("< {max}"),
+        }
+    }
+}
+
+/// One line of the result.
+#[derive(Debug)]
+struct Row {
+    id: &'static str,
+    scenario: String,
+    names: (String, String),
+    baseline: Measure,
+    canopy: Measure,
+    basis: Basis,
+    rule: Rule,
+    series: Option<Value>,
+}
+
+impl Row {
+    fn new(
+        id: &'static str,
+        scenario: &str,
+        names: (&str, &str),
+        (baseline, canopy): (Stats, Stats),
+        basis: Basis,
+        rule: Rule,
+    ) -> Self {
+        Self {
+            id,
+            scenario: scenario.to_owned(),
+            names: (names.0.to_owned(), names.1.to_owned()),
+            baseline: Measure::Stats(baseline),
+            canopy: Measure::Stats(canopy),
+            basis,
+            rule,
+            series: None,
+        }
+    }
+
+    fn absolute(
+        id: &'static str,
+        scenario: &str,
+        limit: Measure,
+        measured: Measure,
+        rule: Rule,
+    ) -> Self {
+        Self {
+            id,
+            scenario: scenario.to_owned(),
+            names: ("limit".to_owned(), "Canopy".to_owned()),
+            baseline: limit,
+            canopy: measured,
+            basis: Basis::Value,
+            rule,
+            series: None,
+        }
+    }
+
+    fn ratio(&self) -> f64 {
+        match (self.basis, self.baseline, self.canopy) {
+            (Basis::P50, Measure::Stats(b), Measure::Stats(c)) => c.p50_ns / b.p50_ns,
+            (Basis::Throughput, Measure::Stats(b), Measure::Stats(c)) => {
+                c.throughput / b.throughput
+            }
+            (_, Measure::Value { value: b, .. }, Measure::Value { value: c, .. }) => c / b,
+            _ => f64::NAN,
+        }
+    }
+
+    fn pass(&self) -> bool {
+        self.rule.holds(self.ratio())
+    }
+
+    /// What the ratio compares, in words.
+    fn metric(&self) -> &'static str {
+        match self.basis {
+            Basis::P50 => "p50 latency, canopy / baseline",
+            Basis::Throughput => "throughput, canopy / baseline",
+            Basis::Value => "measured / limit",
+        }
+    }
+
+    fn to_json(&self) -> Value {
+        let side = |name: &str, measure: Measure| match measure {
+            Measure::Stats(s) => json!({
+                "name": name,
+                "p50_ns": s.p50_ns,
+                "p99_ns": s.p99_ns,
+                "throughput_per_s": s.throughput,
+                "samples": s.samples,
+            }),
+            Measure::Value { value, unit } => json!({"name": name, "value": value, "unit": unit}),
+        };
+        let mut object = json!({
+            "id": self.id,
+            "scenario": self.scenario,
+            "metric": self.metric(),
+            "baseline": side(&self.names.0, self.baseline),
+            "canopy": side(&self.names.1, self.canopy),
+            "ratio": self.ratio(),
+            "target": self.rule.text(),
+            "pass": self.pass(),
+        });
+        if let (Some(series), Some(map)) = (&self.series, object.as_object_mut()) {
+            map.insert("series".into(), series.clone());
+        }
+        object
+    }
+}
+
+/// Runs `canopy bench`.
+pub(crate) async fn run(args: BenchArgs) -> Outcome {
+    let leaf = leaf_binary(args.leaf.as_deref())?;
+    let budget = if args.quick {
+        Budget::quick()
+    } else {
+        Budget::full()
+    };
+    let started = Instant::now();
+    let mut rows: Vec<Row> = Vec::new();
+    const STEPS: usize = 9;
+    let mut step = 0;
+    let mut begin = |what: &str| {
+        step += 1;
+        eprintln!(
+            "canopy bench: [{step}/{STEPS}] {what} ({:.0} s so far)",
+            started.elapsed().as_secs_f64()
+        );
+    };
+    // The memory scenario first, while the process is fresh.
+    begin("build a 10,000-node tree");
+    rows.extend(scenarios::build_10000(budget).await?);
+    begin("in-process depth 1 vs direct call");
+    rows.push(scenarios::depth1_vs_direct(budget).await?);
+    begin("in-process depth 16 vs depth 1");
+    rows.push(scenarios::depth16_vs_depth1(budget).await?);
+    begin("in-process depth 4 vs naive proxy chain, and the depth sweep");
+    rows.push(scenarios::depth4_vs_naive(budget).await?);
+    begin("stdio leaf, sequential and concurrent");
+    rows.extend(scenarios::stdio_leaf(budget, &leaf).await?);
+    begin("HTTP leaf, sequential and concurrent");
+    rows.extend(scenarios::http_leaf(budget, &leaf).await?);
+    begin("the tree served over Streamable HTTP");
+    rows.push(scenarios::serve_http(budget).await?);
+    begin("progress from depth 8 vs depth 1");
+    rows.push(scenarios::progress(budget).await?);
+    begin("tools/list of 1,000 leaves");
+    rows.push(scenarios::list_1000(budget).await?);
+    rows.sort_by_key(|row| order(row.id));
+    eprintln!(
+        "canopy bench: done in {:.0} s",
+        started.elapsed().as_secs_f64()
+    );
+    let mut out = std::io::stdout().lock();
+    let written = if args.json {
+        rows.iter()
+            .try_for_each(|row| writeln!(out, "{}", row.to_json()))
+    } else {
+        write!(out, "{}", table(&rows))
+    };
+    written.map_err(|e| Failure::Failed(format!("canopy bench: cannot write the result: {e}")))
+}
+
+/// The scenarios in the issue's order.
+fn order(id: &str) -> usize {
+    const IDS: [&str; 12] = [
+        "inprocess_depth1_vs_direct",
+        "inprocess_depth16_vs_depth1",
+        "inprocess_depth4_vs_naive_chain",
+        "stdio_sequential",
+        "stdio_concurrent",
+        "http_sequential",
+        "http_concurrent",
+        "serve_http_concurrent",
+        "progress_depth8_vs_depth1",
+        "tools_list_1000",
+        "build_10000_time",
+        "build_10000_memory",
+    ];
+    IDS.iter().position(|i| *i == id).unwrap_or(IDS.len())
+}
+
+/// Finds the `leaf_server` example: `--leaf`, else `examples/leaf_server` next to this binary.
+fn leaf_binary(given: Option<&Path>) -> Result<PathBuf, Failure> {
+    if let Some(path) = given {
+        return if path.is_file() {
+            Ok(path.to_owned())
+        } else {
+            Err(Failure::Usage(format!(
+                "canopy bench: --leaf {}: no such file",
+                path.display()
+            )))
+        };
+    }
+    let exe = std::env::current_exe()
+        .map_err(|e| Failure::Failed(format!("canopy bench: cannot locate canopy: {e}")))?;
+    let mut dir = exe.parent().map(Path::to_path_buf).unwrap_or_default();
+    // Test and bench binaries live one level down, in deps/.
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
+    let leaf = dir
+        .join("examples")
+        .join(format!("leaf_server{}", std::env::consts::EXE_SUFFIX));
+    if leaf.is_file() {
+        Ok(leaf)
+    } else {
+        let profile = if dir.ends_with("release") {
+            " --release"
+        } else {
+            ""
+        };
+        Err(Failure::Usage(format!(
+            "canopy bench: the stdio and HTTP scenarios need the leaf_server example, and there \
+             is none at {}: run `cargo build{profile} --examples` first, or pass --leaf PATH",
+            leaf.display()
+        )))
+    }
+}
+
+fn format_ns(ns: f64) -> String {
+    if !ns.is_finite() {
+        "n/a".to_owned()
+    } else if ns >= 1e9 {
+        format!("{:.2} s", ns / 1e9)
+    } else if ns >= 1e6 {
+        format!("{:.2} ms", ns / 1e6)
+    } else if ns >= 1e3 {
+        format!("{:.1} µs", ns / 1e3)
+    } else {
+        format!("{ns:.0} ns")
+    }
+}
+
+fn format_rate(per_s: f64) -> String {
+    if per_s >= 1e6 {
+        format!("{:.2}M/s", per_s / 1e6)
+    } else if per_s >= 1e3 {
+        format!("{:.1}k/s", per_s / 1e3)
+    } else {
+        format!("{per_s:.0}/s")
+    }
+}
+
+fn format_measure(name: &str, measure: Measure) -> String {
+    match measure {
+        Measure::Stats(s) => format!(
+            "{name}: p50 {} · p99 {} · {}",
+            format_ns(s.p50_ns),
+            format_ns(s.p99_ns),
+            format_rate(s.throughput)
+        ),
+        Measure::Value { value, unit: "s" } => format!("{name}: {}", format_ns(value * 1e9)),
+        Measure::Value { value, unit } => format!("{name}: {value:.0} {unit}"),
+    }
+}
+
+/// The result as a Markdown table.
+fn table(rows: &[Row]) -> String {
+    let header = ["scenario", "baseline", "Canopy", "ratio", "target", "pass"].map(String::from);
+    let cells: Vec<[String; 6]> = rows
+        .iter()
+        .map(|row| {
+            let ratio = row.ratio();
+            [
+                row.scenario.clone(),
+                format_measure(&row.names.0, row.baseline),
+                format_measure(&row.names.1, row.canopy),
+                match row.basis {
+                    Basis::P50 => format!("{ratio:.3}× (p50)"),
+                    Basis::Throughput => format!("{ratio:.3}× (throughput)"),
+                    Basis::Value => format!("{ratio:.3}× of limit"),
+                },
+                row.rule.text(),
+                if row.pass() { "pass" } else { "FAIL" }.to_owned(),
+            ]
+        })
+        .collect();
+    let mut widths = header.each_ref().map(|h| h.chars().count());
+    for row in &cells {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let line = |cells: &[String; 6]| {
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(widths)
+            .map(|(cell, width)| format!("{cell}{}", " ".repeat(width - cell.chars().count())))
+            .collect();
+        format!("| {} |\n", padded.join(" | "))
+    };
+    let mut out = line(&header);
+    out.push_str(&format!(
+        "|{}|\n",
+        widths.map(|w| "-".repeat(w + 2)).join("|")
+    ));
+    for row in &cells {
+        out.push_str(&line(row));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stats(p50_ns: f64, throughput: f64) -> Stats {
+        Stats {
+            p50_ns,
+            p99_ns: p50_ns * 2.0,
+            throughput,
+            samples: 10,
+        }
+    }
+
+    #[test]
+    fn ratios_and_rules() {
+        let row = Row::new(
+            "x",
+            "x",
+            ("b", "c"),
+            (stats(100.0, 10.0), stats(120.0, 9.0)),
+            Basis::P50,
+            Rule::AtMost(1.15),
+        );
+        assert!((row.ratio() - 1.2).abs() < 1e-9);
+        assert!(!row.pass());
+        let json = row.to_json();
+        for key in ["scenario", "baseline", "canopy", "ratio", "target", "pass"] {
+            assert!(json.get(key).is_some(), "no {key} in {json}");
+        }
+        assert_eq!(json["target"], "<= 1.15");
+        let row = Row::new(
+            "y",
+            "y",
+            ("b", "c"),
+            (stats(100.0, 10.0), stats(120.0, 9.0)),
+            Basis::Throughput,
+            Rule::AtLeast(0.8),
+        );
+        assert!(row.pass());
+        assert_eq!(row.to_json()["target"], ">= 0.8");
+    }
+
+    #[test]
+    fn the_table_has_a_line_per_row() {
+        let row = Row::absolute(
+            "build_10000_time",
+            "build",
+            Measure::Value {
+                value: 1.0,
+                unit: "s",
+            },
+            Measure::Value {
+                value: 0.25,
+                unit: "s",
+            },
+            Rule::Below(1.0),
+        );
+        let text = table(&[row]);
+        assert_eq!(text.lines().count(), 3, "{text}");
+        assert!(text.contains("250.00 ms"), "{text}");
+        assert!(text.contains("pass"), "{text}");
+    }
+}

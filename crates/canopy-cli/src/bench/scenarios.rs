@@ -1,0 +1,436 @@
+//! The scenarios of `canopy bench`, each with its baseline measured in the same run.
+
+use std::{path::Path, sync::Arc, time::Instant};
+
+use anyhow::{Context as _, bail};
+use canopy_node::{EventKind, HttpSpec, Node, StdioSpec, Tree};
+use rmcp::{model::JsonObject, service::ClientLifecycleMode};
+use serde_json::json;
+
+use super::{
+    Basis, Measure, Row, Rule,
+    fixtures::{
+        DirectLeaf, Echo, HttpLeafProcess, HttpServer, Leaf, NaiveChain, call_peer, call_tree,
+        discover, duplex_link, exposed, http_client, stdio_client, tree_at_depth,
+    },
+    measure::{Budget, compare_concurrent, compare_sequential, measure_sequential},
+};
+
+/// Concurrent callers in the throughput scenarios.
+const CONCURRENCY: usize = 64;
+/// In-process calls averaged into one latency sample.
+const IN_PROCESS_BATCH: usize = 64;
+/// Progress notifications per call in the progress scenario.
+const TICKS: u64 = 200;
+/// Depths of the chart's sweep.
+const CANOPY_DEPTHS: [usize; 5] = [1, 2, 4, 8, 16];
+const NAIVE_DEPTHS: [usize; 4] = [1, 2, 4, 8];
+/// The stdio/HTTP leaf: the `lab` demo server's `was_cancelled` (no arguments, short answer).
+const LEAF_SERVER: &str = "lab";
+const LEAF_TOOL: &str = "was_cancelled";
+
+fn latency_row(
+    id: &'static str,
+    scenario: &str,
+    names: (&str, &str),
+    stats: (super::measure::Stats, super::measure::Stats),
+    rule: Rule,
+) -> Row {
+    Row::new(id, scenario, names, stats, Basis::P50, rule)
+}
+
+/// Scenario 1: In-process depth 1 against a direct call of the leaf's handler.
+pub(crate) async fn depth1_vs_direct(budget: Budget) -> anyhow::Result<Row> {
+    let direct = DirectLeaf::new().await?;
+    let tree = tree_at_depth(1, Node::server("leaf", Echo::new())).await?;
+    let name = exposed(&tree, "echo")?;
+    let (direct_ref, tree_ref, name_ref) = (&direct, &tree, &*name);
+    let stats = compare_sequential(
+        budget,
+        IN_PROCESS_BATCH,
+        move || direct_ref.call(),
+        move || call_tree(tree_ref, name_ref),
+    )
+    .await?;
+    tree.shutdown().await;
+    Ok(latency_row(
+        "inprocess_depth1_vs_direct",
+        "in-process call, depth 1 vs direct handler call",
+        ("direct handler call", "Canopy depth 1"),
+        stats,
+        Rule::AtMost(2.0),
+    ))
+}
+
+/// Scenario 2: In-process depth 16 against depth 1.
+pub(crate) async fn depth16_vs_depth1(budget: Budget) -> anyhow::Result<Row> {
+    let shallow = tree_at_depth(1, Node::server("leaf", Echo::new())).await?;
+    let deep = tree_at_depth(16, Node::server("leaf", Echo::new())).await?;
+    let (shallow_name, deep_name) = (exposed(&shallow, "echo")?, exposed(&deep, "echo")?);
+    let (s, d, sn, dn) = (&shallow, &deep, &*shallow_name, &*deep_name);
+    let stats = compare_sequential(
+        budget,
+        IN_PROCESS_BATCH,
+        move || call_tree(s, sn),
+        move || call_tree(d, dn),
+    )
+    .await?;
+    shallow.shutdown().await;
+    deep.shutdown().await;
+    Ok(latency_row(
+        "inprocess_depth16_vs_depth1",
+        "in-process call, depth 16 vs depth 1",
+        ("Canopy depth 1", "Canopy depth 16"),
+        stats,
+        Rule::AtMost(1.3),
+    ))
+}
+
+/// Scenario 3: In-process depth 4 against a chain of 4 naive rmcp proxies over JSON duplexes, plus
+/// the depth sweep the chart draws.
+pub(crate) async fn depth4_vs_naive(budget: Budget) -> anyhow::Result<Row> {
+    let chain = NaiveChain::new(4).await?;
+    let tree = tree_at_depth(4, Node::server("leaf", Echo::new())).await?;
+    let name = exposed(&tree, "echo")?;
+    let (c, t, n) = (&chain, &tree, &*name);
+    let stats = compare_sequential(budget, 1, move || c.call(), move || call_tree(t, n)).await?;
+    tree.shutdown().await;
+    drop(chain);
+    let sweep = Budget {
+        rounds: 1,
+        ..budget
+    };
+    let mut canopy_series = Vec::new();
+    for depth in CANOPY_DEPTHS {
+        let tree = tree_at_depth(depth, Node::server("leaf", Echo::new())).await?;
+        let name = exposed(&tree, "echo")?;
+        let (t, n) = (&tree, &*name);
+        let s = measure_sequential(sweep, IN_PROCESS_BATCH, move || call_tree(t, n)).await?;
+        canopy_series.push(json!({"depth": depth, "p50_ns": s.p50_ns, "p99_ns": s.p99_ns}));
+        tree.shutdown().await;
+    }
+    let mut naive_series = Vec::new();
+    for depth in NAIVE_DEPTHS {
+        let chain = NaiveChain::new(depth).await?;
+        let c = &chain;
+        let s = measure_sequential(sweep, 1, move || c.call()).await?;
+        naive_series.push(json!({"depth": depth, "p50_ns": s.p50_ns, "p99_ns": s.p99_ns}));
+    }
+    let mut row = latency_row(
+        "inprocess_depth4_vs_naive_chain",
+        "in-process depth 4 vs naive rmcp proxy chain of 4",
+        ("naive chain depth 4", "Canopy depth 4"),
+        stats,
+        Rule::AtMost(0.1),
+    );
+    row.series = Some(json!({"canopy": canopy_series, "naive_chain": naive_series}));
+    Ok(row)
+}
+
+/// Scenario 4 and 5: The root calling a stdio leaf against a bare rmcp client of the same leaf.
+pub(crate) async fn stdio_leaf(budget: Budget, leaf: &Path) -> anyhow::Result<[Row; 2]> {
+    let bare = stdio_client(leaf, LEAF_SERVER).await?;
+    let spec = StdioSpec::new(leaf.to_string_lossy()).args([LEAF_SERVER]);
+    let tree = tree_at_depth(1, Node::stdio("leaf", spec)).await?;
+    let name = exposed(&tree, LEAF_TOOL)?;
+    let peer = bare.peer().clone();
+    let sequential = {
+        let (p, t, n) = (&peer, &tree, &*name);
+        compare_sequential(
+            budget,
+            1,
+            move || call_peer(p, LEAF_TOOL),
+            move || call_tree(t, n),
+        )
+        .await?
+    };
+    let concurrent = compare_concurrent(
+        budget,
+        CONCURRENCY,
+        peer_caller(peer, LEAF_TOOL),
+        tree_caller(tree.clone(), Arc::clone(&name)),
+    )
+    .await?;
+    tree.shutdown().await;
+    drop(bare);
+    Ok([
+        latency_row(
+            "stdio_sequential",
+            "root -> stdio leaf, sequential",
+            (
+                "bare rmcp client -> stdio leaf",
+                "Canopy root -> stdio leaf",
+            ),
+            sequential,
+            Rule::AtMost(1.15),
+        ),
+        Row::new(
+            "stdio_concurrent",
+            &format!("root -> stdio leaf, {CONCURRENCY} concurrent"),
+            (
+                "bare rmcp client -> stdio leaf",
+                "Canopy root -> stdio leaf",
+            ),
+            concurrent,
+            Basis::Throughput,
+            Rule::AtLeast(0.8),
+        ),
+    ])
+}
+
+/// Scenario 6: The root calling an HTTP leaf against a bare rmcp Streamable HTTP client of it.
+pub(crate) async fn http_leaf(budget: Budget, leaf: &Path) -> anyhow::Result<[Row; 2]> {
+    let process = HttpLeafProcess::start(leaf, LEAF_SERVER).await?;
+    let bare = http_client(&process.url, discover()).await?;
+    let tree = tree_at_depth(1, Node::http("leaf", HttpSpec::new(process.url.clone()))).await?;
+    let name = exposed(&tree, LEAF_TOOL)?;
+    let peer = bare.peer().clone();
+    let sequential = {
+        let (p, t, n) = (&peer, &tree, &*name);
+        compare_sequential(
+            budget,
+            1,
+            move || call_peer(p, LEAF_TOOL),
+            move || call_tree(t, n),
+        )
+        .await?
+    };
+    let concurrent = compare_concurrent(
+        budget,
+        CONCURRENCY,
+        peer_caller(peer, LEAF_TOOL),
+        tree_caller(tree.clone(), Arc::clone(&name)),
+    )
+    .await?;
+    tree.shutdown().await;
+    drop(bare);
+    Ok([
+        latency_row(
+            "http_sequential",
+            "root -> HTTP leaf, sequential",
+            ("bare rmcp client -> HTTP leaf", "Canopy root -> HTTP leaf"),
+            sequential,
+            Rule::AtMost(1.15),
+        ),
+        Row::new(
+            "http_concurrent",
+            &format!("root -> HTTP leaf, {CONCURRENCY} concurrent"),
+            ("bare rmcp client -> HTTP leaf", "Canopy root -> HTTP leaf"),
+            concurrent,
+            Basis::Throughput,
+            Rule::AtLeast(0.8),
+        ),
+    ])
+}
+
+/// Scenario 7: The tree served over Streamable HTTP (what `canopy serve --http` does, in process)
+/// against a bare rmcp Streamable HTTP server with the same tool.
+pub(crate) async fn serve_http(budget: Budget) -> anyhow::Result<Row> {
+    let bare_server = HttpServer::start(Echo::new()).await?;
+    let tree = tree_at_depth(1, Node::server("leaf", Echo::new())).await?;
+    let name = exposed(&tree, "echo")?;
+    let canopy_server = HttpServer::start(tree.server()).await?;
+    // Clients as most are in the field: `initialize`, a session, 2025-11-25.
+    let bare = http_client(&bare_server.url, ClientLifecycleMode::Initialize).await?;
+    let served = http_client(&canopy_server.url, ClientLifecycleMode::Initialize).await?;
+    let stats = compare_concurrent(
+        budget,
+        CONCURRENCY,
+        peer_caller(bare.peer().clone(), "echo"),
+        peer_caller(served.peer().clone(), &name),
+    )
+    .await?;
+    drop((bare, served, bare_server, canopy_server));
+    tree.shutdown().await;
+    Ok(Row::new(
+        "serve_http_concurrent",
+        &format!("canopy serve --http, in-process leaf, {CONCURRENCY} concurrent"),
+        ("bare rmcp HTTP server", "Canopy tree over HTTP"),
+        stats,
+        Basis::Throughput,
+        Rule::AtLeast(0.9),
+    ))
+}
+
+/// Scenario 8: Progress events per second from depth 8 against depth 1.
+pub(crate) async fn progress(budget: Budget) -> anyhow::Result<Row> {
+    let shallow = tree_at_depth(1, Node::server("leaf", Leaf::ticker())).await?;
+    let deep = tree_at_depth(8, Node::server("leaf", Leaf::ticker())).await?;
+    let (shallow_name, deep_name) = (exposed(&shallow, "tick")?, exposed(&deep, "tick")?);
+    let (s, d, sn, dn) = (&shallow, &deep, &*shallow_name, &*deep_name);
+    let stats = compare_sequential(budget, 1, move || ticks(s, sn), move || ticks(d, dn)).await?;
+    shallow.shutdown().await;
+    deep.shutdown().await;
+    Ok(Row::new(
+        "progress_depth8_vs_depth1",
+        &format!("progress events ({TICKS} per call), depth 8 vs depth 1"),
+        ("Canopy depth 1", "Canopy depth 8"),
+        stats,
+        Basis::Throughput,
+        Rule::AtLeast(0.8),
+    ))
+}
+
+/// One call of `tick` through `start_call`, reading every event; the units are the progress
+/// events received.
+async fn ticks(tree: &Tree, name: &str) -> anyhow::Result<u64> {
+    let mut args = JsonObject::new();
+    args.insert("count".into(), TICKS.into());
+    let mut call = tree.start_call(name, Some(args));
+    let mut received = 0;
+    while let Some(event) = call.next_event().await {
+        if matches!(event.kind, EventKind::Progress { .. }) {
+            received += 1;
+        }
+    }
+    call.result().await?;
+    if received != TICKS {
+        bail!("{received} of {TICKS} progress events arrived");
+    }
+    Ok(received)
+}
+
+/// Scenario 9: `tools/list` of a 1,000-leaf tree through its MCP face (all pages) against one server
+/// listing 1,000 tools.
+pub(crate) async fn list_1000(budget: Budget) -> anyhow::Result<Row> {
+    const LEAVES: usize = 1_000;
+    let many = Leaf::with_tools((0..LEAVES).map(|i| format!("t{i}")));
+    let (_bare_server, bare) = duplex_link(many).await?;
+    let leaves = (0..LEAVES).map(|i| Node::server(format!("l{i}"), Echo::new()));
+    let tree = Tree::builder(Node::new("hub").children(leaves))
+        .build()
+        .await?;
+    let (_canopy_server, served) = duplex_link(tree.server()).await?;
+    let (b, c) = (bare.peer(), served.peer());
+    for (side, peer) in [("the single server", b), ("the tree", c)] {
+        let n = peer.list_all_tools().await?.len();
+        if n != LEAVES {
+            bail!("{side} lists {n} tools, not {LEAVES}");
+        }
+    }
+    let stats = compare_sequential(
+        budget,
+        1,
+        move || async move { Ok(b.list_all_tools().await.map(|_| 1)?) },
+        move || async move { Ok(c.list_all_tools().await.map(|_| 1)?) },
+    )
+    .await?;
+    tree.shutdown().await;
+    Ok(latency_row(
+        "tools_list_1000",
+        "tools/list of 1,000 leaves (all pages, MCP face)",
+        ("one server, 1,000 tools", "Canopy tree, 1,000 leaves"),
+        stats,
+        Rule::AtMost(1.5),
+    ))
+}
+
+/// Scenario 10: Building a 10,000-node in-process tree: the time of each build, and the resident
+/// memory it adds (RSS growth from `/proc/self/status`, measured on the first build, before
+/// any freed memory can be reused).
+pub(crate) async fn build_10000(budget: Budget) -> anyhow::Result<[Row; 2]> {
+    const NODES: usize = 10_000;
+    let build = || async {
+        // The root, 99 routers, 99 × 100 leaves: 10,000 nodes.
+        let routers = (0..99).map(|r| {
+            Node::new(format!("r{r}"))
+                .children((0..100).map(|l| Node::server(format!("l{l}"), Echo::new())))
+        });
+        let start = Instant::now();
+        let tree = Tree::builder(Node::new("hub").children(routers))
+            .build()
+            .await?;
+        anyhow::Ok((tree, start.elapsed()))
+    };
+    let before = rss_bytes()?;
+    let (tree, first) = build().await?;
+    let after = rss_bytes()?;
+    let tools = tree.tools().len();
+    if tools != 99 * 100 {
+        bail!("the 10,000-node tree exposes {tools} tools, not 9,900");
+    }
+    tree.shutdown().await;
+    drop(tree);
+    let per_node = after.saturating_sub(before) as f64 / NODES as f64;
+    let mut times = vec![first.as_secs_f64()];
+    for _ in 0..budget.rounds.max(2) {
+        let (tree, took) = build().await?;
+        times.push(took.as_secs_f64());
+        tree.shutdown().await;
+    }
+    times.sort_by(f64::total_cmp);
+    let median = times[times.len() / 2];
+    Ok([
+        Row::absolute(
+            "build_10000_time",
+            "build a 10,000-node in-process tree: time (median build)",
+            Measure::Value {
+                value: 1.0,
+                unit: "s",
+            },
+            Measure::Value {
+                value: median,
+                unit: "s",
+            },
+            Rule::Below(1.0),
+        ),
+        Row::absolute(
+            "build_10000_memory",
+            "build a 10,000-node in-process tree: RSS growth per node",
+            Measure::Value {
+                value: 4096.0,
+                unit: "B/node",
+            },
+            Measure::Value {
+                value: per_node,
+                unit: "B/node",
+            },
+            Rule::Below(1.0),
+        ),
+    ])
+}
+
+/// The resident set size of this process.
+fn rss_bytes() -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string("/proc/self/status")
+        .context("reading /proc/self/status (the memory scenario needs Linux)")?;
+    let kib = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| {
+            rest.trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse::<u64>()
+                .ok()
+        })
+        .context("no VmRSS in /proc/self/status")?;
+    Ok(kib * 1024)
+}
+
+fn peer_caller(
+    peer: rmcp::Peer<rmcp::RoleClient>,
+    tool: &str,
+) -> impl Fn() -> std::pin::Pin<Box<dyn Future<Output = anyhow::Result<u64>> + Send>>
++ Clone
++ Send
++ 'static {
+    let tool: Arc<str> = Arc::from(tool);
+    move || {
+        let (peer, tool) = (peer.clone(), Arc::clone(&tool));
+        Box::pin(async move { call_peer(&peer, &tool).await })
+    }
+}
+
+fn tree_caller(
+    tree: Tree,
+    name: Arc<str>,
+) -> impl Fn() -> std::pin::Pin<Box<dyn Future<Output = anyhow::Result<u64>> + Send>>
++ Clone
++ Send
++ 'static {
+    move || {
+        let (tree, name) = (tree.clone(), Arc::clone(&name));
+        Box::pin(async move { call_tree(&tree, &name).await })
+    }
+}

@@ -1,0 +1,72 @@
+//! `canopy bench --quick --json`: one JSON object per scenario with the keys of the contract.
+//! Timings are printed, never checked (the machine is shared and noisy).
+
+mod common;
+
+use common::{leaf_server, run, stderr, stdout};
+use serde_json::Value;
+
+const SCENARIOS: [&str; 12] = [
+    "inprocess_depth1_vs_direct",
+    "inprocess_depth16_vs_depth1",
+    "inprocess_depth4_vs_naive_chain",
+    "stdio_sequential",
+    "stdio_concurrent",
+    "http_sequential",
+    "http_concurrent",
+    "serve_http_concurrent",
+    "progress_depth8_vs_depth1",
+    "tools_list_1000",
+    "build_10000_time",
+    "build_10000_memory",
+];
+
+#[test]
+fn quick_json_has_every_scenario_with_its_keys() {
+    let leaf = leaf_server().display().to_string();
+    let output = run(&["bench", "--quick", "--json", "--leaf", &leaf]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let rows: Vec<Value> = stdout(&output)
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("each line is a JSON object"))
+        .collect();
+    let ids: Vec<&str> = rows.iter().filter_map(|r| r["id"].as_str()).collect();
+    assert_eq!(ids, SCENARIOS);
+    for row in &rows {
+        for key in ["scenario", "baseline", "canopy", "ratio", "target", "pass"] {
+            assert!(row.get(key).is_some(), "no '{key}' in {row}");
+        }
+        assert!(row["scenario"].is_string(), "{row}");
+        assert!(row["ratio"].is_number(), "{row}");
+        assert!(row["pass"].is_boolean(), "{row}");
+        let target = row["target"].as_str().unwrap_or_default();
+        assert!(
+            target.starts_with("<= ") || target.starts_with(">= ") || target.starts_with("< "),
+            "{row}"
+        );
+    }
+    let sweep = &rows[2]["series"];
+    assert!(
+        sweep["canopy"].as_array().is_some_and(|s| s.len() == 5),
+        "{sweep}"
+    );
+    assert!(
+        sweep["naive_chain"]
+            .as_array()
+            .is_some_and(|s| s.len() == 4),
+        "{sweep}"
+    );
+    // Progress goes to stderr, one line per step.
+    assert!(
+        stderr(&output).contains("canopy bench: [1/9]"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn a_missing_leaf_is_a_usage_error() {
+    let output = run(&["bench", "--quick", "--leaf", "/nonexistent/leaf_server"]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stderr(&output).contains("--leaf"), "{}", stderr(&output));
+}
