@@ -23,3 +23,8 @@ cargo clippy --workspace --all-targets -- -D warnings
 echo "== cargo test"
 cargo test --workspace --all-targets
 cargo test --workspace --doc
+echo "== cargo bench --no-run"
+cargo bench --no-run
+# The leaf_server example it launches was built by `cargo test --workspace --all-targets`.
+echo "== canopy bench --quick (smoke test: timings are printed, never checked)"
+cargo run --quiet -p canopy-cli -- bench --quick

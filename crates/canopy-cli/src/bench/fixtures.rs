@@ -79,6 +79,13 @@ impl Leaf {
         }
     }
 
+    /// A leaf listing exactly these tools.
+    pub(crate) fn listing(tools: Vec<Tool>) -> Self {
+        Self {
+            tools: Arc::new(tools),
+        }
+    }
+
     /// A leaf with only `tick`.
     pub(crate) fn ticker() -> Self {
         Self::with_tools(["tick".to_owned()])

@@ -26,7 +26,7 @@ use crate::{Failure, Outcome};
 Examples:
   canopy bench                                  the full run (several minutes)
   canopy bench --quick                          about a minute
-  canopy bench --json > bench.jsonl             one JSON object per scenario
+  canopy bench --json > bench.jsonl             one JSON object per scenario (table on stderr)
   python3 scripts/bench_chart.py bench.jsonl    draw docs/bench-depth.svg from it
   canopy bench --leaf target/release/examples/leaf_server
 
@@ -36,7 +36,7 @@ pub(crate) struct BenchArgs {
     /// A short run (about a minute): shorter warm-up, fewer and shorter rounds.
     #[arg(long)]
     quick: bool,
-    /// Print one JSON object per scenario on stdout instead of the table.
+    /// Print one JSON object per scenario on stdout (and the table on stderr).
     #[arg(long)]
     json: bool,
     /// The `leaf_server` example binary the stdio and HTTP scenarios launch
@@ -239,6 +239,8 @@ pub(crate) async fn run(args: BenchArgs) -> Outcome {
     );
     let mut out = std::io::stdout().lock();
     let written = if args.json {
+        // The table too, on stderr, so one run gives both.
+        eprint!("{}", table(&rows));
         rows.iter()
             .try_for_each(|row| writeln!(out, "{}", row.to_json()))
     } else {

@@ -240,7 +240,10 @@ pub(crate) async fn serve_http(budget: Budget) -> anyhow::Result<Row> {
         peer_caller(served.peer().clone(), &name),
     )
     .await?;
-    drop((bare, served, bare_server, canopy_server));
+    // Close the sessions before the servers stop.
+    let _ = bare.cancel().await;
+    let _ = served.cancel().await;
+    drop((bare_server, canopy_server));
     tree.shutdown().await;
     Ok(Row::new(
         "serve_http_concurrent",
@@ -294,12 +297,12 @@ async fn ticks(tree: &Tree, name: &str) -> anyhow::Result<u64> {
 /// listing 1,000 tools.
 pub(crate) async fn list_1000(budget: Budget) -> anyhow::Result<Row> {
     const LEAVES: usize = 1_000;
-    let many = Leaf::with_tools((0..LEAVES).map(|i| format!("t{i}")));
-    let (_bare_server, bare) = duplex_link(many).await?;
     let leaves = (0..LEAVES).map(|i| Node::server(format!("l{i}"), Echo::new()));
     let tree = Tree::builder(Node::new("hub").children(leaves))
         .build()
         .await?;
+    // The single server lists the very tool definitions the tree exposes, in one page.
+    let (_bare_server, bare) = duplex_link(Leaf::listing(tree.tools())).await?;
     let (_canopy_server, served) = duplex_link(tree.server()).await?;
     let (b, c) = (bare.peer(), served.peer());
     for (side, peer) in [("the single server", b), ("the tree", c)] {
