@@ -53,6 +53,12 @@ async fn serve<H: ServerHandler + Clone>(handler: H, http: Option<String>) -> an
                 .await
                 .with_context(|| format!("binding {addr}"))?;
             eprintln!("serving on http://{}/mcp", listener.local_addr()?);
+            // TCP_NODELAY: small responses on a kept-alive connection must not wait for
+            // delayed ACKs.
+            use axum::serve::ListenerExt;
+            let listener = listener.tap_io(|stream| {
+                let _ = stream.set_nodelay(true);
+            });
             axum::serve(listener, router).await?;
         }
     }

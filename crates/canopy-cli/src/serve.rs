@@ -127,6 +127,12 @@ async fn serve_http(tree: &Tree, addr: SocketAddr, args: &ServeArgs) -> Outcome 
         "canopy: serving tree '{}' at http://{local}/mcp",
         tree.name()
     );
+    // Without TCP_NODELAY, a kept-alive session's small responses wait ~40 ms for
+    // delayed ACKs (Nagle).
+    use axum::serve::ListenerExt;
+    let listener = listener.tap_io(|stream| {
+        let _ = stream.set_nodelay(true);
+    });
     axum::serve(listener, router)
         .with_graceful_shutdown(async move {
             shutdown_signal().await;

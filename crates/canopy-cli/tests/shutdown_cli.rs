@@ -64,7 +64,7 @@ async fn serve_and_terminate(http: bool) {
         .env("PID_FILE", &pid_file)
         .env("LEAF_SERVER", common::leaf_server())
         .stdin(Stdio::piped())
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
@@ -86,11 +86,28 @@ async fn serve_and_terminate(http: bool) {
         pids.iter().all(|pid| running(*pid)),
         "children run while canopy serves"
     );
+    let mut open_stdin = None;
     if http {
         common::wait_for_url(&mut canopy, "http://").await;
     } else {
-        // Let the tree finish building before the signal.
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        // The tree is built and served once it answers `initialize`.
+        use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+        let initialize = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"test","version":"1"}}}"#;
+        let mut stdin = canopy.stdin.take().expect("stdin");
+        stdin
+            .write_all(format!("{initialize}\n").as_bytes())
+            .await
+            .expect("write");
+        stdin.flush().await.expect("flush");
+        let mut lines = tokio::io::BufReader::new(canopy.stdout.take().expect("stdout")).lines();
+        let answer = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
+            .await
+            .expect("canopy answers initialize")
+            .expect("read")
+            .expect("a line");
+        assert!(answer.contains("\"id\":1"), "{answer}");
+        // Keep stdin open until the end (closing it would end the session before the signal).
+        open_stdin = Some(stdin);
     }
     let canopy_pid = canopy.id().expect("a pid");
     let status = std::process::Command::new("kill")
@@ -107,6 +124,7 @@ async fn serve_and_terminate(http: bool) {
         eventually(|| pids.iter().all(|pid| !running(*pid))).await,
         "children {pids:?} still run after canopy exited"
     );
+    drop(open_stdin);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
