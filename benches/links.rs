@@ -40,17 +40,26 @@ const TOOL: &str = "was_cancelled";
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// Builds the `leaf_server` example in this profile and returns its path.
+/// Builds the `leaf_server` example in this bench's own profile (release under `cargo bench`,
+/// debug when `cargo test --all-targets` runs the bench once) and returns its path.
 fn leaf_server() -> PathBuf {
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let status = std::process::Command::new(env!("CARGO"))
-        .args(["build", "--quiet", "--release", "-p", "canopy"])
-        .args(["--example", "leaf_server"])
-        .current_dir(workspace)
-        .status()
-        .expect("cargo runs");
-    assert!(status.success(), "building the leaf_server example failed");
     let exe = std::env::current_exe().expect("the bench's own path");
+    let release = exe.components().any(|part| part.as_os_str() == "release");
+    let mut build = std::process::Command::new(env!("CARGO"));
+    build.args([
+        "build",
+        "--quiet",
+        "-p",
+        "canopy",
+        "--example",
+        "leaf_server",
+    ]);
+    if release {
+        build.arg("--release");
+    }
+    let status = build.current_dir(workspace).status().expect("cargo runs");
+    assert!(status.success(), "building the leaf_server example failed");
     let mut dir = exe.parent().expect("target/<profile>/deps").to_path_buf();
     if dir.ends_with("deps") {
         dir.pop();
