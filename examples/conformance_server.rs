@@ -13,6 +13,9 @@
 // the 2025 scenarios exercise them.
 #![allow(deprecated)]
 
+#[path = "common/serve.rs"]
+mod serve;
+
 use std::{
     collections::HashSet,
     hash::{BuildHasher, RandomState},
@@ -20,9 +23,9 @@ use std::{
     time::Duration,
 };
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use rmcp::{
-    ErrorData as McpError, RoleServer, ServerHandler, ServiceExt,
+    ErrorData as McpError, RoleServer, ServerHandler,
     model::{
         CallToolRequestParams, CallToolResponse, CallToolResult, CompleteRequestParams,
         CompleteResult, CompletionInfo, ContentBlock, GetPromptRequestParams, GetPromptResponse,
@@ -1253,31 +1256,7 @@ async fn main() -> anyhow::Result<()> {
         (Some("--http"), Some(addr)) => Some(addr),
         _ => bail!(usage),
     };
-    let fixtures = Fixtures::new();
-    match http {
-        None => {
-            let running = fixtures.serve(rmcp::transport::stdio()).await?;
-            running.waiting().await?;
-        }
-        Some(addr) => {
-            use rmcp::transport::streamable_http_server::{
-                StreamableHttpServerConfig, StreamableHttpService,
-                session::local::LocalSessionManager,
-            };
-            let service = StreamableHttpService::new(
-                move || Ok(fixtures.clone()),
-                LocalSessionManager::default().into(),
-                StreamableHttpServerConfig::default(),
-            );
-            let router = axum::Router::new().nest_service("/mcp", service);
-            let listener = tokio::net::TcpListener::bind(&addr)
-                .await
-                .with_context(|| format!("binding {addr}"))?;
-            eprintln!("serving on http://{}/mcp", listener.local_addr()?);
-            axum::serve(listener, router).await?;
-        }
-    }
-    Ok(())
+    serve::stdio_or_http(Fixtures::new(), http).await
 }
 
 /// The tasks extension (SEP-2663) fixtures: `greet` (sync only), `slow_compute`,

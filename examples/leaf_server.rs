@@ -5,11 +5,12 @@
 //! `cargo run --example leaf_server -- lab --http 127.0.0.1:3001` (Streamable HTTP at /mcp).
 //! Servers: web, lab, notes, faulty, dynamic.
 
+#[path = "common/serve.rs"]
+mod serve;
 #[path = "common/servers.rs"]
 mod servers;
 
 use anyhow::{Context, bail};
-use rmcp::{ServerHandler, ServiceExt};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -23,44 +24,11 @@ async fn main() -> anyhow::Result<()> {
         _ => bail!("usage: leaf_server (web|lab|notes|faulty|dynamic) [--http ADDR]"),
     };
     match which.as_str() {
-        "web" => serve(servers::Web::new(), http).await,
-        "lab" => serve(servers::Lab::new(), http).await,
-        "notes" => serve(servers::Notes::new(), http).await,
-        "faulty" => serve(servers::Faulty::new(), http).await,
-        "dynamic" => serve(servers::Dynamic::new(), http).await,
+        "web" => serve::stdio_or_http(servers::Web::new(), http).await,
+        "lab" => serve::stdio_or_http(servers::Lab::new(), http).await,
+        "notes" => serve::stdio_or_http(servers::Notes::new(), http).await,
+        "faulty" => serve::stdio_or_http(servers::Faulty::new(), http).await,
+        "dynamic" => serve::stdio_or_http(servers::Dynamic::new(), http).await,
         other => bail!("unknown server '{other}' (web, lab, notes, faulty, dynamic)"),
     }
-}
-
-async fn serve<H: ServerHandler + Clone>(handler: H, http: Option<String>) -> anyhow::Result<()> {
-    match http {
-        None => {
-            let running = handler.serve(rmcp::transport::stdio()).await?;
-            running.waiting().await?;
-        }
-        Some(addr) => {
-            use rmcp::transport::streamable_http_server::{
-                StreamableHttpServerConfig, StreamableHttpService,
-                session::local::LocalSessionManager,
-            };
-            let service = StreamableHttpService::new(
-                move || Ok(handler.clone()),
-                LocalSessionManager::default().into(),
-                StreamableHttpServerConfig::default(),
-            );
-            let router = axum::Router::new().nest_service("/mcp", service);
-            let listener = tokio::net::TcpListener::bind(&addr)
-                .await
-                .with_context(|| format!("binding {addr}"))?;
-            eprintln!("serving on http://{}/mcp", listener.local_addr()?);
-            // TCP_NODELAY: small responses on a kept-alive connection must not wait for
-            // delayed ACKs.
-            use axum::serve::ListenerExt;
-            let listener = listener.tap_io(|stream| {
-                let _ = stream.set_nodelay(true);
-            });
-            axum::serve(listener, router).await?;
-        }
-    }
-    Ok(())
 }
