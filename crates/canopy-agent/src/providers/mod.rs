@@ -1,0 +1,1 @@
+//! Model providers, each behind its own feature flag where it needs one.
