@@ -67,7 +67,9 @@ async fn main() -> anyhow::Result<()> {
                     message.as_deref().unwrap_or("")
                 );
             }
-            EventKind::Status { state, capability } => {
+            EventKind::Status {
+                state, capability, ..
+            } => {
                 println!(
                     "  [{path}] {state:?} {}",
                     capability.as_deref().unwrap_or("")

@@ -5,9 +5,11 @@
 //! - [`providers`]: OpenAI-compatible Chat Completions, Anthropic Messages, MCP sampling,
 //!   and a scripted model for tests and offline examples.
 
+pub mod agent;
 pub mod model;
 pub mod providers;
 
+pub use self::agent::{Agent, AgentConfig, Outcome, Pricing, RunSummary, UsageReport};
 pub use self::model::{
     DeltaSink, Message, Model, ModelDelta, ModelError, ModelRequest, ModelResponse, Part, Role,
     StopReason, ToolCall, ToolResult, ToolSpec, Usage,

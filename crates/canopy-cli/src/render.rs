@@ -187,7 +187,9 @@ pub(crate) fn event_line(event: &Event) -> Option<String> {
                 .unwrap_or_default();
             Some(format!("[{node}] {level}{logger} {}", inline_json(data)))
         }
-        EventKind::Status { state, capability } => {
+        EventKind::Status {
+            state, capability, ..
+        } => {
             let what = capability.as_deref().unwrap_or("its part");
             let verb = match state {
                 NodeState::Started => "started",

@@ -86,6 +86,22 @@ impl Node {
         self
     }
 
+    /// A node whose own tools are Rust code that can call the node's subtree (an agent, a
+    /// planner): see [`NodeService`](crate::NodeService).
+    pub fn service(name: impl Into<String>, service: impl crate::service::NodeService) -> Self {
+        Self::new(name).with_service(service)
+    }
+
+    /// Gives the node its own tools, served by `service` (see [`Node::service`]).
+    pub fn with_service(mut self, service: impl crate::service::NodeService) -> Self {
+        self.kind = service.kind();
+        let service: Arc<dyn crate::service::NodeService> = Arc::new(service);
+        self.backend = Some(Box::new(move |path, notices| {
+            Arc::new(crate::service::ServiceBackend::new(service, path, notices))
+        }));
+        self
+    }
+
     /// A child server launched as a process (stdio).
     pub fn stdio(name: impl Into<String>, spec: StdioSpec) -> Self {
         let mut node = Self::new(name);

@@ -104,6 +104,8 @@ pub(crate) struct CallScope {
     /// Nobody reads the call's events or can answer its prompts (a plain host call): nodes
     /// may serve it without telling its messages apart from other calls'.
     pub(crate) quiet: bool,
+    /// The call's budget and deadline, when it has one (shared by every node on the path).
+    pub(crate) budget: Option<Arc<crate::budget::Budget>>,
 }
 
 /// Prompt ids, unique within the process (so also within a call).
@@ -132,6 +134,7 @@ impl CallScope {
             listening,
             wants_progress: listening,
             quiet: false,
+            budget: None,
         };
         (scope, queue)
     }
@@ -147,6 +150,7 @@ impl CallScope {
             listening: false,
             wants_progress: false,
             quiet: true,
+            budget: None,
         }
     }
 
@@ -365,11 +369,23 @@ async fn next_waiting(
 
 /// Emits the status event for a node on a call, if anyone listens.
 pub(crate) fn status(scope: &CallScope, path: &NodePath, state: NodeState, capability: &str) {
+    status_with_usage(scope, path, state, capability, None);
+}
+
+/// A status event that also reports the usage a node's result carried.
+pub(crate) fn status_with_usage(
+    scope: &CallScope,
+    path: &NodePath,
+    state: NodeState,
+    capability: &str,
+    usage: Option<serde_json::Value>,
+) {
     scope.emit(
         path,
         EventKind::Status {
             state,
             capability: Some(capability.to_owned()),
+            usage,
         },
     );
 }

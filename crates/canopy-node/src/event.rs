@@ -107,6 +107,10 @@ pub enum EventKind {
         /// The capability it was working on (its canonical id).
         #[serde(skip_serializing_if = "Option::is_none")]
         capability: Option<String>,
+        /// When the node finished: the model usage and cost its result reported under
+        /// `_meta["canopy/usage"]` (an agent's own and its descendants').
+        #[serde(skip_serializing_if = "Option::is_none")]
+        usage: Option<Value>,
     },
     /// The call's final MCP result.
     Result {

@@ -26,6 +26,7 @@
 #![allow(deprecated)]
 
 mod backend;
+pub mod budget;
 mod builder;
 mod call;
 mod error;
@@ -33,10 +34,12 @@ mod event;
 mod local;
 mod remote;
 mod server;
+mod service;
 mod tree;
 pub mod treefile;
 mod upstream;
 
+pub use self::budget::{Budget, BudgetExceeded, Limits};
 pub use self::builder::{DEFAULT_PAGE_SIZE, Node, TreeBuilder};
 pub use self::error::{BuildError, CallError};
 pub use self::event::{
@@ -44,5 +47,6 @@ pub use self::event::{
 };
 pub use self::remote::{DEFAULT_TIMEOUT, HttpSpec, StartMode, StdioSpec};
 pub use self::server::{CanopyServer, DEFAULT_PARK_TIMEOUT};
+pub use self::service::{NodeContext, NodeService, SubtreeTool};
 pub use self::tree::{CallHandle, Tree};
 pub use self::upstream::SamplingHandler;

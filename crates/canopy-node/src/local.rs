@@ -57,6 +57,8 @@ pub(crate) trait NodeNotices: Send + Sync + 'static {
         path: &NodePath,
         params: CreateMessageRequestParams,
     ) -> BoxFuture<'static, Result<CreateMessageResult, McpError>>;
+    /// The tree itself, for nodes that call into their subtree (service nodes).
+    fn tree(&self) -> Option<Arc<crate::tree::TreeInner>>;
 }
 
 /// An rmcp handler shared between direct calls and the slots that serve it.

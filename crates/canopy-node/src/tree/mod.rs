@@ -282,20 +282,33 @@ impl Tree {
             };
         }
         Arc::clone(&self.inner)
-            .host_call(id, params, None, CancellationToken::new())
+            .host_call(id, params, None, CancellationToken::new(), None)
             .await
     }
 
     /// Starts a call and returns its handle: read its events (progress, logs, prompts to
     /// answer…) with [`CallHandle::next_event`], then its result.
     pub fn start_call(&self, name: &str, arguments: Option<JsonObject>) -> CallHandle {
+        self.start_call_with(name, arguments, crate::budget::Limits::none())
+    }
+
+    /// Starts a call that must stay within `limits` (tool calls, model tokens, wall time):
+    /// every node on the way charges the call's budget and refuses work once it is spent.
+    pub fn start_call_with(
+        &self,
+        name: &str,
+        arguments: Option<JsonObject>,
+        limits: crate::budget::Limits,
+    ) -> CallHandle {
         let id = self.inner.next_call_id();
         let mut params = CallToolRequestParams::new(name.to_owned());
         params.arguments = arguments;
         let (events_tx, events) = mpsc::unbounded_channel();
         let ct = CancellationToken::new();
         let (done_tx, done) = oneshot::channel();
-        let call = Arc::clone(&self.inner).host_call(id, params, Some(events_tx), ct.clone());
+        let budget = (!limits.is_unlimited()).then(|| crate::budget::Budget::new(limits));
+        let call =
+            Arc::clone(&self.inner).host_call(id, params, Some(events_tx), ct.clone(), budget);
         tokio::spawn(async move {
             let _ = done_tx.send(call.await);
         });
@@ -316,6 +329,7 @@ impl TreeInner {
         params: CallToolRequestParams,
         events: Option<mpsc::UnboundedSender<Event>>,
         ct: CancellationToken,
+        budget: Option<Arc<crate::budget::Budget>>,
     ) -> Result<CallToolResult, CallError> {
         let upstream = match events {
             Some(events) => Arc::new(Upstream::host(
@@ -333,6 +347,7 @@ impl TreeInner {
             listening,
         );
         scope.quiet = !listening && upstream.is_quiet_host();
+        scope.budget = budget;
         let work = {
             let inner = Arc::clone(&self);
             async move { inner.call_tool(params, &scope).await }
@@ -482,6 +497,22 @@ fn flatten(root: Node) -> Result<(Topology, Vec<(NodeId, Pending)>), BuildError>
 }
 
 impl TreeInner {
+    /// The mount of node `id`.
+    pub(crate) fn mount_of(&self, id: NodeId) -> Option<&MountPath> {
+        self.nodes.get(&id).map(|node| &node.mount)
+    }
+
+    /// The mount of the node at `path`.
+    pub(crate) fn mount_of_path(&self, path: &NodePath) -> Option<MountPath> {
+        let id = self.by_path.get(path)?;
+        self.mount_of(*id).cloned()
+    }
+
+    /// The namespace codec.
+    pub(crate) fn codec(&self) -> &NamespaceCodec {
+        &self.codec
+    }
+
     pub(crate) fn next_call_id(&self) -> CallId {
         CallId(self.next_call.fetch_add(1, Ordering::Relaxed))
     }
@@ -535,6 +566,10 @@ impl NodeNotices for TreeInner {
         let upstream = Arc::clone(&self.quiet_upstream);
         let path = path.clone();
         Box::pin(async move { upstream.sample(&path, params).await })
+    }
+
+    fn tree(&self) -> Option<Arc<TreeInner>> {
+        self.this.upgrade()
     }
 
     fn tree_event(&self, path: &NodePath, kind: EventKind) {

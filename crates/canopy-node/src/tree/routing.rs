@@ -15,7 +15,7 @@ use rmcp::{
 
 use super::{RouteState, TreeInner, is_denied};
 use crate::{
-    call::{CallScope, status},
+    call::{CallScope, status, status_with_usage},
     event::{NodeState, Prompt, PromptAnswer, PromptKind, empty_object_schema},
 };
 
@@ -77,7 +77,7 @@ impl TreeInner {
     /// Routes a `tools/call` to the node that owns the tool.
     pub(crate) async fn call_tool(
         &self,
-        mut params: CallToolRequestParams,
+        params: CallToolRequestParams,
         scope: &CallScope,
     ) -> Result<CallToolResponse, McpError> {
         let routes = self.routes.load_full();
@@ -91,6 +91,35 @@ impl TreeInner {
                     &routes.tools.iter().map(|t| &*t.name).collect::<Vec<_>>(),
                 )
             })?;
+        self.dispatch_tool(route, params, scope).await
+    }
+
+    /// Calls the tool with canonical id `id` (a node calling into its own subtree does this:
+    /// it knows the id, not the name the root exposes).
+    pub(crate) async fn call_tool_by_id(
+        &self,
+        id: &canopy_topology::CanonicalId,
+        params: CallToolRequestParams,
+        scope: &CallScope,
+    ) -> Result<CallToolResponse, McpError> {
+        let routes = self.routes.load_full();
+        let route = routes.plan.by_id(id).ok_or_else(|| {
+            McpError::invalid_params(format!("no tool '{id}' in the tree (any more)"), None)
+        })?;
+        self.dispatch_tool(route, params, scope).await
+    }
+
+    /// Runs a routed `tools/call`: budget, policy, the owning node, status events, and the
+    /// result's resource links rewritten to exposed URIs.
+    async fn dispatch_tool(
+        &self,
+        route: &canopy_topology::Route,
+        mut params: CallToolRequestParams,
+        scope: &CallScope,
+    ) -> Result<CallToolResponse, McpError> {
+        if let Some(budget) = &scope.budget {
+            budget.charge_call().map_err(|spent| spent.to_error())?;
+        }
         if let Some(refused) = self.permit(&route.decision, &route.id, scope).await? {
             return Ok(CallToolResponse::Complete(refused));
         }
@@ -110,7 +139,13 @@ impl TreeInner {
                         ..
                     }))
             );
-            status(
+            let usage = match &result {
+                Ok(CallToolResponse::Complete(CallToolResult {
+                    meta: Some(meta), ..
+                })) => meta.0.get(crate::budget::USAGE_META_KEY).cloned(),
+                _ => None,
+            };
+            status_with_usage(
                 scope,
                 &node.path,
                 if failed {
@@ -119,6 +154,7 @@ impl TreeInner {
                     NodeState::Finished
                 },
                 &route.id.to_string(),
+                usage,
             );
         }
         let mut response = result?;
