@@ -42,6 +42,8 @@ pub struct Node {
     pub(crate) children: Vec<Node>,
     pub(crate) policy: Policy,
     pub(crate) inline: bool,
+    /// An agent declared in a tree file, made into a backend when the tree is built.
+    pub(crate) agent: Option<Box<crate::treefile::AgentDecl>>,
 }
 
 impl fmt::Debug for Node {
@@ -66,6 +68,7 @@ impl Node {
             children: Vec::new(),
             policy: Policy::new(),
             inline: false,
+            agent: None,
         }
     }
 
@@ -99,6 +102,14 @@ impl Node {
         self.backend = Some(Box::new(move |path, notices| {
             Arc::new(crate::service::ServiceBackend::new(service, path, notices))
         }));
+        self
+    }
+
+    /// Makes the node the agent a tree file declared; the program building the tree turns
+    /// the declaration into a node with [`TreeBuilder::agents`].
+    pub(crate) fn agent(mut self, decl: crate::treefile::AgentDecl) -> Self {
+        self.kind = "agent";
+        self.agent = Some(Box::new(decl));
         self
     }
 
@@ -177,6 +188,11 @@ impl Node {
     pub fn is_inline(&self) -> bool {
         self.inline
     }
+
+    /// The agent a tree file declared on this node, if any.
+    pub fn agent_declaration(&self) -> Option<&crate::treefile::AgentDecl> {
+        self.agent.as_deref()
+    }
 }
 
 /// Options for turning a root [`Node`] into a [`Tree`].
@@ -186,7 +202,18 @@ pub struct TreeBuilder {
     pub(crate) codec: CodecOptions,
     pub(crate) sampling: Option<Arc<dyn SamplingHandler>>,
     pub(crate) page_size: usize,
+    pub(crate) agents: Option<Arc<AgentFactory>>,
 }
+
+/// Turns a tree file's agent declaration into the node's service (see
+/// [`TreeBuilder::agents`]). Gets the node's path and the declaration; an `Err` says why
+/// the declaration cannot run (it fails the build).
+pub type AgentFactory = dyn Fn(
+        &canopy_topology::NodePath,
+        &crate::treefile::AgentDecl,
+    ) -> Result<Arc<dyn crate::service::NodeService>, String>
+    + Send
+    + Sync;
 
 impl fmt::Debug for TreeBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -208,6 +235,7 @@ impl TreeBuilder {
             codec: CodecOptions::default(),
             sampling: None,
             page_size: DEFAULT_PAGE_SIZE,
+            agents: None,
         }
     }
 
@@ -220,6 +248,22 @@ impl TreeBuilder {
     /// Answers sampling requests of calls made by the Rust host.
     pub fn sampling(mut self, handler: impl SamplingHandler) -> Self {
         self.sampling = Some(Arc::new(handler));
+        self
+    }
+
+    /// Makes the agents that tree files declare (`[agent]` tables). `canopy-agent` provides
+    /// one: `canopy_agent::factory()`.
+    pub fn agents(
+        mut self,
+        factory: impl Fn(
+            &canopy_topology::NodePath,
+            &crate::treefile::AgentDecl,
+        ) -> Result<Arc<dyn crate::service::NodeService>, String>
+        + Send
+        + Sync
+        + 'static,
+    ) -> Self {
+        self.agents = Some(Arc::new(factory));
         self
     }
 

@@ -26,6 +26,17 @@ pub enum BuildError {
     /// Duplicate sibling names, or exposed names that collide.
     #[error(transparent)]
     Route(#[from] RouteError),
+    /// A node declares an agent (a tree file's `[agent]` table), and the agent could not be
+    /// made: the program registered no agent factory
+    /// ([`TreeBuilder::agents`](crate::TreeBuilder::agents)), or the factory refused the
+    /// declaration.
+    #[error("node '{node}' is an agent, but {message}")]
+    Agent {
+        /// The node's path.
+        node: String,
+        /// What went wrong.
+        message: String,
+    },
     /// A node could not tell what it offers.
     #[error("node '{node}' failed to list its capabilities: {message}")]
     Catalog {

@@ -40,7 +40,7 @@ pub mod treefile;
 mod upstream;
 
 pub use self::budget::{Budget, BudgetExceeded, Limits};
-pub use self::builder::{DEFAULT_PAGE_SIZE, Node, TreeBuilder};
+pub use self::builder::{AgentFactory, DEFAULT_PAGE_SIZE, Node, TreeBuilder};
 pub use self::error::{BuildError, CallError};
 pub use self::event::{
     CallId, Event, EventKind, NodeState, Prompt, PromptAnswer, PromptKind, TreeEvents,

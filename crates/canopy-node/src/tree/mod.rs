@@ -120,13 +120,14 @@ impl Tree {
             codec,
             sampling,
             page_size,
+            agents,
         } = builder;
         let root_name = NodeName::new(&root.name).map_err(|source| BuildError::InvalidName {
             parent: String::new(),
             source,
         })?;
         let description = root.description.clone();
-        let (topology, pending) = flatten(root)?;
+        let (topology, pending) = flatten(root, agents.as_deref())?;
         let events = Arc::new(EventHub::new(TREE_EVENT_CAPACITY));
         let inner = Arc::new_cyclic(|weak: &Weak<TreeInner>| {
             let notices: Weak<dyn NodeNotices> = weak.clone();
@@ -426,7 +427,10 @@ impl CallHandle {
 }
 
 /// Flattens the builder's nodes into a topology, validating names and policies.
-fn flatten(root: Node) -> Result<(Topology, Vec<(NodeId, Pending)>), BuildError> {
+fn flatten(
+    root: Node,
+    agents: Option<&crate::builder::AgentFactory>,
+) -> Result<(Topology, Vec<(NodeId, Pending)>), BuildError> {
     root.policy
         .validate()
         .map_err(|source| BuildError::Policy {
@@ -443,11 +447,12 @@ fn flatten(root: Node) -> Result<(Topology, Vec<(NodeId, Pending)>), BuildError>
     info.policy = root.policy;
     let mut topology = Topology::new(info.clone());
     let root_id = topology.root();
+    let root_backend = agent_backend(&NodePath::root(), root.agent.as_deref(), agents)?;
     let mut pending = vec![(
         root_id,
         Pending {
             info,
-            backend: root.backend,
+            backend: root_backend.or(root.backend),
         },
     )];
     let mut stack: Vec<(NodeId, Node)> = root
@@ -485,15 +490,43 @@ fn flatten(root: Node) -> Result<(Topology, Vec<(NodeId, Pending)>), BuildError>
         for child in node.children.into_iter().rev() {
             stack.push((id, child));
         }
+        let backend = agent_backend(&info.path, node.agent.as_deref(), agents)?;
         pending.push((
             id,
             Pending {
                 info,
-                backend: node.backend,
+                backend: backend.or(node.backend),
             },
         ));
     }
     Ok((topology, pending))
+}
+
+/// The backend of a node a tree file declared as an agent, made by the program's agent
+/// factory; `None` for other nodes.
+fn agent_backend(
+    path: &NodePath,
+    decl: Option<&crate::treefile::AgentDecl>,
+    agents: Option<&crate::builder::AgentFactory>,
+) -> Result<Option<BackendFactory>, BuildError> {
+    let Some(decl) = decl else {
+        return Ok(None);
+    };
+    let error = |message: String| BuildError::Agent {
+        node: path.to_string(),
+        message,
+    };
+    let Some(factory) = agents else {
+        return Err(error(
+            "this program cannot run agents (build the tree with TreeBuilder::agents, e.g. \
+             canopy_agent::factory())"
+                .to_owned(),
+        ));
+    };
+    let service = factory(path, decl).map_err(error)?;
+    Ok(Some(Box::new(move |path, notices| {
+        Arc::new(crate::service::ServiceBackend::new(service, path, notices))
+    })))
 }
 
 impl TreeInner {

@@ -13,6 +13,7 @@ pub(super) struct NodeDecl {
     pub(super) policy: PolicyDecl,
     pub(super) link: LinkDecl,
     pub(super) inline: bool,
+    pub(super) agent: Option<super::AgentDecl>,
     pub(super) children: Vec<NodeDecl>,
 }
 
@@ -60,6 +61,9 @@ impl NodeDecl {
         }
         if self.inline {
             node = node.inline();
+        }
+        if let Some(agent) = self.agent {
+            node = node.agent(agent);
         }
         node.children(self.children.into_iter().map(Self::into_node))
     }

@@ -34,6 +34,7 @@
 //! # Ok::<(), TreeFileError>(())
 //! ```
 
+mod agent;
 mod decl;
 mod error;
 mod expand;
@@ -43,6 +44,7 @@ mod read;
 
 use std::path::Path;
 
+pub use self::agent::{AgentDecl, PROVIDERS};
 pub use self::error::TreeFileError;
 use self::read::Reader;
 use crate::Node;

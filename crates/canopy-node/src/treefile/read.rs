@@ -19,8 +19,8 @@ use super::{
 };
 use crate::{HttpSpec, StdioSpec};
 
-type Value<'i> = Spanned<DeValue<'i>>;
-type Result<T> = std::result::Result<T, TreeFileError>;
+pub(super) type Value<'i> = Spanned<DeValue<'i>>;
+pub(super) type Result<T> = std::result::Result<T, TreeFileError>;
 
 /// The keys a node may have, in the order the reference lists them.
 const NODE_KEYS: &[&str] = &[
@@ -38,6 +38,7 @@ const NODE_KEYS: &[&str] = &[
     "url",
     "headers",
     "inline",
+    "agent",
 ];
 
 /// The keys of a `[policy]` table.
@@ -47,20 +48,20 @@ const POLICY_KEYS: &[&str] = &["allow", "ask", "deny"];
 const STDIO_KEYS: &[&str] = &["args", "env", "cwd", "start"];
 
 /// One key of a table, with where it is and its dotted path.
-struct Entry<'t, 'i> {
-    key_span: Range<usize>,
-    value: &'t Value<'i>,
-    path: String,
+pub(super) struct Entry<'t, 'i> {
+    pub(super) key_span: Range<usize>,
+    pub(super) value: &'t Value<'i>,
+    pub(super) path: String,
 }
 
 /// A table and its key path, for looking keys up.
-struct Table<'t, 'i> {
-    table: &'t DeTable<'i>,
-    prefix: &'t str,
+pub(super) struct Table<'t, 'i> {
+    pub(super) table: &'t DeTable<'i>,
+    pub(super) prefix: &'t str,
 }
 
 impl<'t, 'i> Table<'t, 'i> {
-    fn get(&self, key: &str) -> Option<Entry<'t, 'i>> {
+    pub(super) fn get(&self, key: &str) -> Option<Entry<'t, 'i>> {
         self.table.get_key_value(key).map(|(k, value)| Entry {
             key_span: k.span(),
             value,
@@ -74,8 +75,8 @@ pub(super) struct Reader<'a> {
     origin: &'a str,
     source: &'a str,
     lines: LineIndex<'a>,
-    base_dir: &'a Path,
-    env: &'a dyn Fn(&str) -> Option<String>,
+    pub(super) base_dir: &'a Path,
+    pub(super) env: &'a dyn Fn(&str) -> Option<String>,
 }
 
 impl<'a> Reader<'a> {
@@ -118,7 +119,17 @@ impl<'a> Reader<'a> {
         self.node(root.get_ref(), &root.span(), "", true)
     }
 
-    fn error(&self, span: &Range<usize>, key: &str, message: impl Into<String>) -> TreeFileError {
+    /// The source text of a value, as written.
+    pub(super) fn source_of(&self, value: &Value<'_>) -> &str {
+        self.source.get(value.span()).unwrap_or("?")
+    }
+
+    pub(super) fn error(
+        &self,
+        span: &Range<usize>,
+        key: &str,
+        message: impl Into<String>,
+    ) -> TreeFileError {
         let error =
             TreeFileError::file(self.origin, message).at(Some(self.lines.position(span.start)));
         if key.is_empty() {
@@ -164,6 +175,10 @@ impl<'a> Reader<'a> {
             .map(|entry| self.policy(&entry))
             .transpose()?
             .unwrap_or_default();
+        let agent = node
+            .get("agent")
+            .map(|entry| self.agent(&entry))
+            .transpose()?;
         let link = match (command, url) {
             (Some(command), _) => LinkDecl::Stdio(self.stdio(&node, &command)?),
             (None, Some(url)) => LinkDecl::Http(self.http(&node, &url)?),
@@ -195,6 +210,7 @@ impl<'a> Reader<'a> {
             policy,
             link,
             inline,
+            agent,
             children,
         })
     }
@@ -221,6 +237,24 @@ impl<'a> Reader<'a> {
                 format!(
                     "{what} with more than one kind: it has both 'command' (a launched stdio \
                      server) and 'url' (a Streamable HTTP server); keep one of them"
+                ),
+            ));
+        }
+        if let Some(agent) = node.get("agent")
+            && let Some(link) = command.or(url)
+        {
+            let what = if link.path.ends_with("command") {
+                "'command' (a launched stdio server)"
+            } else {
+                "'url' (a Streamable HTTP server)"
+            };
+            return Err(self.error(
+                &agent.key_span,
+                &agent.path,
+                format!(
+                    "a node with more than one kind: it has both [agent] (a model that plans \
+                     over the node's children) and {what}; put the server in a child of the \
+                     agent"
                 ),
             ));
         }
@@ -327,8 +361,14 @@ impl<'a> Reader<'a> {
     }
 
     fn policy(&self, entry: &Entry<'_, '_>) -> Result<PolicyDecl> {
+        self.globs(entry, POLICY_KEYS)
+    }
+
+    /// A table of glob lists (`allow`, `ask`, `deny`; `keys` says which may appear), each
+    /// glob checked to compile.
+    pub(super) fn globs(&self, entry: &Entry<'_, '_>, keys: &[&str]) -> Result<PolicyDecl> {
         let table = self.table(entry.value, &entry.path)?;
-        self.known_keys(table, &entry.path, POLICY_KEYS)?;
+        self.known_keys(table, &entry.path, keys)?;
         let policy = Table {
             table,
             prefix: &entry.path,
@@ -389,7 +429,12 @@ impl<'a> Reader<'a> {
     }
 
     /// Fails on the first key (in source order) that is not in `allowed`.
-    fn known_keys(&self, table: &DeTable<'_>, prefix: &str, allowed: &[&str]) -> Result<()> {
+    pub(super) fn known_keys(
+        &self,
+        table: &DeTable<'_>,
+        prefix: &str,
+        allowed: &[&str],
+    ) -> Result<()> {
         for key in table.keys() {
             if !allowed.contains(&key.get_ref().as_ref()) {
                 return Err(self.error(
@@ -406,7 +451,7 @@ impl<'a> Reader<'a> {
         Ok(())
     }
 
-    fn wrong_type(&self, value: &Value<'_>, key: &str, expected: &str) -> TreeFileError {
+    pub(super) fn wrong_type(&self, value: &Value<'_>, key: &str, expected: &str) -> TreeFileError {
         self.error(
             &value.span(),
             key,
@@ -414,14 +459,14 @@ impl<'a> Reader<'a> {
         )
     }
 
-    fn table<'t, 'i>(&self, value: &'t Value<'i>, key: &str) -> Result<&'t DeTable<'i>> {
+    pub(super) fn table<'t, 'i>(&self, value: &'t Value<'i>, key: &str) -> Result<&'t DeTable<'i>> {
         match value.get_ref() {
             DeValue::Table(table) => Ok(table),
             _ => Err(self.wrong_type(value, key, "a table")),
         }
     }
 
-    fn string<'t>(&self, value: &'t Value<'_>, key: &str) -> Result<&'t str> {
+    pub(super) fn string<'t>(&self, value: &'t Value<'_>, key: &str) -> Result<&'t str> {
         value
             .get_ref()
             .as_str()
@@ -429,7 +474,7 @@ impl<'a> Reader<'a> {
     }
 
     /// A string with `${VAR}` expanded.
-    fn expanded(&self, value: &Value<'_>, key: &str) -> Result<String> {
+    pub(super) fn expanded(&self, value: &Value<'_>, key: &str) -> Result<String> {
         let text = self.string(value, key)?;
         expand(text, self.env).map_err(|err| self.error(&value.span(), key, err.to_string()))
     }
@@ -500,7 +545,7 @@ impl<'a> Reader<'a> {
             })
     }
 
-    fn timeout(&self, value: &Value<'_>, key: &str) -> Result<Duration> {
+    pub(super) fn timeout(&self, value: &Value<'_>, key: &str) -> Result<Duration> {
         const EXPECTED: &str = "a positive number of seconds (e.g. 30 or 2.5)";
         let bad = |found: &str| {
             self.error(
