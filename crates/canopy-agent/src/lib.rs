@@ -6,10 +6,12 @@
 //!   and a scripted model for tests and offline examples.
 
 pub mod agent;
+mod factory;
 pub mod model;
 pub mod providers;
 
 pub use self::agent::{Agent, AgentConfig, Outcome, Pricing, RunSummary, UsageReport};
+pub use self::factory::factory;
 pub use self::model::{
     DeltaSink, Message, Model, ModelDelta, ModelError, ModelRequest, ModelResponse, Part, Role,
     StopReason, ToolCall, ToolResult, ToolSpec, Usage,
