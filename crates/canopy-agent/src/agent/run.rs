@@ -57,7 +57,7 @@ pub(super) async fn run(
     let mut below = UsageReport::default();
     let mut turns = 0;
     let mut answer = String::new();
-    let mut spent: Option<BudgetExceeded> = None;
+    let mut spent: Option<String> = None;
     let mut model_name = model.describe();
     let ct = cx.cancellation();
 
@@ -68,7 +68,7 @@ pub(super) async fn run(
         if let Some(budget) = cx.budget()
             && let Err(exceeded) = budget.check()
         {
-            spent = Some(exceeded);
+            spent = Some(exceeded.to_string());
             break Outcome::BudgetExhausted;
         }
         turns += 1;
@@ -93,7 +93,7 @@ pub(super) async fn run(
                 ));
             }
             Err(Stop::Deadline(exceeded)) => {
-                spent = Some(exceeded);
+                spent = Some(exceeded.to_string());
                 break Outcome::BudgetExhausted;
             }
             Err(Stop::Model(error)) => return Err(model_error(&cx, &error)),
@@ -116,7 +116,7 @@ pub(super) async fn run(
         if let Some(budget) = cx.budget()
             && let Err(exceeded) = budget.charge_tokens(response.usage.total())
         {
-            spent = Some(exceeded);
+            spent = Some(exceeded.to_string());
             break Outcome::BudgetExhausted;
         }
         if calls.is_empty() {
@@ -203,7 +203,7 @@ pub(super) async fn run(
         model: model_name,
         own,
         total,
-        budget: spent.map(|spent| spent.to_string()),
+        budget: spent,
     };
     let mut result = CallToolResult::success(vec![ContentBlock::text(answer)]);
     result.structured_content = Some(serde_json::to_value(&summary).unwrap_or_default());
@@ -267,7 +267,8 @@ fn model_error(cx: &NodeContext, error: &ModelError) -> McpError {
 struct CallOutcome {
     result: ToolResult,
     usage: Option<UsageReport>,
-    spent: Option<BudgetExceeded>,
+    /// Why the budget refused the call, when it did.
+    spent: Option<String>,
 }
 
 async fn run_tool(
@@ -323,10 +324,7 @@ async fn run_tool(
             }
         }
         Err(error) => {
-            let spent = cx
-                .budget()
-                .and_then(|budget| budget.check().err())
-                .filter(|_| is_budget_error(&error));
+            let spent = is_budget_error(&error).then(|| error.message.to_string());
             CallOutcome {
                 result: ToolResult {
                     call_id: call.id.clone(),
