@@ -6,9 +6,13 @@ use std::sync::Arc;
 use canopy_node::{NodeService, treefile::AgentDecl};
 use canopy_topology::{NodePath, Policy};
 
+#[cfg(feature = "anthropic")]
+use crate::providers::anthropic::{Anthropic, AnthropicConfig};
+#[cfg(feature = "openai")]
+use crate::providers::openai::{OpenAi, OpenAiConfig};
 use crate::{
     agent::{Agent, AgentConfig, Pricing},
-    providers::sampling::SamplingOptions,
+    providers::{sampling::SamplingOptions, scripted::Scripted},
 };
 
 /// The factory that makes every provider this build supports.
@@ -31,6 +35,39 @@ pub fn factory()
                 },
                 config,
             ),
+            "scripted" => {
+                let path = decl
+                    .script
+                    .as_deref()
+                    .ok_or("provider 'scripted' needs a script")?;
+                let model = Scripted::from_file(path).map_err(|error| error.to_string())?;
+                Agent::new(model, config)
+            }
+            #[cfg(feature = "openai")]
+            "openai" => {
+                let mut model = OpenAiConfig::new(decl.model.clone().unwrap_or_default());
+                if let Some(url) = &decl.base_url {
+                    model = model.base_url(url.clone());
+                }
+                if let Some(key) = &decl.api_key {
+                    model = model.api_key(key.clone());
+                }
+                Agent::new(OpenAi::new(model).map_err(|e| e.to_string())?, config)
+            }
+            #[cfg(feature = "anthropic")]
+            "anthropic" => {
+                let mut model = AnthropicConfig::new(decl.model.clone().unwrap_or_default());
+                if let Some(url) = &decl.base_url {
+                    model = model.base_url(url.clone());
+                }
+                if let Some(key) = &decl.api_key {
+                    model = model.api_key(key.clone());
+                }
+                if let Some(max_tokens) = decl.max_tokens {
+                    model = model.max_tokens(max_tokens);
+                }
+                Agent::new(Anthropic::new(model).map_err(|e| e.to_string())?, config)
+            }
             other => {
                 return Err(format!(
                     "provider '{other}' is not built into this program (see the canopy-agent \
