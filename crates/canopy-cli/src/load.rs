@@ -6,7 +6,8 @@ use canopy_node::{BuildError, Tree};
 
 use crate::Failure;
 
-/// Loads the tree file and builds the tree: every node started, every capability listed.
+/// Loads the tree file and builds the tree: every node started, every capability listed,
+/// `[agent]` tables made into agents (every provider of `canopy-agent`).
 ///
 /// A file that does not load (unknown key, bad name, unreadable…) is bad usage (exit 2) and
 /// its error is printed as the loader wrote it: `file:line:col: key: message`. A tree whose
@@ -16,6 +17,7 @@ pub(crate) async fn build_tree(path: &Path) -> Result<Tree, Failure> {
     let root =
         canopy_node::treefile::load(path).map_err(|error| Failure::Usage(error.to_string()))?;
     Tree::builder(root)
+        .agents(canopy_agent::factory())
         .build()
         .await
         .map_err(|error| build_failure(path, &error))

@@ -103,6 +103,10 @@ impl CanopyServer {
     ) -> (CallScope, Arc<crate::call::CallQueue>) {
         let mut meta = context.meta.clone();
         meta.0.remove("progressToken");
+        // A budget the caller sent is enforced here (and what is left of it is sent on to
+        // remote children by their links), not passed down as it is.
+        let budget = crate::budget::Budget::from_meta(&meta.0);
+        meta.0.remove(crate::budget::BUDGET_META_KEY);
         let caller = CallerInfo {
             meta: (!meta.0.is_empty()).then_some(meta),
         };
@@ -114,6 +118,7 @@ impl CanopyServer {
             listening,
         );
         scope.wants_progress = listening || context.meta.get_progress_token().is_some();
+        scope.budget = budget;
         (scope, queue)
     }
 

@@ -374,6 +374,14 @@ impl Backend for RemoteBackend {
         scope: &'a CallScope,
     ) -> BoxFuture<'a, Result<CallToolResponse, McpError>> {
         Box::pin(async move {
+            if let Some(budget) = &scope.budget {
+                // What is left of the call's budget goes along, so a Canopy tree served as
+                // this child enforces it too.
+                let meta = params.meta.get_or_insert_with(Default::default);
+                meta.0
+                    .0
+                    .insert(crate::budget::BUDGET_META_KEY.to_owned(), budget.to_meta());
+            }
             for _ in 0..MAX_INPUT_ROUNDS {
                 let request = ClientRequest::CallToolRequest(CallToolRequest::new(params.clone()));
                 match self.send(request, scope).await? {
