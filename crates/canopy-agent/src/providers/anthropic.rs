@@ -37,12 +37,10 @@
 //! # Ok(()) }
 //! ```
 
-use std::time::Duration;
-
 use futures::StreamExt;
 use serde_json::{Value, json};
 
-use super::http::{self, ApiKey, Headers, RetryPolicy, Tracked, Transport};
+use super::http::{self, ApiKey, Auth, RetryPolicy, Tracked, Transport, transport_setters};
 use crate::model::{
     DeltaSink, Message, Model, ModelDelta, ModelError, ModelRequest, ModelResponse, Part, Role,
     StopReason, ToolCall, Usage,
@@ -65,8 +63,6 @@ pub struct AnthropicConfig {
     pub base_url: String,
     /// `max_tokens` when the request sets none (default [`DEFAULT_MAX_TOKENS`]).
     pub max_tokens: u32,
-    api_key: Option<ApiKey>,
-    headers: Headers,
     transport: Transport,
 }
 
@@ -77,8 +73,6 @@ impl AnthropicConfig {
             model: model.into(),
             base_url: DEFAULT_BASE_URL.to_owned(),
             max_tokens: DEFAULT_MAX_TOKENS,
-            api_key: None,
-            headers: Headers::default(),
             transport: Transport::default(),
         }
     }
@@ -91,7 +85,7 @@ impl AnthropicConfig {
 
     /// The API key, sent as `x-api-key`.
     pub fn api_key(mut self, key: impl Into<String>) -> Self {
-        self.api_key = Some(ApiKey::new(key));
+        self.transport.api_key = Some(ApiKey::new(key));
         self
     }
 
@@ -101,35 +95,7 @@ impl AnthropicConfig {
         self
     }
 
-    /// An extra header on every request (e.g. `anthropic-beta`); its value is treated as a
-    /// secret.
-    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.headers.0.push((name.into(), value.into()));
-        self
-    }
-
-    /// How long to wait for a connection (default 10 s).
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.transport.connect_timeout = timeout;
-        self
-    }
-
-    /// How long one attempt may take, streaming included (default 10 minutes).
-    pub fn request_timeout(mut self, timeout: Duration) -> Self {
-        self.transport.request_timeout = timeout;
-        self
-    }
-
-    /// How failed requests are retried (default [`RetryPolicy::default`]).
-    pub fn retry(mut self, policy: RetryPolicy) -> Self {
-        self.transport.retry = policy;
-        self
-    }
-
-    /// Whether a key is configured.
-    pub fn has_api_key(&self) -> bool {
-        self.api_key.is_some()
-    }
+    transport_setters!();
 }
 
 /// A model behind the Anthropic Messages API.
@@ -153,19 +119,17 @@ impl Anthropic {
 
     async fn attempt(&self, body: &Value, sink: &Tracked<'_>) -> Result<ModelResponse, ModelError> {
         let timeout = self.config.transport.request_timeout;
-        let key = self.config.api_key.as_ref();
-        let mut request = self
-            .client
-            .post(format!("{}/v1/messages", self.config.base_url))
-            .header("anthropic-version", API_VERSION)
-            .header("accept", "text/event-stream")
-            .json(body);
-        if let Some(key) = key {
-            request = request.header("x-api-key", key.expose());
-        }
-        for (name, value) in &self.config.headers.0 {
-            request = request.header(name, value);
-        }
+        let key = self.config.transport.api_key.as_ref();
+        let request = self
+            .config
+            .transport
+            .post(
+                &self.client,
+                format!("{}/v1/messages", self.config.base_url),
+                Auth::Header("x-api-key"),
+                body,
+            )
+            .header("anthropic-version", API_VERSION);
         let response = http::send(request, key, timeout).await?;
         let mut events = http::sse(response, timeout);
         let mut answer = Answer::new(&self.config.model);

@@ -126,9 +126,12 @@ impl fmt::Debug for Headers {
     }
 }
 
-/// Connection settings shared by the HTTP providers.
+/// Connection settings shared by the HTTP providers: the key, extra headers, timeouts and
+/// retries.
 #[derive(Clone, Debug)]
 pub(crate) struct Transport {
+    pub(crate) api_key: Option<ApiKey>,
+    pub(crate) headers: Headers,
     pub(crate) connect_timeout: Duration,
     pub(crate) request_timeout: Duration,
     pub(crate) retry: RetryPolicy,
@@ -137,6 +140,8 @@ pub(crate) struct Transport {
 impl Default for Transport {
     fn default() -> Self {
         Self {
+            api_key: None,
+            headers: Headers::default(),
             connect_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(600),
             retry: RetryPolicy::default(),
@@ -144,7 +149,78 @@ impl Default for Transport {
     }
 }
 
+/// How a provider sends its API key.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Auth {
+    /// `Authorization: Bearer KEY`.
+    #[cfg_attr(not(feature = "openai"), allow(dead_code))]
+    Bearer,
+    /// The key as the value of this header.
+    #[cfg_attr(not(feature = "anthropic"), allow(dead_code))]
+    Header(&'static str),
+}
+
+/// The setters every HTTP provider's configuration has (it keeps a `transport` field).
+macro_rules! transport_setters {
+    () => {
+        /// An extra header on every request; its value is treated as a secret.
+        pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+            self.transport.headers.0.push((name.into(), value.into()));
+            self
+        }
+
+        /// How long to wait for a connection (default 10 s).
+        pub fn connect_timeout(mut self, timeout: std::time::Duration) -> Self {
+            self.transport.connect_timeout = timeout;
+            self
+        }
+
+        /// How long one attempt may take, streaming included (default 10 minutes).
+        pub fn request_timeout(mut self, timeout: std::time::Duration) -> Self {
+            self.transport.request_timeout = timeout;
+            self
+        }
+
+        /// How failed requests are retried (default [`RetryPolicy::default`]).
+        pub fn retry(mut self, policy: RetryPolicy) -> Self {
+            self.transport.retry = policy;
+            self
+        }
+
+        /// Whether a key is configured.
+        pub fn has_api_key(&self) -> bool {
+            self.transport.api_key.is_some()
+        }
+    };
+}
+pub(crate) use transport_setters;
+
 impl Transport {
+    /// A streaming POST of `body` to `url`, with the key (sent as `auth` says) and the
+    /// extra headers.
+    pub(crate) fn post(
+        &self,
+        client: &reqwest::Client,
+        url: String,
+        auth: Auth,
+        body: &serde_json::Value,
+    ) -> reqwest::RequestBuilder {
+        let mut request = client
+            .post(url)
+            .header("accept", "text/event-stream")
+            .json(body);
+        if let Some(key) = &self.api_key {
+            request = match auth {
+                Auth::Bearer => request.bearer_auth(key.expose()),
+                Auth::Header(name) => request.header(name, key.expose()),
+            };
+        }
+        for (name, value) in &self.headers.0 {
+            request = request.header(name, value);
+        }
+        request
+    }
+
     /// The reqwest client (the overall per-request timeout is applied around each attempt,
     /// streaming included, by [`with_retries`]).
     pub(crate) fn client(&self) -> Result<reqwest::Client, ModelError> {

@@ -35,12 +35,12 @@
 //! # Ok(()) }
 //! ```
 
-use std::{collections::BTreeMap, time::Duration};
+use std::collections::BTreeMap;
 
 use futures::StreamExt;
 use serde_json::{Value, json};
 
-use super::http::{self, ApiKey, Headers, RetryPolicy, Tracked, Transport};
+use super::http::{self, ApiKey, Auth, RetryPolicy, Tracked, Transport, transport_setters};
 use crate::model::{
     DeltaSink, Message, Model, ModelDelta, ModelError, ModelRequest, ModelResponse, Part, Role,
     StopReason, ToolCall, Usage,
@@ -58,8 +58,6 @@ pub struct OpenAiConfig {
     pub model: String,
     /// The API's base URL, up to and including `/v1` (default [`DEFAULT_BASE_URL`]).
     pub base_url: String,
-    api_key: Option<ApiKey>,
-    headers: Headers,
     transport: Transport,
 }
 
@@ -69,8 +67,6 @@ impl OpenAiConfig {
         Self {
             model: model.into(),
             base_url: DEFAULT_BASE_URL.to_owned(),
-            api_key: None,
-            headers: Headers::default(),
             transport: Transport::default(),
         }
     }
@@ -83,39 +79,11 @@ impl OpenAiConfig {
 
     /// The API key, sent as `Authorization: Bearer KEY`.
     pub fn api_key(mut self, key: impl Into<String>) -> Self {
-        self.api_key = Some(ApiKey::new(key));
+        self.transport.api_key = Some(ApiKey::new(key));
         self
     }
 
-    /// An extra header on every request (e.g. OpenRouter's `HTTP-Referer`); its value is
-    /// treated as a secret.
-    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.headers.0.push((name.into(), value.into()));
-        self
-    }
-
-    /// How long to wait for a connection (default 10 s).
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.transport.connect_timeout = timeout;
-        self
-    }
-
-    /// How long one attempt may take, streaming included (default 10 minutes).
-    pub fn request_timeout(mut self, timeout: Duration) -> Self {
-        self.transport.request_timeout = timeout;
-        self
-    }
-
-    /// How failed requests are retried (default [`RetryPolicy::default`]).
-    pub fn retry(mut self, policy: RetryPolicy) -> Self {
-        self.transport.retry = policy;
-        self
-    }
-
-    /// Whether a key is configured.
-    pub fn has_api_key(&self) -> bool {
-        self.api_key.is_some()
-    }
+    transport_setters!();
 }
 
 /// An OpenAI-compatible Chat Completions model.
@@ -139,18 +107,13 @@ impl OpenAi {
 
     async fn attempt(&self, body: &Value, sink: &Tracked<'_>) -> Result<ModelResponse, ModelError> {
         let timeout = self.config.transport.request_timeout;
-        let key = self.config.api_key.as_ref();
-        let mut request = self
-            .client
-            .post(format!("{}/chat/completions", self.config.base_url))
-            .header("accept", "text/event-stream")
-            .json(body);
-        if let Some(key) = key {
-            request = request.bearer_auth(key.expose());
-        }
-        for (name, value) in &self.config.headers.0 {
-            request = request.header(name, value);
-        }
+        let key = self.config.transport.api_key.as_ref();
+        let request = self.config.transport.post(
+            &self.client,
+            format!("{}/chat/completions", self.config.base_url),
+            Auth::Bearer,
+            body,
+        );
         let response = http::send(request, key, timeout).await?;
         let mut events = http::sse(response, timeout);
         let mut answer = Answer::new(&self.config.model);
