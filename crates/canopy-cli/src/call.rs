@@ -3,8 +3,9 @@
 
 use std::{io::IsTerminal, path::PathBuf, time::Duration};
 
-use canopy_node::EventKind;
+use canopy_node::{CallError, CallHandle, Event, EventKind};
 use clap::Args;
+use rmcp::model::CallToolResult;
 use serde_json::{Map, Value};
 
 use crate::{
@@ -54,7 +55,7 @@ pub(crate) struct CallArgs {
     pub(crate) timeout: Option<Duration>,
 }
 
-fn parse_timeout(text: &str) -> Result<Duration, String> {
+pub(crate) fn parse_timeout(text: &str) -> Result<Duration, String> {
     text.parse::<f64>()
         .ok()
         .filter(|secs| secs.is_finite() && *secs > 0.0)
@@ -94,10 +95,80 @@ pub(crate) async fn run(args: CallArgs) -> Outcome {
     let answering = Answering::from_flags(args.yes, args.no);
     let tree = build_tree(&args.tree).await?;
     let mut view = LiveView::new(!args.json && std::io::stderr().is_terminal());
-    let mut call = tree.start_call(&args.tool, arguments);
-    let deadline = args
-        .timeout
-        .map(|timeout| tokio::time::Instant::now() + timeout);
+    let call = tree.start_call(&args.tool, arguments);
+    let ended = drive(
+        call,
+        args.json,
+        answering,
+        args.timeout,
+        |view, event| view.show(event),
+        &mut view,
+    )
+    .await;
+    tree.shutdown().await;
+    match &ended.result {
+        Ok(result) => {
+            let value = serde_json::to_value(result).unwrap_or_default();
+            if !args.json {
+                let text = format_result(&value);
+                if !text.is_empty() {
+                    print_line(&text);
+                }
+            }
+            if result.is_error == Some(true) {
+                eprintln!("canopy: the tool '{}' reported an error", args.tool);
+                Err(Failure::Quiet(1))
+            } else {
+                Ok(())
+            }
+        }
+        Err(error) => Err(ended.failure(&args.tool, args.timeout, error)),
+    }
+}
+
+/// How a driven call ended.
+pub(crate) struct Ended {
+    /// The call's result.
+    pub(crate) result: Result<CallToolResult, CallError>,
+    /// Whether the timeout cancelled it.
+    pub(crate) timed_out: bool,
+    /// Whether Ctrl-C (or SIGTERM) cancelled it.
+    pub(crate) interrupted: bool,
+}
+
+impl Ended {
+    /// The failure for a call that did not give a result.
+    pub(crate) fn failure(
+        &self,
+        tool: &str,
+        timeout: Option<Duration>,
+        error: &CallError,
+    ) -> Failure {
+        if self.timed_out {
+            Failure::Failed(format!(
+                "canopy: the call to '{tool}' timed out after {} s and was cancelled",
+                timeout.map_or(0.0, |t| t.as_secs_f64())
+            ))
+        } else if self.interrupted {
+            Failure::Failed(format!("canopy: the call to '{tool}' was interrupted"))
+        } else {
+            Failure::Failed(format!("canopy: {error}"))
+        }
+    }
+}
+
+/// Reads a call's events to the end: each is printed as a JSON line (`json`) or shown by
+/// `show`, prompts are answered as `answering` says, and the call is cancelled after
+/// `timeout` or on Ctrl-C.
+pub(crate) async fn drive(
+    mut call: CallHandle,
+    json: bool,
+    answering: Answering,
+    timeout: Option<Duration>,
+    mut show: impl FnMut(&mut LiveView, &Event),
+    view: &mut LiveView,
+) -> Ended {
+    let deadline = timeout.map(|timeout| tokio::time::Instant::now() + timeout);
     let mut timed_out = false;
     let mut interrupted = false;
     let interrupt = shutdown_signal();
@@ -117,10 +188,10 @@ pub(crate) async fn run(args: CallArgs) -> Outcome {
             }
         };
         let Some(event) = event else { break };
-        if args.json {
+        if json {
             print_line(&event.to_json_line());
         } else {
-            view.show(&event);
+            show(view, &event);
         }
         if let EventKind::Prompt(prompt) = &event.kind {
             let answer = prompt::answer(
@@ -128,40 +199,16 @@ pub(crate) async fn run(args: CallArgs) -> Outcome {
                 prompt.kind,
                 &prompt.message,
                 &prompt.schema,
-                &view,
+                view,
             );
             prompt.respond(answer);
         }
     }
     view.clear();
-    let result = call.result().await;
-    tree.shutdown().await;
-    match result {
-        Ok(result) => {
-            let value = serde_json::to_value(&result).unwrap_or_default();
-            if !args.json {
-                let text = format_result(&value);
-                if !text.is_empty() {
-                    print_line(&text);
-                }
-            }
-            if result.is_error == Some(true) {
-                eprintln!("canopy: the tool '{}' reported an error", args.tool);
-                Err(Failure::Quiet(1))
-            } else {
-                Ok(())
-            }
-        }
-        Err(_) if timed_out => Err(Failure::Failed(format!(
-            "canopy: the call to '{}' timed out after {} s and was cancelled",
-            args.tool,
-            args.timeout.map_or(0.0, |t| t.as_secs_f64())
-        ))),
-        Err(_) if interrupted => Err(Failure::Failed(format!(
-            "canopy: the call to '{}' was interrupted",
-            args.tool
-        ))),
-        Err(error) => Err(Failure::Failed(format!("canopy: {error}"))),
+    Ended {
+        result: call.result().await,
+        timed_out,
+        interrupted,
     }
 }
 

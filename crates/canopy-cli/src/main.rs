@@ -15,6 +15,7 @@ mod connect;
 mod load;
 mod prompt;
 mod render;
+mod run;
 mod serve;
 mod tree;
 
@@ -36,6 +37,7 @@ Examples:
   canopy serve hub.toml --http 127.0.0.1:3000   serve it at http://127.0.0.1:3000/mcp
   canopy tree hub.toml --format dot | dot -Tsvg > hub.svg
   canopy call hub.toml research__web__search --args '{\"query\":\"rust\"}'
+  canopy run team.toml \"Summarise what the corpus says about X\" --yes
   canopy connect http://127.0.0.1:3000/mcp tools
   canopy connect -- canopy serve hub.toml       an interactive session with the served tree
   canopy completions bash > /etc/bash_completion.d/canopy
@@ -48,8 +50,7 @@ struct Cli {
     command: Command,
 }
 
-/// The commands. `run` (the root agent on a task) slots in here as a further variant when its
-/// issue lands.
+/// The commands.
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Serve the tree's root as one MCP server (stdio, or Streamable HTTP at /mcp).
@@ -58,6 +59,8 @@ enum Command {
     Tree(tree::TreeArgs),
     /// Call a tool through the tree, with live progress and prompts (or JSON-lines events).
     Call(call::CallArgs),
+    /// Run the root agent on a task, with a live view of the whole tree.
+    Run(run::RunArgs),
     /// A general MCP client for any server: a URL, or a command to launch (after `--`).
     Connect(connect::ConnectArgs),
     /// Measure Canopy against its baselines and print the targets' table (or JSON lines).
@@ -151,6 +154,7 @@ async fn run(command: Command, command_tail: Option<Vec<String>>) -> Outcome {
         Command::Serve(args) => serve::run(args).await,
         Command::Tree(args) => tree::run(args).await,
         Command::Call(args) => call::run(args).await,
+        Command::Run(args) => run::run(args).await,
         Command::Connect(args) => connect::run(args, command_tail).await,
         Command::Bench(args) => bench::run(args).await,
         Command::Completions { shell } => {

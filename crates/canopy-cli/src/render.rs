@@ -83,6 +83,21 @@ impl LiveView {
     }
 
     /// Marks the bar of `key` done (it stays, greyed by the finished style).
+    /// Shows `message` beside the node's spinner (live only: plain output prints lines).
+    pub(crate) fn note(&mut self, key: &str, message: &str) {
+        if !self.live {
+            return;
+        }
+        let bar = self.bars.entry(key.to_owned()).or_insert_with(|| {
+            let bar = self.multi.add(ProgressBar::new(BAR_STEPS));
+            bar.set_prefix(key.to_owned());
+            bar.set_style(spinner_style());
+            bar.enable_steady_tick(Duration::from_millis(120));
+            bar
+        });
+        bar.set_message(message.to_owned());
+    }
+
     pub(crate) fn finish(&mut self, key: &str) {
         if let Some(bar) = self.bars.remove(key) {
             bar.finish_and_clear();

@@ -4,25 +4,11 @@
 
 mod common;
 
-use common::{run, stderr, stdout, tree};
+use common::{events, run, stderr, stdout, tree};
 use serde_json::{Value, json};
 
 fn demo() -> String {
     tree("demo.toml").display().to_string()
-}
-
-/// The stdout lines as JSON, each checked to carry `type`, `path` and `call`.
-fn events(output: &std::process::Output) -> Vec<Value> {
-    stdout(output)
-        .lines()
-        .map(|line| {
-            let event: Value = serde_json::from_str(line).expect("every line is JSON");
-            for key in ["type", "path", "call"] {
-                assert!(event.get(key).is_some(), "no '{key}' in {line}");
-            }
-            event
-        })
-        .collect()
 }
 
 /// Drops the `call` field after checking every event has the same one.

@@ -108,3 +108,17 @@ pub async fn wait_for_url(child: &mut tokio::process::Child, marker: &str) -> St
         .expect("the URL")
         .to_owned()
 }
+
+/// The stdout lines as JSON events, each checked to carry `type`, `path` and `call`.
+pub fn events(output: &Output) -> Vec<serde_json::Value> {
+    stdout(output)
+        .lines()
+        .map(|line| {
+            let event: serde_json::Value = serde_json::from_str(line).expect("every line is JSON");
+            for key in ["type", "path", "call"] {
+                assert!(event.get(key).is_some(), "no '{key}' in {line}");
+            }
+            event
+        })
+        .collect()
+}
