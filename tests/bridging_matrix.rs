@@ -172,3 +172,41 @@ matrix! {
     client_2026_07_28_child_2025_11_25: V_2026_07_28 -> V_2025_11_25;
     client_2026_07_28_child_2026_07_28: V_2026_07_28 -> V_2026_07_28;
 }
+
+/// A 2026-07-28 client's declared capabilities reach a 2026-07-28 child: a client without
+/// `sampling` gets the child's -32021 for a tool that needs it (passed up unchanged), and a
+/// client with it gets the tool's answer.
+#[tokio::test]
+async fn a_2026_child_sees_the_capabilities_the_client_declared() {
+    let fixtures = StdioSpec::new(common::example_binary("conformance_server").to_string_lossy())
+        .protocol(ProtocolVersion::V_2026_07_28);
+    let tree = Tree::builder(Node::new("hub").child(Node::stdio("fixtures", fixtures).inline()))
+        .build()
+        .await
+        .expect("the tree builds");
+    let upstream = ProtocolVersion::V_2026_07_28;
+
+    let mut without_sampling = TestClient::new(true);
+    without_sampling.sampling = false;
+    let refused = client(&tree, &upstream, without_sampling).await;
+    let error = refused
+        .call_tool(call("test_missing_capability", json!({})))
+        .await
+        .expect_err("the child refuses: the client cannot sample");
+    let rmcp::service::ServiceError::McpError(error) = error else {
+        panic!("a JSON-RPC error, not {error:?}");
+    };
+    assert_eq!(error.code.0, -32021, "{error:?}");
+    refused.cancel().await.expect("close");
+
+    let with_sampling = TestClient::new(true);
+    let allowed = client(&tree, &upstream, with_sampling.clone()).await;
+    let answer = allowed
+        .call_tool(call("test_missing_capability", json!({})))
+        .await
+        .expect("the child samples through the tree");
+    assert_eq!(text(&answer), "LLM response: blue");
+    assert_eq!(with_sampling.seen.lock().expect("lock").samplings, 1);
+    allowed.cancel().await.expect("close");
+    tree.shutdown().await;
+}

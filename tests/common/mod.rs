@@ -63,6 +63,8 @@ pub struct TestClient {
     pub name: String,
     /// The revision offered in `initialize` (default: rmcp's).
     pub protocol: Option<rmcp::model::ProtocolVersion>,
+    /// Whether the client declares sampling (it always declares elicitation).
+    pub sampling: bool,
 }
 
 impl TestClient {
@@ -72,6 +74,7 @@ impl TestClient {
             allow,
             name: "Grace".into(),
             protocol: None,
+            sampling: true,
         }
     }
 
@@ -88,10 +91,10 @@ impl TestClient {
 
 impl ClientHandler for TestClient {
     fn get_info(&self) -> ClientConfig {
-        let capabilities = ClientCapabilities::builder()
-            .enable_elicitation()
-            .enable_sampling()
-            .build();
+        let mut capabilities = ClientCapabilities::builder().enable_elicitation().build();
+        if self.sampling {
+            capabilities.sampling = Some(Default::default());
+        }
         let config = ClientConfig::new(capabilities, Implementation::new("canopy-tests", "1.0"));
         match &self.protocol {
             Some(version) => config.with_protocol_version(version.clone()),

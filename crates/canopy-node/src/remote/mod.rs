@@ -266,7 +266,9 @@ impl RemoteBackend {
     ) -> Result<ServerResult, McpError> {
         let connection = self.connection().await?;
         let peer = connection.service.peer().clone();
-        let options = PeerRequestOptions::with_timeout(self.timeout).reset_timeout_on_progress();
+        let mut options =
+            PeerRequestOptions::with_timeout(self.timeout).reset_timeout_on_progress();
+        options.meta = self.caller_capabilities(scope);
         let handle = match peer.send_request_with_option(request, options).await {
             Ok(handle) => handle,
             Err(error) => return Err(self.link_error(&connection, error).await),
@@ -291,6 +293,33 @@ impl RemoteBackend {
             Ok(result) => Ok(result),
             Err(error) => Err(self.link_error(&connection, error).await),
         }
+    }
+
+    /// For a 2026-07-28 link: the capabilities the caller declared on its own request
+    /// (`_meta["io.modelcontextprotocol/clientCapabilities"]`), sent on instead of the link's,
+    /// so the child sees what the real client can do and can refuse with -32021 (which goes
+    /// back up unchanged). Extensions are left out: Canopy does not route them yet. Callers
+    /// that declared nothing per request (2025 sessions, Rust hosts) get the link's own
+    /// capabilities, which Canopy bridges.
+    fn caller_capabilities(&self, scope: &CallScope) -> Option<rmcp::model::RequestMetaObject> {
+        const KEY: &str = "io.modelcontextprotocol/clientCapabilities";
+        let stateless = self
+            .protocol
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_deref()
+            .is_some_and(|v| v >= ProtocolVersion::V_2026_07_28.as_str());
+        if !stateless {
+            return None;
+        }
+        let mut capabilities = scope.caller.meta.as_ref()?.0.0.get(KEY)?.clone();
+        if let Some(capabilities) = capabilities.as_object_mut() {
+            capabilities.remove("extensions");
+            capabilities.remove("tasks");
+        }
+        let mut meta = rmcp::model::RequestMetaObject::default();
+        meta.0.0.insert(KEY.to_owned(), capabilities);
+        Some(meta)
     }
 
     /// Turns a link failure into the error the caller sees.
