@@ -210,3 +210,64 @@ async fn a_2026_child_sees_the_capabilities_the_client_declared() {
     allowed.cancel().await.expect("close");
     tree.shutdown().await;
 }
+
+/// A 2026-07-28 child's `input_required` reaches a 2026-07-28 client with the child's own
+/// keys, every request in one round (elicitation, sampling and `roots/list`, which goes to
+/// the client too), and the client's answers reach the child.
+#[tokio::test]
+async fn a_2026_childs_input_requests_pass_through_with_their_keys_in_one_round() {
+    let fixtures = StdioSpec::new(common::example_binary("conformance_server").to_string_lossy())
+        .protocol(ProtocolVersion::V_2026_07_28);
+    let tree = Tree::builder(Node::new("hub").child(Node::stdio("fixtures", fixtures).inline()))
+        .build()
+        .await
+        .expect("the tree builds");
+    let client = client(&tree, &ProtocolVersion::V_2026_07_28, TestClient::new(true)).await;
+    let tool = "test_input_required_result_multiple_inputs";
+    let first = client
+        .send_request(ClientRequest::CallToolRequest(Request::new(call(
+            tool,
+            json!({}),
+        ))))
+        .await
+        .expect("an answer");
+    let rmcp::model::ServerResult::InputRequiredResult(input) = first else {
+        panic!("input_required, not {first:?}");
+    };
+    let requests = input.input_requests.expect("input requests");
+    let mut keys: Vec<&str> = requests.keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    assert_eq!(keys, ["client_roots", "greeting", "user_name"]);
+    let methods: serde_json::Value = serde_json::to_value(&requests).expect("json");
+    assert_eq!(methods["client_roots"]["method"], "roots/list");
+    assert_eq!(methods["greeting"]["method"], "sampling/createMessage");
+    assert_eq!(methods["user_name"]["method"], "elicitation/create");
+
+    let mut retry = call(tool, json!({}));
+    retry.request_state = input.request_state;
+    retry.input_responses = Some(
+        serde_json::from_value(json!({
+            "user_name": { "action": "accept", "content": { "name": "Grace" } },
+            "greeting": {
+                "role": "assistant",
+                "content": { "type": "text", "text": "hello there" },
+                "model": "test-model"
+            },
+            "client_roots": { "roots": [{ "uri": "file:///work/project", "name": "project" }] }
+        }))
+        .expect("input responses"),
+    );
+    let second = client
+        .send_request(ClientRequest::CallToolRequest(Request::new(retry)))
+        .await
+        .expect("an answer");
+    let rmcp::model::ServerResult::CallToolResult(result) = second else {
+        panic!("the result, not {second:?}");
+    };
+    assert_eq!(
+        text(&result),
+        "name: Grace; greeting: hello there; roots: file:///work/project"
+    );
+    client.cancel().await.expect("close");
+    tree.shutdown().await;
+}

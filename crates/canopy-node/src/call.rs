@@ -40,7 +40,16 @@ pub(crate) enum CallMsg {
     Sample {
         path: NodePath,
         params: Box<CreateMessageRequestParams>,
+        /// The key a child used for this request in its own `input_required`, reused
+        /// upstream when it is free.
+        key: Option<String>,
         reply: oneshot::Sender<Result<CreateMessageResult, McpError>>,
+    },
+    /// A node asks for the caller's roots (`roots/list`).
+    Roots {
+        /// The key a child used for this request in its own `input_required`.
+        key: Option<String>,
+        reply: oneshot::Sender<Result<serde_json::Value, McpError>>,
     },
 }
 
@@ -228,8 +237,24 @@ pub(crate) enum PendingInput {
     /// A sampling request.
     Sample {
         params: Box<CreateMessageRequestParams>,
+        key: Option<String>,
         reply: oneshot::Sender<Result<CreateMessageResult, McpError>>,
     },
+    /// A `roots/list` request (the answer is the `ListRootsResult` as JSON).
+    Roots {
+        key: Option<String>,
+        reply: oneshot::Sender<Result<serde_json::Value, McpError>>,
+    },
+}
+
+impl PendingInput {
+    /// The key a child chose for this request, to ask the caller under the same one.
+    pub(crate) fn child_key(&self) -> Option<&str> {
+        match self {
+            Self::Prompt { prompt, .. } => prompt.input_key.as_deref(),
+            Self::Sample { key, .. } | Self::Roots { key, .. } => key.as_deref(),
+        }
+    }
 }
 
 impl<T: Send + 'static> Driver<T> {
@@ -325,13 +350,26 @@ impl<T: Send + 'static> Driver<T> {
                         }
                     }));
             }
+            CallMsg::Roots { key, reply } => {
+                if upstream.is_stateless() {
+                    inputs.push(PendingInput::Roots { key, reply });
+                    return;
+                }
+                let upstream = Arc::clone(upstream);
+                self.waiting
+                    .get_or_insert_with(FuturesUnordered::new)
+                    .push(Box::pin(async move {
+                        let _ = reply.send(upstream.list_roots().await);
+                    }));
+            }
             CallMsg::Sample {
                 path,
                 params,
+                key,
                 reply,
             } => {
                 if upstream.is_stateless() {
-                    inputs.push(PendingInput::Sample { params, reply });
+                    inputs.push(PendingInput::Sample { params, key, reply });
                     return;
                 }
                 let upstream = Arc::clone(upstream);

@@ -187,6 +187,10 @@ pub struct Prompt {
     /// to an MCP client so nothing (URL mode, metadata) is lost on the way.
     #[serde(skip)]
     origin: Option<Arc<ElicitRequestParams>>,
+    /// The key a child used for this question in its own `input_required`: a 2026-07-28
+    /// caller is asked under the same key when it is free.
+    #[serde(skip)]
+    pub(crate) input_key: Option<String>,
 }
 
 impl fmt::Debug for Prompt {
@@ -215,6 +219,7 @@ impl Prompt {
             schema,
             answer: Arc::new(Mutex::new(Some(tx))),
             origin: None,
+            input_key: None,
         };
         (prompt, rx)
     }

@@ -251,11 +251,23 @@ pub(crate) async fn sample(
     params: CreateMessageRequestParams,
     notices: &Weak<dyn NodeNotices>,
 ) -> Result<CreateMessageResult, McpError> {
+    sample_keyed(scope, path, params, notices, None).await
+}
+
+/// [`sample`], for a request a child made under `key` in its own `input_required`.
+pub(crate) async fn sample_keyed(
+    scope: Option<&CallScope>,
+    path: &NodePath,
+    params: CreateMessageRequestParams,
+    notices: &Weak<dyn NodeNotices>,
+    key: Option<String>,
+) -> Result<CreateMessageResult, McpError> {
     if let Some(queue) = scope.and_then(|scope| scope.queue.as_ref()) {
         let (reply, result) = oneshot::channel();
         queue.send(CallMsg::Sample {
             path: path.clone(),
             params: Box::new(params),
+            key,
             reply,
         });
         return result.await.unwrap_or_else(|_| {

@@ -147,7 +147,15 @@ impl CanopyServer {
                 let mut requests = InputRequests::new();
                 let mut inputs = Vec::new();
                 for (index, input) in pending.into_iter().enumerate() {
-                    let key = format!("canopy-{}", index + 1);
+                    // A child's own key goes up unchanged when no other request of this
+                    // round has it; Canopy mints one otherwise.
+                    let key = match input.child_key() {
+                        Some(key) if !requests.contains_key(key) => key.to_owned(),
+                        _ => (index + 1..)
+                            .map(|n| format!("canopy-{n}"))
+                            .find(|key| !requests.contains_key(key))
+                            .unwrap_or_default(),
+                    };
                     let request = match &input {
                         PendingInput::Prompt { path, prompt } => InputRequest::Elicitation(
                             rmcp::model::ElicitRequest::new(elicit_params(path, prompt)),
@@ -155,6 +163,9 @@ impl CanopyServer {
                         PendingInput::Sample { params, .. } => InputRequest::CreateMessage(
                             rmcp::model::CreateMessageRequest::new((**params).clone()),
                         ),
+                        PendingInput::Roots { .. } => {
+                            InputRequest::ListRoots(rmcp::model::ListRootsRequest::default())
+                        }
                     };
                     requests.insert(key.clone(), request);
                     inputs.push((key, input));
@@ -210,6 +221,17 @@ impl CanopyServer {
                             answer_from_elicit(&result)
                         });
                     prompt.respond(answer);
+                }
+                PendingInput::Roots { reply, .. } => {
+                    let roots = response
+                        .filter(|value| value.get("roots").is_some_and(serde_json::Value::is_array))
+                        .ok_or_else(|| {
+                            McpError::invalid_params(
+                                format!("inputResponses has no roots/list result for '{key}'"),
+                                None,
+                            )
+                        });
+                    let _ = reply.send(roots);
                 }
                 PendingInput::Sample { reply, .. } => {
                     let result = response

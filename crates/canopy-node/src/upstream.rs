@@ -193,6 +193,30 @@ impl Upstream {
     }
 
     /// Runs a node's sampling request through the caller's model.
+    /// The caller's roots (`ListRootsResult` as JSON): asked of an MCP client that declared
+    /// the roots capability; none for one that did not, and for a Rust host.
+    pub(crate) async fn list_roots(&self) -> Result<serde_json::Value, McpError> {
+        let none = || serde_json::json!({ "roots": [] });
+        match &self.target {
+            Target::Mcp { peer, .. } => {
+                if peer
+                    .peer_info()
+                    .is_some_and(|info| info.capabilities.roots.is_none())
+                {
+                    return Ok(none());
+                }
+                let roots = peer.list_roots().await.map_err(|error| {
+                    McpError::internal_error(
+                        format!("roots/list to the client failed: {error}"),
+                        None,
+                    )
+                })?;
+                Ok(serde_json::to_value(roots).unwrap_or_else(|_| none()))
+            }
+            _ => Ok(none()),
+        }
+    }
+
     pub(crate) async fn sample(
         &self,
         path: &NodePath,

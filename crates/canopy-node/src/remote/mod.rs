@@ -34,11 +34,31 @@ use self::client::{LinkClient, LinkState};
 pub use self::spec::{DEFAULT_TIMEOUT, HttpSpec, StartMode, StdioSpec};
 use crate::{
     backend::Backend,
+    call::CallMsg,
     call::CallScope,
     event::Prompt,
-    local::{NodeNotices, sample},
+    local::{NodeNotices, sample_keyed},
     upstream::elicit_from_answer,
 };
+
+/// The caller's roots, for a child's `roots/list` input request (none when nobody can be
+/// asked).
+async fn roots(scope: &CallScope, key: String) -> Result<serde_json::Value, McpError> {
+    let Some(queue) = &scope.queue else {
+        return Ok(serde_json::json!({ "roots": [] }));
+    };
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    queue.send(CallMsg::Roots {
+        key: Some(key),
+        reply,
+    });
+    answer.await.unwrap_or_else(|_| {
+        Err(McpError::internal_error(
+            "the call ended before the roots were listed",
+            None,
+        ))
+    })
+}
 
 /// Which kind of remote child.
 #[derive(Debug)]
@@ -347,32 +367,45 @@ impl RemoteBackend {
         }
     }
 
-    /// Answers a child's `input_required` requests through the call's prompts and sampling.
+    /// Answers a child's `input_required` requests through the call's prompts, sampling
+    /// and roots — all at once, under the child's own keys, so a 2026-07-28 caller is asked
+    /// everything in one round with the same keys.
     async fn fulfil(
         &self,
         requests: InputRequests,
         scope: &CallScope,
     ) -> Result<InputResponses, McpError> {
-        let mut responses = InputResponses::new();
-        for (key, request) in requests {
+        let answers = requests.into_iter().map(|(key, request)| async move {
             let response = match request {
                 InputRequest::Elicitation(request) => {
-                    let (prompt, answer) =
+                    let (mut prompt, answer) =
                         Prompt::from_elicitation(scope.next_prompt_id(), request.params);
+                    prompt.input_key = Some(key.clone());
                     let answer = scope.ask(&self.path, prompt, answer).await;
                     serde_json::to_value(elicit_from_answer(answer))
                 }
                 InputRequest::CreateMessage(request) => {
-                    let result =
-                        sample(Some(scope), &self.path, request.params, &self.notices).await?;
+                    let result = sample_keyed(
+                        Some(scope),
+                        &self.path,
+                        request.params,
+                        &self.notices,
+                        Some(key.clone()),
+                    )
+                    .await?;
                     serde_json::to_value(result)
                 }
-                InputRequest::ListRoots(_) => Ok(serde_json::json!({ "roots": [] })),
+                InputRequest::ListRoots(_) => Ok(roots(scope, key.clone()).await?),
                 _ => Ok(serde_json::json!({})),
             };
             let response = response.map_err(|e| {
                 McpError::internal_error(format!("unserializable answer: {e}"), None)
             })?;
+            Ok::<_, McpError>((key, response))
+        });
+        let mut responses = InputResponses::new();
+        for answer in futures::future::join_all(answers).await {
+            let (key, response) = answer?;
             responses.insert(key, response);
         }
         Ok(responses)
