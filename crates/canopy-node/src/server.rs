@@ -317,11 +317,67 @@ impl ServerHandler for CanopyServer {
             .enable_resources_subscribe()
             .enable_completions()
             .enable_logging()
+            .enable_tasks()
             .build();
         let mut info = ServerConfig::new(capabilities);
         info.server_info = Implementation::new(self.tree.name.as_str(), env!("CARGO_PKG_VERSION"));
         info.instructions = self.tree.description.clone();
         info
+    }
+
+    async fn get_task(
+        &self,
+        request: rmcp::model::GetTaskParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::GetTaskResult, McpError> {
+        let (scope, _queue) = self.scope(&context, context.ct.clone());
+        let task_id = request.task_id.clone();
+        match self
+            .tree
+            .task_request(
+                &task_id,
+                rmcp::model::ClientRequest::GetTaskRequest(rmcp::model::Request::new(request)),
+                &scope,
+            )
+            .await?
+        {
+            rmcp::model::ServerResult::GetTaskResult(result) => Ok(result),
+            _ => Err(unexpected_task_answer(&task_id)),
+        }
+    }
+
+    async fn update_task(
+        &self,
+        request: rmcp::model::UpdateTaskParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        let (scope, _queue) = self.scope(&context, context.ct.clone());
+        let task_id = request.task_id.clone();
+        self.tree
+            .task_request(
+                &task_id,
+                rmcp::model::ClientRequest::UpdateTaskRequest(rmcp::model::Request::new(request)),
+                &scope,
+            )
+            .await
+            .map(drop)
+    }
+
+    async fn cancel_task(
+        &self,
+        request: rmcp::model::CancelTaskParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        let (scope, _queue) = self.scope(&context, context.ct.clone());
+        let task_id = request.task_id.clone();
+        self.tree
+            .task_request(
+                &task_id,
+                rmcp::model::ClientRequest::CancelTaskRequest(rmcp::model::Request::new(request)),
+                &scope,
+            )
+            .await
+            .map(drop)
     }
 
     async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
@@ -482,4 +538,12 @@ impl ServerHandler for CanopyServer {
     ) -> Result<(), McpError> {
         Ok(())
     }
+}
+
+/// A child answered a `tasks/*` request with something else.
+fn unexpected_task_answer(task_id: &str) -> McpError {
+    McpError::internal_error(
+        format!("the node that owns task '{task_id}' answered with an unexpected result"),
+        None,
+    )
 }

@@ -41,6 +41,10 @@ use crate::{
     upstream::elicit_from_answer,
 };
 
+/// The tasks extension (SEP-2663): the one extension Canopy routes (`tasks/*` go back to
+/// the node that started the task).
+const TASKS_EXTENSION: &str = "io.modelcontextprotocol/tasks";
+
 /// The caller's roots, for a child's `roots/list` input request (none when nobody can be
 /// asked).
 async fn roots(scope: &CallScope, key: String) -> Result<serde_json::Value, McpError> {
@@ -318,7 +322,8 @@ impl RemoteBackend {
     /// For a 2026-07-28 link: the capabilities the caller declared on its own request
     /// (`_meta["io.modelcontextprotocol/clientCapabilities"]`), sent on instead of the link's,
     /// so the child sees what the real client can do and can refuse with -32021 (which goes
-    /// back up unchanged). Extensions are left out: Canopy does not route them yet. Callers
+    /// back up unchanged). Of the extensions only tasks go along (Canopy routes `tasks/*`
+    /// back to the node that started the task). Callers
     /// that declared nothing per request (2025 sessions, Rust hosts) get the link's own
     /// capabilities, which Canopy bridges.
     fn caller_capabilities(&self, scope: &CallScope) -> Option<rmcp::model::RequestMetaObject> {
@@ -333,9 +338,12 @@ impl RemoteBackend {
             return None;
         }
         let mut capabilities = scope.caller.meta.as_ref()?.0.0.get(KEY)?.clone();
-        if let Some(capabilities) = capabilities.as_object_mut() {
-            capabilities.remove("extensions");
-            capabilities.remove("tasks");
+        if let Some(extensions) = capabilities
+            .get_mut("extensions")
+            .and_then(|e| e.as_object_mut())
+        {
+            // Tasks are routed back to their node (`tasks/*`); other extensions are not.
+            extensions.retain(|name, _| name == TASKS_EXTENSION);
         }
         let mut meta = rmcp::model::RequestMetaObject::default();
         meta.0.0.insert(KEY.to_owned(), capabilities);

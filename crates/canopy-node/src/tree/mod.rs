@@ -84,6 +84,9 @@ pub(crate) struct TreeInner {
     pub(crate) page_size: usize,
     /// MCP clients connected to the server face, told about list changes.
     pub(crate) peers: Mutex<Vec<Peer<RoleServer>>>,
+    /// Which node owns each task a `tools/call` started (tasks extension), so `tasks/*`
+    /// requests reach it.
+    pub(crate) tasks: Mutex<HashMap<String, NodeId>>,
     refreshing: tokio::sync::Mutex<()>,
     /// The `Arc` this tree lives in (nodes hold only weak references to it).
     this: Weak<TreeInner>,
@@ -161,6 +164,7 @@ impl Tree {
                 next_call: AtomicU64::new(1),
                 page_size,
                 peers: Mutex::new(Vec::new()),
+                tasks: Mutex::new(HashMap::new()),
                 refreshing: tokio::sync::Mutex::new(()),
                 this: weak.clone(),
                 host_caller: Arc::default(),

@@ -158,10 +158,39 @@ impl TreeInner {
             );
         }
         let mut response = result?;
-        if let CallToolResponse::Complete(result) = &mut response {
-            self.rewrite_content(&node.mount, &mut result.content);
+        match &mut response {
+            CallToolResponse::Complete(result) => {
+                self.rewrite_content(&node.mount, &mut result.content);
+            }
+            CallToolResponse::Task(task) => {
+                self.tasks
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(task.task.task_id.clone(), node.id);
+            }
+            _ => {}
         }
         Ok(response)
+    }
+
+    /// Sends a `tasks/get`, `tasks/update` or `tasks/cancel` to the node that started the
+    /// task; an id no node started is invalid params (-32602).
+    pub(crate) async fn task_request(
+        &self,
+        task_id: &str,
+        request: ClientRequest,
+        scope: &CallScope,
+    ) -> Result<ServerResult, McpError> {
+        let owner = self
+            .tasks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(task_id)
+            .copied();
+        let owner = owner
+            .ok_or_else(|| McpError::invalid_params(format!("unknown task '{task_id}'"), None))?;
+        let (node, backend) = self.node(owner)?;
+        guarded(&node.path, backend.request(request, scope)).await
     }
 
     /// Routes a `prompts/get`.
