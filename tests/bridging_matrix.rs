@@ -271,3 +271,90 @@ async fn a_2026_childs_input_requests_pass_through_with_their_keys_in_one_round(
     client.cancel().await.expect("close");
     tree.shutdown().await;
 }
+
+/// Tasks (the `io.modelcontextprotocol/tasks` extension) pass through: a client that opts in
+/// gets the child's task for a task-supporting tool, polls it through the root until it
+/// completes, and can cancel another one; an id no node started is invalid params.
+#[tokio::test]
+async fn a_childs_tasks_are_polled_and_cancelled_through_the_root() {
+    use rmcp::model::{CancelTaskParams, GetTaskParams, ServerResult};
+
+    let fixtures = StdioSpec::new(common::example_binary("conformance_server").to_string_lossy())
+        .protocol(ProtocolVersion::V_2026_07_28);
+    let tree = Tree::builder(Node::new("hub").child(Node::stdio("fixtures", fixtures).inline()))
+        .build()
+        .await
+        .expect("the tree builds");
+    let mut tasks_client = TestClient::new(true);
+    tasks_client.tasks = true;
+    let client = client(&tree, &ProtocolVersion::V_2026_07_28, tasks_client).await;
+    let start = |seconds: f64| {
+        ClientRequest::CallToolRequest(Request::new(call(
+            "slow_compute",
+            json!({ "seconds": seconds }),
+        )))
+    };
+    let ServerResult::CreateTaskResult(created) =
+        client.send_request(start(0.2)).await.expect("an answer")
+    else {
+        panic!("a task for a client that opted in");
+    };
+    let task_id = created.task.task_id.clone();
+    let get =
+        |id: &str| ClientRequest::GetTaskRequest(Request::new(GetTaskParams::new(id.to_owned())));
+    let mut finished = None;
+    for _ in 0..500 {
+        let ServerResult::GetTaskResult(status) =
+            client.send_request(get(&task_id)).await.expect("tasks/get")
+        else {
+            panic!("a task status");
+        };
+        let value = serde_json::to_value(&status).expect("json");
+        if value["status"] != "working" {
+            finished = Some(value);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let finished = finished.expect("the task finishes");
+    assert_eq!(finished["status"], "completed", "{finished}");
+    assert!(
+        finished.to_string().contains("computed after 0.2s"),
+        "{finished}"
+    );
+
+    let ServerResult::CreateTaskResult(slow) =
+        client.send_request(start(30.0)).await.expect("an answer")
+    else {
+        panic!("a task");
+    };
+    let cancel = ClientRequest::CancelTaskRequest(Request::new(CancelTaskParams::new(
+        slow.task.task_id.clone(),
+    )));
+    client
+        .send_request(cancel)
+        .await
+        .expect("tasks/cancel is acknowledged");
+    let ServerResult::GetTaskResult(status) = client
+        .send_request(get(&slow.task.task_id))
+        .await
+        .expect("tasks/get")
+    else {
+        panic!("a task status");
+    };
+    assert_eq!(
+        serde_json::to_value(&status).expect("json")["status"],
+        "cancelled"
+    );
+
+    let unknown = client
+        .send_request(get("no-such-task"))
+        .await
+        .expect_err("an unknown task");
+    let rmcp::service::ServiceError::McpError(error) = unknown else {
+        panic!("a JSON-RPC error, not {unknown:?}");
+    };
+    assert_eq!(error.code.0, -32602, "{error:?}");
+    client.cancel().await.expect("close");
+    tree.shutdown().await;
+}

@@ -65,6 +65,8 @@ pub struct TestClient {
     pub protocol: Option<rmcp::model::ProtocolVersion>,
     /// Whether the client declares sampling (it always declares elicitation).
     pub sampling: bool,
+    /// Whether the client declares the tasks extension.
+    pub tasks: bool,
 }
 
 impl TestClient {
@@ -75,6 +77,7 @@ impl TestClient {
             name: "Grace".into(),
             protocol: None,
             sampling: true,
+            tasks: false,
         }
     }
 
@@ -91,7 +94,14 @@ impl TestClient {
 
 impl ClientHandler for TestClient {
     fn get_info(&self) -> ClientConfig {
-        let mut capabilities = ClientCapabilities::builder().enable_elicitation().build();
+        let mut capabilities = if self.tasks {
+            ClientCapabilities::builder()
+                .enable_elicitation()
+                .enable_tasks()
+                .build()
+        } else {
+            ClientCapabilities::builder().enable_elicitation().build()
+        };
         if self.sampling {
             capabilities.sampling = Some(Default::default());
         }
