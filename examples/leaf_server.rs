@@ -3,7 +3,7 @@
 //!
 //! Run: `cargo run --example leaf_server -- web` (stdio), or
 //! `cargo run --example leaf_server -- lab --http 127.0.0.1:3001` (Streamable HTTP at /mcp).
-//! Servers: web, lab, notes, faulty, dynamic.
+//! Servers: web, lab, notes, faulty, dynamic, watched.
 
 #[path = "common/serve.rs"]
 mod serve;
@@ -17,11 +17,11 @@ async fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
     let which = args
         .next()
-        .context("usage: leaf_server (web|lab|notes|faulty|dynamic) [--http ADDR]")?;
+        .context("usage: leaf_server (web|lab|notes|faulty|dynamic|watched) [--http ADDR]")?;
     let http = match (args.next().as_deref(), args.next()) {
         (Some("--http"), Some(addr)) => Some(addr),
         (None, _) => None,
-        _ => bail!("usage: leaf_server (web|lab|notes|faulty|dynamic) [--http ADDR]"),
+        _ => bail!("usage: leaf_server (web|lab|notes|faulty|dynamic|watched) [--http ADDR]"),
     };
     match which.as_str() {
         "web" => serve::stdio_or_http(servers::Web::new(), http).await,
@@ -29,6 +29,7 @@ async fn main() -> anyhow::Result<()> {
         "notes" => serve::stdio_or_http(servers::Notes::new(), http).await,
         "faulty" => serve::stdio_or_http(servers::Faulty::new(), http).await,
         "dynamic" => serve::stdio_or_http(servers::Dynamic::new(), http).await,
-        other => bail!("unknown server '{other}' (web, lab, notes, faulty, dynamic)"),
+        "watched" => serve::stdio_or_http(servers::Watched::new(), http).await,
+        other => bail!("unknown server '{other}' (web, lab, notes, faulty, dynamic, watched)"),
     }
 }

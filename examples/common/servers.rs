@@ -549,3 +549,155 @@ impl ServerHandler for Dynamic {
         self.tool_router.call(context).await
     }
 }
+
+/// A server with one watched resource, `watch://counter`, that callers subscribe to: legacy
+/// `resources/subscribe` on the 2025 revisions, a `subscriptions/listen` stream naming the URI
+/// on 2026-07-28. `touch` bumps the counter and announces the update; `status` says how many
+/// listen streams watch a resource and which URIs are subscribed the legacy way.
+#[derive(Clone)]
+pub struct Watched {
+    tool_router: ToolRouter<Self>,
+    counter: Arc<std::sync::atomic::AtomicU64>,
+    subscribed: Arc<Mutex<Vec<String>>>,
+    streams: Arc<std::sync::atomic::AtomicUsize>,
+    updates: tokio::sync::broadcast::Sender<String>,
+}
+
+/// The watched resource's URI.
+pub const WATCHED_URI: &str = "watch://counter";
+
+#[tool_router]
+impl Watched {
+    pub fn new() -> Self {
+        Self {
+            tool_router: Self::tool_router(),
+            counter: Arc::default(),
+            subscribed: Arc::default(),
+            streams: Arc::default(),
+            updates: tokio::sync::broadcast::channel(16).0,
+        }
+    }
+
+    #[tool(description = "Bump the counter and announce that watch://counter changed")]
+    async fn touch(&self, context: RequestContext<RoleServer>) -> String {
+        let value = self.counter.fetch_add(1, Ordering::SeqCst) + 1;
+        let legacy = self
+            .subscribed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .any(|uri| uri == WATCHED_URI);
+        if legacy {
+            let _ = context
+                .peer
+                .notify_resource_updated(rmcp::model::ResourceUpdatedNotificationParam::new(
+                    WATCHED_URI,
+                ))
+                .await;
+        }
+        let _ = self.updates.send(WATCHED_URI.to_owned());
+        format!("counter is {value}")
+    }
+
+    #[tool(description = "How the resource is watched")]
+    async fn status(&self) -> String {
+        format!(
+            "listen streams: {}, subscribed: {:?}",
+            self.streams.load(Ordering::SeqCst),
+            self.subscribed.lock().unwrap_or_else(|p| p.into_inner())
+        )
+    }
+}
+
+#[tool_handler]
+impl ServerHandler for Watched {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_resources()
+                .enable_resources_subscribe()
+                .build(),
+        )
+    }
+
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, McpError> {
+        Ok(ListResourcesResult::with_all_items(vec![
+            Resource::new(WATCHED_URI, "counter").with_mime_type("text/plain"),
+        ]))
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::ReadResourceResponse, McpError> {
+        if request.uri != WATCHED_URI {
+            return Err(McpError::resource_not_found("no such resource", None));
+        }
+        let value = self.counter.load(Ordering::SeqCst).to_string();
+        Ok(ReadResourceResult::new(vec![ResourceContents::text(value, WATCHED_URI)]).into())
+    }
+
+    async fn subscribe(
+        &self,
+        request: rmcp::model::SubscribeRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        self.subscribed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(request.uri);
+        Ok(())
+    }
+
+    async fn unsubscribe(
+        &self,
+        request: rmcp::model::UnsubscribeRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        self.subscribed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|uri| *uri != request.uri);
+        Ok(())
+    }
+
+    fn accepted_subscription_filter(
+        &self,
+        requested: &rmcp::model::SubscriptionFilter,
+    ) -> Option<rmcp::model::SubscriptionFilter> {
+        Some(requested.clone())
+    }
+
+    async fn listen(&self, context: rmcp::service::SubscriptionContext) -> Result<(), McpError> {
+        let watching = context
+            .accepted()
+            .resource_subscriptions
+            .as_ref()
+            .is_some_and(|uris| !uris.is_empty());
+        if watching {
+            self.streams.fetch_add(1, Ordering::SeqCst);
+        }
+        let mut updates = self.updates.subscribe();
+        loop {
+            tokio::select! {
+                () = context.cancelled() => break,
+                update = updates.recv() => match update {
+                    // The sink drops URIs the stream's filter did not name.
+                    Ok(uri) => { let _ = context.sink().notify_resource_updated(uri).await; }
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                },
+            }
+        }
+        if watching {
+            self.streams.fetch_sub(1, Ordering::SeqCst);
+        }
+        Ok(())
+    }
+}

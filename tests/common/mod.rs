@@ -52,6 +52,8 @@ pub struct Seen {
     pub logs: Vec<serde_json::Value>,
     pub tool_list_changes: usize,
     pub samplings: usize,
+    /// The URIs of `notifications/resources/updated`, in order.
+    pub resource_updates: Vec<String>,
 }
 
 /// An rmcp client that records progress and answers elicitations: permission prompts are
@@ -131,6 +133,18 @@ impl ClientHandler for TestClient {
 
     async fn on_tool_list_changed(&self, _context: NotificationContext<RoleClient>) {
         self.seen.lock().expect("lock").tool_list_changes += 1;
+    }
+
+    async fn on_resource_updated(
+        &self,
+        params: rmcp::model::ResourceUpdatedNotificationParam,
+        _context: NotificationContext<RoleClient>,
+    ) {
+        self.seen
+            .lock()
+            .expect("lock")
+            .resource_updates
+            .push(params.uri);
     }
 
     #[allow(deprecated)]

@@ -10,7 +10,8 @@ use rmcp::{
         CallToolRequest, CallToolRequestParams, CallToolResponse, ClientRequest,
         ListPromptsRequest, ListResourceTemplatesRequest, ListResourcesRequest, ListToolsRequest,
         PaginatedRequestParams, Prompt, RequestOptionalParam, Resource, ResourceTemplate,
-        ServerResult, Tool,
+        ServerResult, SubscribeRequest, SubscribeRequestParams, Tool, UnsubscribeRequest,
+        UnsubscribeRequestParams,
     },
 };
 
@@ -46,6 +47,36 @@ pub(crate) trait Backend: Send + Sync + 'static {
                     None,
                 )),
             }
+        })
+    }
+
+    /// Subscribes to updates of the node's resource `uri` (its own URI): a legacy
+    /// `resources/subscribe` by default; links whose revision replaced it do what it has
+    /// instead. Updates come back through the node's notices (`resource_updated`).
+    fn subscribe<'a>(
+        &'a self,
+        uri: String,
+        scope: &'a CallScope,
+    ) -> BoxFuture<'a, Result<(), McpError>> {
+        Box::pin(async move {
+            let request = ClientRequest::SubscribeRequest(SubscribeRequest::new(
+                SubscribeRequestParams::new(uri),
+            ));
+            self.request(request, scope).await.map(|_| ())
+        })
+    }
+
+    /// Ends a subscription made with [`Backend::subscribe`].
+    fn unsubscribe<'a>(
+        &'a self,
+        uri: String,
+        scope: &'a CallScope,
+    ) -> BoxFuture<'a, Result<(), McpError>> {
+        Box::pin(async move {
+            let request = ClientRequest::UnsubscribeRequest(UnsubscribeRequest::new(
+                UnsubscribeRequestParams::new(uri),
+            ));
+            self.request(request, scope).await.map(|_| ())
         })
     }
 

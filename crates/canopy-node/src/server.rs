@@ -20,9 +20,10 @@ use rmcp::{
         Implementation, InputRequest, InputRequests, InputRequiredResult, ListPromptsResult,
         ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
         ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities, ServerConfig,
-        SetLevelRequestParams, SubscribeRequestParams, UnsubscribeRequestParams,
+        SetLevelRequestParams, SubscribeRequestParams, SubscriptionFilter, Tool,
+        UnsubscribeRequestParams,
     },
-    service::{NotificationContext, RequestContext},
+    service::{NotificationContext, RequestContext, SubscriptionContext},
 };
 use tokio_util::sync::CancellationToken;
 
@@ -30,7 +31,7 @@ use rmcp::model::ResultType;
 
 use crate::{
     call::{CallScope, CallerInfo, Driver, PendingInput, Step},
-    tree::{Tree, TreeInner},
+    tree::{ListenNotice, Tree, TreeInner},
     upstream::{Upstream, answer_from_elicit, elicit_params},
 };
 
@@ -400,6 +401,18 @@ impl ServerHandler for CanopyServer {
         Ok(result)
     }
 
+    /// The exposed tool named `name`, as `tools/list` shows it: rmcp's Streamable HTTP server
+    /// validates a call's `Mcp-Param-*` headers against its `x-mcp-header` annotations.
+    fn get_tool(&self, name: &str) -> Option<Tool> {
+        self.tree
+            .routes
+            .load()
+            .tools
+            .iter()
+            .find(|tool| tool.name == name)
+            .cloned()
+    }
+
     async fn list_prompts(
         &self,
         request: Option<PaginatedRequestParams>,
@@ -529,6 +542,79 @@ impl ServerHandler for CanopyServer {
             Box::pin(async move { tree.unsubscribe(request, &scope).await })
         })
         .await
+    }
+
+    /// 2026-07-28 `subscriptions/listen`: list changes are accepted as asked (rmcp keeps only
+    /// what `get_info` advertises), resource subscriptions for the URIs a node of the tree
+    /// owns.
+    fn accepted_subscription_filter(
+        &self,
+        requested: &SubscriptionFilter,
+    ) -> Option<SubscriptionFilter> {
+        let mut accepted = requested.clone();
+        if let Some(uris) = &mut accepted.resource_subscriptions {
+            uris.retain(|uri| self.tree.owns_resource(uri));
+        }
+        Some(accepted)
+    }
+
+    /// Runs one listen stream: subscribes to its resources at the nodes that own them, then
+    /// forwards the tree's list changes and resource updates into it (rmcp's sink tags each
+    /// with the subscription id and drops what the filter did not accept) until the caller
+    /// cancels it.
+    async fn listen(&self, context: SubscriptionContext) -> Result<(), McpError> {
+        use tokio::sync::broadcast::error::RecvError;
+        let mut notices = self.tree.listen.subscribe();
+        let scope = self.tree.background_scope();
+        let mut held = Vec::new();
+        let uris = context
+            .accepted()
+            .resource_subscriptions
+            .clone()
+            .unwrap_or_default();
+        for uri in uris {
+            match self
+                .tree
+                .subscribe(SubscribeRequestParams::new(uri.clone()), &scope)
+                .await
+            {
+                Ok(()) => held.push(uri),
+                Err(error) => {
+                    tracing::warn!(%uri, %error, "a listen stream's resource subscription failed");
+                }
+            }
+        }
+        let sink = context.sink().clone();
+        loop {
+            tokio::select! {
+                () = context.cancelled() => break,
+                notice = notices.recv() => match notice {
+                    Ok(ListenNotice::Lists { tools, prompts, resources }) => {
+                        if tools {
+                            let _ = sink.notify_tool_list_changed().await;
+                        }
+                        if prompts {
+                            let _ = sink.notify_prompt_list_changed().await;
+                        }
+                        if resources {
+                            let _ = sink.notify_resource_list_changed().await;
+                        }
+                    }
+                    Ok(ListenNotice::ResourceUpdated(uri)) => {
+                        let _ = sink.notify_resource_updated(uri).await;
+                    }
+                    Err(RecvError::Lagged(_)) => {}
+                    Err(RecvError::Closed) => break,
+                },
+            }
+        }
+        for uri in held {
+            let _ = self
+                .tree
+                .unsubscribe(UnsubscribeRequestParams::new(uri), &scope)
+                .await;
+        }
+        Ok(())
     }
 
     async fn set_level(

@@ -13,6 +13,7 @@ mod client;
 mod spec;
 
 use std::{
+    collections::HashMap,
     sync::{Arc, Mutex, Weak},
     time::{Duration, Instant},
 };
@@ -23,12 +24,16 @@ use rmcp::{
     ErrorData as McpError, RoleClient,
     model::{
         CallToolRequest, CallToolRequestParams, CallToolResponse, CancelledNotificationParam,
-        ClientRequest, InputRequest, InputRequests, InputResponses, ProtocolVersion, ServerResult,
+        ClientRequest, InputRequest, InputRequests, InputResponses, ProtocolVersion,
+        ServerNotification, ServerResult, SubscribeRequest, SubscribeRequestParams,
+        SubscriptionFilter, UnsubscribeRequest, UnsubscribeRequestParams,
     },
     service::{
         ClientLifecycleMode, ClientServiceExt, PeerRequestOptions, RunningService, ServiceError,
+        Subscription,
     },
 };
+use tokio_util::sync::CancellationToken;
 
 use self::client::{LinkClient, LinkState};
 pub use self::spec::{DEFAULT_TIMEOUT, HttpSpec, StartMode, StdioSpec};
@@ -93,6 +98,14 @@ struct LinkSlot {
     last_error: Option<String>,
 }
 
+/// A resource subscription held on a 2026-07-28 child, which has no `resources/subscribe`:
+/// a `subscriptions/listen` stream whose filter names the URI, shared by every subscriber.
+struct Watch {
+    subscribers: usize,
+    stop: CancellationToken,
+    task: tokio::task::JoinHandle<()>,
+}
+
 /// A child in another process.
 pub(crate) struct RemoteBackend {
     remote: Remote,
@@ -101,6 +114,8 @@ pub(crate) struct RemoteBackend {
     slot: tokio::sync::Mutex<LinkSlot>,
     protocol: Mutex<Option<String>>,
     timeout: Duration,
+    /// Resource subscriptions held as listen streams, by the child's URI.
+    watches: tokio::sync::Mutex<HashMap<String, Watch>>,
 }
 
 impl RemoteBackend {
@@ -117,6 +132,7 @@ impl RemoteBackend {
             slot: tokio::sync::Mutex::default(),
             protocol: Mutex::new(None),
             timeout,
+            watches: tokio::sync::Mutex::default(),
         }
     }
 
@@ -266,7 +282,150 @@ impl RemoteBackend {
             .peer_info()
             .map(|info| info.protocol_version.to_string());
         *self.protocol.lock().unwrap_or_else(|p| p.into_inner()) = version;
+        self.watch_lists(&service);
         Ok(Arc::new(Connection { service, state }))
+    }
+
+    /// Whether the link speaks 2026-07-28 or later, where notifications come on
+    /// `subscriptions/listen` streams.
+    fn speaks_listen(&self) -> bool {
+        self.protocol_version()
+            .is_some_and(|v| v.as_str() >= ProtocolVersion::V_2026_07_28.as_str())
+    }
+
+    /// On a 2026-07-28 link, a child announces list changes only on listen streams: opens
+    /// one for the lists the child says can change, for the connection's lifetime, so the
+    /// tree refreshes when they do.
+    fn watch_lists(&self, service: &RunningService<RoleClient, LinkClient>) {
+        if !self.speaks_listen() {
+            return;
+        }
+        let Some(info) = service.peer_info() else {
+            return;
+        };
+        let filter = SubscriptionFilter::builder()
+            .tools_list_changed()
+            .prompts_list_changed()
+            .resources_list_changed()
+            .build()
+            .supported_by(&info.capabilities);
+        if filter == SubscriptionFilter::default() {
+            return;
+        }
+        let (peer, path, notices, timeout) = (
+            service.peer().clone(),
+            self.path.clone(),
+            self.notices.clone(),
+            self.timeout,
+        );
+        tokio::spawn(async move {
+            match tokio::time::timeout(timeout, peer.listen(filter)).await {
+                Ok(Ok(subscription)) => {
+                    pump(subscription, CancellationToken::new(), path, notices).await;
+                }
+                Ok(Err(error)) => {
+                    tracing::debug!(%path, %error, "the child refused a listen stream for list changes");
+                }
+                Err(_) => {
+                    tracing::debug!(%path, "the child did not acknowledge a listen stream for list changes");
+                }
+            }
+        });
+    }
+
+    /// Subscribes to the child's resource `uri`: `resources/subscribe` on a legacy link, a
+    /// `subscriptions/listen` stream naming the URI on a 2026-07-28 one (shared by all the
+    /// subscribers of the URI, its updates delivered as the node's `resource_updated`).
+    async fn subscribe_resource(&self, uri: String, scope: &CallScope) -> Result<(), McpError> {
+        let connection = self.connection().await?;
+        if !self.speaks_listen() {
+            let request = ClientRequest::SubscribeRequest(SubscribeRequest::new(
+                SubscribeRequestParams::new(uri),
+            ));
+            return self.send(request, scope).await.map(|_| ());
+        }
+        let mut watches = self.watches.lock().await;
+        if let Some(watch) = watches.get_mut(&uri)
+            && !watch.task.is_finished()
+        {
+            watch.subscribers += 1;
+            return Ok(());
+        }
+        let filter = SubscriptionFilter::builder()
+            .resource_subscription(uri.clone())
+            .build();
+        let listening =
+            tokio::time::timeout(self.timeout, connection.service.peer().listen(filter)).await;
+        let mut subscription = match listening {
+            Ok(Ok(subscription)) => subscription,
+            Ok(Err(error)) => return Err(self.link_error(&connection, error).await),
+            Err(_) => {
+                return Err(McpError::internal_error(
+                    format!(
+                        "node '{}' did not acknowledge a subscription to '{uri}' within {:.1}s",
+                        self.path,
+                        self.timeout.as_secs_f64()
+                    ),
+                    None,
+                ));
+            }
+        };
+        let accepted = subscription
+            .acknowledged()
+            .resource_subscriptions
+            .as_ref()
+            .is_some_and(|uris| uris.contains(&uri));
+        if !accepted {
+            let _ = subscription.cancel().await;
+            return Err(McpError::invalid_params(
+                format!(
+                    "node '{}' does not accept subscriptions to '{uri}'",
+                    self.path
+                ),
+                None,
+            ));
+        }
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(pump(
+            subscription,
+            stop.clone(),
+            self.path.clone(),
+            self.notices.clone(),
+        ));
+        watches.insert(
+            uri,
+            Watch {
+                subscribers: 1,
+                stop,
+                task,
+            },
+        );
+        Ok(())
+    }
+
+    /// Ends a subscription made with [`Self::subscribe_resource`]: the listen stream closes
+    /// with its last subscriber.
+    async fn unsubscribe_resource(&self, uri: String, scope: &CallScope) -> Result<(), McpError> {
+        {
+            let mut watches = self.watches.lock().await;
+            if let Some(watch) = watches.get_mut(&uri) {
+                watch.subscribers = watch.subscribers.saturating_sub(1);
+                if watch.subscribers == 0
+                    && let Some(watch) = watches.remove(&uri)
+                {
+                    watch.stop.cancel();
+                }
+                return Ok(());
+            }
+        }
+        if self.speaks_listen() {
+            // Nothing is held for this URI: unsubscribing is idempotent.
+            return Ok(());
+        }
+        let request = ClientRequest::UnsubscribeRequest(UnsubscribeRequest::new(
+            UnsubscribeRequestParams::new(uri),
+        ));
+        self.send(request, scope).await.map(|_| ())
     }
 
     /// Forgets a connection that failed, so the next call reconnects.
@@ -421,6 +580,9 @@ impl RemoteBackend {
 
     /// Closes the link cleanly (the child process is asked to exit, then killed).
     pub(crate) async fn shutdown(&self) {
+        for (_, watch) in self.watches.lock().await.drain() {
+            watch.stop.cancel();
+        }
         let connection = self.slot.lock().await.connection.take();
         if let Some(connection) = connection.and_then(|c| Arc::try_unwrap(c).ok()) {
             let mut service = connection.service;
@@ -489,6 +651,22 @@ impl Backend for RemoteBackend {
         })
     }
 
+    fn subscribe<'a>(
+        &'a self,
+        uri: String,
+        scope: &'a CallScope,
+    ) -> BoxFuture<'a, Result<(), McpError>> {
+        Box::pin(self.subscribe_resource(uri, scope))
+    }
+
+    fn unsubscribe<'a>(
+        &'a self,
+        uri: String,
+        scope: &'a CallScope,
+    ) -> BoxFuture<'a, Result<(), McpError>> {
+        Box::pin(self.unsubscribe_resource(uri, scope))
+    }
+
     fn link(&self) -> LinkKind {
         match self.remote {
             Remote::Stdio(_) => LinkKind::Stdio,
@@ -509,5 +687,39 @@ impl Backend for RemoteBackend {
 
     fn shutdown(&self) -> BoxFuture<'_, ()> {
         Box::pin(RemoteBackend::shutdown(self))
+    }
+}
+
+/// Carries what a child sends on a listen stream to the tree, until `stop` (which cancels
+/// the stream on the child) or the stream's end.
+async fn pump(
+    mut subscription: Subscription,
+    stop: CancellationToken,
+    path: NodePath,
+    notices: Weak<dyn NodeNotices>,
+) {
+    loop {
+        let next = tokio::select! {
+            () = stop.cancelled() => None,
+            next = subscription.next() => Some(next),
+        };
+        let Some(next) = next else {
+            let _ = subscription.cancel().await;
+            return;
+        };
+        let (Ok(Some(notification)), Some(notices)) = (next, notices.upgrade()) else {
+            return;
+        };
+        match notification {
+            ServerNotification::ResourceUpdatedNotification(update) => {
+                notices.resource_updated(&path, &update.params.uri);
+            }
+            ServerNotification::ToolListChangedNotification(_)
+            | ServerNotification::PromptListChangedNotification(_)
+            | ServerNotification::ResourceListChangedNotification(_) => {
+                notices.list_changed(&path);
+            }
+            _ => {}
+        }
     }
 }

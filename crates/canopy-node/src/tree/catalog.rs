@@ -9,7 +9,7 @@ use canopy_topology::{
 use rmcp::model::{Prompt as McpPrompt, Resource, ResourceTemplate, Tool};
 use tokio_util::sync::CancellationToken;
 
-use super::{NodeRt, RouteState, TreeInner, is_denied};
+use super::{ListenNotice, NodeRt, RouteState, TreeInner, is_denied};
 use crate::{
     backend::{Catalog, fetch_catalog},
     call::CallScope,
@@ -133,6 +133,7 @@ impl TreeInner {
         let Some(node) = self.by_path.get(&path).and_then(|id| self.nodes.get(id)) else {
             return;
         };
+        let before = self.routes.load_full();
         if let Err(error) = self
             .refresh_catalog(node)
             .await
@@ -141,6 +142,20 @@ impl TreeInner {
             tracing::warn!(%path, %error, "could not refresh the node's capabilities");
             return;
         }
+        // Listen streams hear of the lists that changed; a change the node announced that
+        // left the exposed lists as they were is passed on as all three (as sessions get it).
+        let after = self.routes.load();
+        let (tools, prompts, resources) = (
+            before.tools != after.tools,
+            before.prompts != after.prompts,
+            before.resources != after.resources || before.templates != after.templates,
+        );
+        let unseen = !(tools || prompts || resources);
+        let _ = self.listen.send(ListenNotice::Lists {
+            tools: tools || unseen,
+            prompts: prompts || unseen,
+            resources: resources || unseen,
+        });
         let peers: Vec<_> = {
             let mut peers = self.peers.lock().unwrap_or_else(|p| p.into_inner());
             peers.retain(|peer| !peer.is_transport_closed());

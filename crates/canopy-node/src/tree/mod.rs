@@ -41,6 +41,24 @@ use crate::{
 /// oldest events (and is told so by `broadcast`).
 const TREE_EVENT_CAPACITY: usize = 1024;
 
+/// Capacity of the channel feeding the listen streams; a stream that falls further behind
+/// skips what it missed.
+const LISTEN_CAPACITY: usize = 256;
+
+/// A change the `subscriptions/listen` streams of 2026-07-28 callers may want to hear of
+/// (each stream's filter decides).
+#[derive(Clone, Debug)]
+pub(crate) enum ListenNotice {
+    /// Which exposed lists changed.
+    Lists {
+        tools: bool,
+        prompts: bool,
+        resources: bool,
+    },
+    /// An exposed resource was updated.
+    ResourceUpdated(String),
+}
+
 /// A tree of MCP servers that answers as one.
 ///
 /// Build one with [`Tree::builder`]; call tools with [`Tree::call_tool`] or
@@ -87,6 +105,8 @@ pub(crate) struct TreeInner {
     /// Which node owns each task a `tools/call` started (tasks extension), so `tasks/*`
     /// requests reach it.
     pub(crate) tasks: Mutex<HashMap<String, NodeId>>,
+    /// What the `subscriptions/listen` streams of 2026-07-28 callers are told.
+    pub(crate) listen: tokio::sync::broadcast::Sender<ListenNotice>,
     refreshing: tokio::sync::Mutex<()>,
     /// The `Arc` this tree lives in (nodes hold only weak references to it).
     this: Weak<TreeInner>,
@@ -165,6 +185,7 @@ impl Tree {
                 page_size,
                 peers: Mutex::new(Vec::new()),
                 tasks: Mutex::new(HashMap::new()),
+                listen: tokio::sync::broadcast::channel(LISTEN_CAPACITY).0,
                 refreshing: tokio::sync::Mutex::new(()),
                 this: weak.clone(),
                 host_caller: Arc::default(),
@@ -554,6 +575,12 @@ impl TreeInner {
         CallId(self.next_call.fetch_add(1, Ordering::Relaxed))
     }
 
+    /// A scope for requests the tree makes on its own behalf (the resource subscriptions of
+    /// listen streams): no caller, nobody listening.
+    pub(crate) fn background_scope(&self) -> CallScope {
+        CallScope::quiet(None, Arc::clone(&self.host_caller))
+    }
+
     fn node(&self, id: NodeId) -> Result<(&NodeRt, &Arc<dyn Backend>), McpError> {
         let node = self
             .nodes
@@ -582,6 +609,9 @@ impl NodeNotices for TreeInner {
             return;
         };
         let exposed = self.codec.encode_uri(&node.mount, uri);
+        let _ = self
+            .listen
+            .send(ListenNotice::ResourceUpdated(exposed.clone()));
         let peers: Vec<_> = self.peers.lock().unwrap_or_else(|p| p.into_inner()).clone();
         tokio::spawn(async move {
             for peer in peers {

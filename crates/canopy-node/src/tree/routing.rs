@@ -8,8 +8,8 @@ use rmcp::{
         CallToolRequestParams, CallToolResponse, CallToolResult, ClientRequest, CompleteRequest,
         CompleteRequestParams, CompleteResult, ContentBlock, GetPromptRequest,
         GetPromptRequestParams, GetPromptResponse, ReadResourceRequest, ReadResourceRequestParams,
-        ReadResourceResponse, Reference, ResourceContents, ServerResult, SubscribeRequest,
-        SubscribeRequestParams, UnsubscribeRequest, UnsubscribeRequestParams,
+        ReadResourceResponse, Reference, ResourceContents, ServerResult, SubscribeRequestParams,
+        UnsubscribeRequestParams,
     },
 };
 
@@ -294,47 +294,36 @@ impl TreeInner {
         }
     }
 
-    /// Routes `resources/subscribe` (legacy revisions).
+    /// Routes `resources/subscribe` (legacy callers), and the resource subscriptions of a
+    /// 2026-07-28 caller's `subscriptions/listen`: each node's link subscribes the way its
+    /// revision does (see [`crate::backend::Backend::subscribe`]).
     pub(crate) async fn subscribe(
         &self,
-        mut params: SubscribeRequestParams,
+        params: SubscribeRequestParams,
         scope: &CallScope,
     ) -> Result<(), McpError> {
-        let uri = std::mem::take(&mut params.uri);
-        self.route_uri(&uri, scope, |original| {
-            params.uri = original;
-            ClientRequest::SubscribeRequest(SubscribeRequest::new(params))
-        })
-        .await
-        .map(|_| ())
+        let routes = self.routes.load_full();
+        let (node_id, original) = self.resolve_uri(&routes, &params.uri)?;
+        let (node, backend) = self.node(node_id)?;
+        guarded(&node.path, backend.subscribe(original, scope)).await
     }
 
-    /// Routes `resources/unsubscribe` (legacy revisions).
+    /// Routes `resources/unsubscribe` (legacy callers), and the end of a listen stream's
+    /// resource subscriptions.
     pub(crate) async fn unsubscribe(
         &self,
-        mut params: UnsubscribeRequestParams,
+        params: UnsubscribeRequestParams,
         scope: &CallScope,
     ) -> Result<(), McpError> {
-        let uri = std::mem::take(&mut params.uri);
-        self.route_uri(&uri, scope, |original| {
-            params.uri = original;
-            ClientRequest::UnsubscribeRequest(UnsubscribeRequest::new(params))
-        })
-        .await
-        .map(|_| ())
+        let routes = self.routes.load_full();
+        let (node_id, original) = self.resolve_uri(&routes, &params.uri)?;
+        let (node, backend) = self.node(node_id)?;
+        guarded(&node.path, backend.unsubscribe(original, scope)).await
     }
 
-    /// Sends the request `make` builds (from the node's own URI) to the node owning `uri`.
-    async fn route_uri(
-        &self,
-        uri: &str,
-        scope: &CallScope,
-        make: impl FnOnce(String) -> ClientRequest,
-    ) -> Result<ServerResult, McpError> {
-        let routes = self.routes.load_full();
-        let (node_id, original) = self.resolve_uri(&routes, uri)?;
-        let (node, backend) = self.node(node_id)?;
-        guarded(&node.path, backend.request(make(original), scope)).await
+    /// Whether a node of the tree owns the exposed resource `uri` (and policy allows it).
+    pub(crate) fn owns_resource(&self, uri: &str) -> bool {
+        self.resolve_uri(&self.routes.load(), uri).is_ok()
     }
 
     /// Routes `completion/complete` to the node owning the prompt or template.
