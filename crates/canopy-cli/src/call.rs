@@ -3,7 +3,7 @@
 
 use std::{io::IsTerminal, path::PathBuf, time::Duration};
 
-use canopy_node::{CallError, CallHandle, Event, EventKind};
+use canopy_node::{CallError, CallHandle, Event, EventKind, PromptAnswer};
 use clap::Args;
 use rmcp::model::CallToolResult;
 use serde_json::{Map, Value};
@@ -12,7 +12,7 @@ use crate::{
     Failure, Outcome,
     load::build_tree,
     prompt::{self, Answering},
-    render::{LiveView, format_result, print_line},
+    render::{LiveView, event_line, format_result, print_line},
     serve::shutdown_signal,
 };
 
@@ -201,6 +201,9 @@ pub(crate) async fn drive(
                 &prompt.schema,
                 view,
             );
+            if !json && let Some(line) = answered_by_flag(answering, &event, &answer) {
+                view.line(&line);
+            }
             prompt.respond(answer);
         }
     }
@@ -210,6 +213,24 @@ pub(crate) async fn drive(
         timed_out,
         interrupted,
     }
+}
+
+/// The line that records a prompt answered by `--yes` or `--no`, so the plain view shows
+/// every notable event of the call (prompts answered at the terminal were seen there, and
+/// unanswerable ones get their own note).
+fn answered_by_flag(answering: Answering, event: &Event, answer: &PromptAnswer) -> Option<String> {
+    let flag = match answering {
+        Answering::Yes => "--yes",
+        Answering::No => "--no",
+        Answering::Terminal | Answering::Nobody => return None,
+    };
+    let verdict = match answer {
+        PromptAnswer::Accept(_) => "accepted",
+        PromptAnswer::Decline => "declined",
+        PromptAnswer::Cancel => "cancelled",
+        _ => "answered",
+    };
+    event_line(event).map(|line| format!("{line} ({verdict}: {flag})"))
 }
 
 async fn sleep_until(deadline: Option<tokio::time::Instant>) {

@@ -60,11 +60,10 @@ impl LiveView {
             eprintln!("[{key}] progress {text}");
             return;
         }
-        let bar = self.bars.entry(key.to_owned()).or_insert_with(|| {
-            let bar = self.multi.add(ProgressBar::new(BAR_STEPS));
-            bar.set_prefix(key.to_owned());
-            bar
-        });
+        let bar = self
+            .bars
+            .entry(key.to_owned())
+            .or_insert_with(|| add_bar(&self.multi, key));
         match total {
             Some(total) if total > 0.0 => {
                 bar.set_style(bar_style());
@@ -82,22 +81,20 @@ impl LiveView {
         bar.set_message(text);
     }
 
-    /// Marks the bar of `key` done (it stays, greyed by the finished style).
     /// Shows `message` beside the node's spinner (live only: plain output prints lines).
     pub(crate) fn note(&mut self, key: &str, message: &str) {
         if !self.live {
             return;
         }
         let bar = self.bars.entry(key.to_owned()).or_insert_with(|| {
-            let bar = self.multi.add(ProgressBar::new(BAR_STEPS));
-            bar.set_prefix(key.to_owned());
-            bar.set_style(spinner_style());
+            let bar = add_bar(&self.multi, key);
             bar.enable_steady_tick(Duration::from_millis(120));
             bar
         });
         bar.set_message(message.to_owned());
     }
 
+    /// Removes the bar of `key` (its node finished).
     pub(crate) fn finish(&mut self, key: &str) {
         if let Some(bar) = self.bars.remove(key) {
             bar.finish_and_clear();
@@ -144,6 +141,15 @@ impl LiveView {
             }
         }
     }
+}
+
+/// A new bar for `key`, a spinner until it knows a total. It is styled before it is added,
+/// so it is never drawn with indicatif's default style (a `0/1000` bar).
+fn add_bar(multi: &MultiProgress, key: &str) -> ProgressBar {
+    let bar = ProgressBar::new(BAR_STEPS)
+        .with_style(spinner_style())
+        .with_prefix(key.to_owned());
+    multi.add(bar)
 }
 
 fn bar_style() -> ProgressStyle {

@@ -58,13 +58,18 @@ pub(crate) struct RunArgs {
     /// The most model tokens every agent of the run may spend together.
     #[arg(long, value_name = "N")]
     pub(crate) max_tokens: Option<u64>,
-    /// The run's deadline, in seconds: agents stop and answer with what they have.
+    /// The run's deadline, in seconds: agents stop and answer with what they have; a run
+    /// still busy 5 s later is cancelled.
     #[arg(long, value_name = "SECS", value_parser = parse_timeout)]
     pub(crate) timeout: Option<Duration>,
     /// The root agent's tool to call, when the root has more than one.
     #[arg(long, value_name = "NAME")]
     pub(crate) tool: Option<String>,
 }
+
+/// How long a run may go on past its `--timeout` (finishing a tool call, answering) before
+/// it is cancelled.
+const DEADLINE_GRACE: Duration = Duration::from_secs(5);
 
 /// Runs `canopy run`.
 pub(crate) async fn run(args: RunArgs) -> Outcome {
@@ -90,8 +95,9 @@ pub(crate) async fn run(args: RunArgs) -> Outcome {
     let call = tree.start_call_with(&tool, Some(task), limits);
     let mut view = LiveView::new(!args.json && std::io::stderr().is_terminal());
     let mut agents = AgentView::default();
-    // A generous guard over the budget's own deadline, in case a node ignores it.
-    let guard = args.timeout.map(|t| t + Duration::from_secs(30));
+    // The budget's deadline stops agents between turns, but a tool call already running
+    // is not interrupted by it: past the deadline and a short grace, the run is cancelled.
+    let guard = args.timeout.map(|t| t + DEADLINE_GRACE);
     let ended = drive(
         call,
         args.json,
@@ -104,6 +110,14 @@ pub(crate) async fn run(args: RunArgs) -> Outcome {
     tree.shutdown().await;
     let result = match &ended.result {
         Ok(result) => result,
+        Err(_) if ended.timed_out => {
+            return Err(Failure::Failed(format!(
+                "canopy: the run passed its deadline ({} s) and had not stopped {} s later, so \
+                 it was cancelled",
+                args.timeout.map_or(0.0, |t| t.as_secs_f64()),
+                DEADLINE_GRACE.as_secs()
+            )));
+        }
         Err(error) => return Err(ended.failure(&tool, guard, error)),
     };
     let summary = result.structured_content.clone().unwrap_or(Value::Null);
