@@ -22,7 +22,7 @@ use crate::{
 #[derive(Debug, Args)]
 #[command(after_help = "\
 Examples:
-  canopy run examples/trees/analyst.toml \"Which customers spent the most?\"
+  canopy run analyst.toml \"Which customers spent the most?\"
   canopy run team.toml \"Summarise the corpus\" --yes
   canopy run team.toml \"…\" --max-calls 20 --max-tokens 50000 --timeout 120
   canopy run team.toml \"…\" --json | jq -c 'select(.type == \"partial\")'
