@@ -8,7 +8,14 @@ use std::{
 };
 
 fn run(name: &str, stdin: &str) -> String {
+    run_with(name, &[], stdin)
+}
+
+fn run_with(name: &str, args: &[&str], stdin: &str) -> String {
     let mut child = Command::new(common::example_binary(name))
+        .args(args)
+        .env_remove("OPENAI_API_KEY")
+        .env_remove("ANTHROPIC_API_KEY")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -66,4 +73,51 @@ fn permission_prompt_is_refused_when_declined() {
         out.contains("the call was refused; notes now: \"\""),
         "{out}"
     );
+}
+
+#[test]
+fn research_team_runs_nested_agents_offline() {
+    let out = run_with("research_team", &["--yes"], "");
+    for line in [
+        "[lead] calls ecology__run",
+        "[lead] calls forestry__run",
+        "[ecology] calls library__search",
+        "[ecology/library] Finished ecology/library/read",
+        "[forestry] says: Reading 'forest-management'.",
+        "accepted (--yes)",
+        "[notes] Finished notes/write_note",
+    ] {
+        assert!(out.contains(line), "missing {line:?} in:\n{out}");
+    }
+    let answer = out
+        .split("Answer:\n")
+        .nth(1)
+        .and_then(|rest| rest.lines().next())
+        .unwrap_or_default();
+    assert!(
+        answer.starts_with("In short: Carbon moving between trees:")
+            && answer.contains("Also: Forest management:"),
+        "{answer}"
+    );
+    let lead_row: Vec<&str> = out
+        .lines()
+        .find(|l| l.starts_with("lead "))
+        .expect("a usage row for the lead")
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        lead_row[1..3],
+        ["9", "7"],
+        "model and tool calls of the whole team"
+    );
+}
+
+#[test]
+fn research_team_declines_the_note_without_a_terminal() {
+    let out = run_with("research_team", &[], "");
+    assert!(
+        out.contains("declined (no terminal; pass --yes to accept)"),
+        "{out}"
+    );
+    assert!(!out.contains("[notes] Finished"), "{out}");
 }
