@@ -18,6 +18,7 @@ fn every_example_tree_file_loads() {
             let source = std::fs::read_to_string(&path).expect("read");
             let env = |name: &str| match name {
                 "LAB_URL" => Some("http://127.0.0.1:3001/mcp".to_owned()),
+                "LEAF_SERVER" => Some("sh".to_owned()),
                 other => std::env::var(other).ok(),
             };
             let origin = path.file_name().and_then(|n| n.to_str()).unwrap_or("tree");
@@ -27,7 +28,7 @@ fn every_example_tree_file_loads() {
             loaded += 1;
         }
     }
-    assert_eq!(loaded, 5);
+    assert_eq!(loaded, 7);
 }
 
 #[tokio::test]
@@ -64,5 +65,30 @@ async fn the_main_example_tree_builds_and_answers() {
         result.content[0].as_text().map(|t| t.text.as_str()),
         Some("3.0")
     );
+    tree.shutdown().await;
+}
+
+/// `analyst.toml`: its scripted agent lists the sample shop's tables, queries it through the
+/// `canopy-sql` child, and answers with the rows.
+#[tokio::test]
+async fn the_analyst_tree_answers_from_the_sample_database() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/trees/analyst.toml");
+    let root = treefile::load(&path).expect("analyst.toml loads");
+    let tree = Tree::builder(root)
+        .agents(canopy::agent::factory())
+        .build()
+        .await
+        .expect("the tree builds");
+    let mut task = serde_json::Map::new();
+    task.insert("task".into(), "Which customers spent the most?".into());
+    let result = tree.call_tool("run", Some(task)).await.expect("a result");
+    let answer = result.content[0].as_text().expect("text").text.clone();
+    assert!(
+        answer.starts_with("The top customers by spending:") && answer.contains("Gustavo García"),
+        "{answer}"
+    );
+    let summary = result.structured_content.expect("a summary");
+    assert_eq!(summary["outcome"], "answered");
+    assert_eq!(summary["toolCalls"], 2);
     tree.shutdown().await;
 }

@@ -121,3 +121,17 @@ fn research_team_declines_the_note_without_a_terminal() {
     );
     assert!(!out.contains("[notes] Finished"), "{out}");
 }
+
+#[test]
+fn data_analyst_answers_from_the_sample_database() {
+    let out = run_with("data_analyst", &["Revenue per product category?"], "");
+    for line in [
+        "[analyst] calls shop__list_tables",
+        "[analyst] calls shop__query",
+        "[shop] Finished shop/query",
+        "| kitchen     |",
+        "3 turns, 2 tool calls",
+    ] {
+        assert!(out.contains(line), "missing {line:?} in:\n{out}");
+    }
+}
