@@ -237,7 +237,7 @@ fn a_run_with_one_call_stops_before_delegating_and_exits_1() {
     );
     let summary = &events.last().expect("a last event")["result"]["structuredContent"];
     assert_eq!(summary["outcome"], "budget_exhausted");
-    assert_eq!(summary["budget"], "the call budget is spent (1 tool calls)");
+    assert_eq!(summary["budget"], "the call budget is spent (1 tool call)");
     assert_eq!(summary["answer"], "I will ask the researcher.");
     assert!(
         stderr(&output).contains("canopy: the run stopped: the call budget is spent"),

@@ -67,7 +67,7 @@ impl Limits {
 #[non_exhaustive]
 pub enum BudgetExceeded {
     /// Every allowed tool call was made.
-    #[error("the call budget is spent ({limit} tool calls)")]
+    #[error("the call budget is spent ({limit} tool call{})", if *limit == 1 { "" } else { "s" })]
     Calls {
         /// The limit.
         limit: u64,
