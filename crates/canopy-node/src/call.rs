@@ -115,6 +115,9 @@ pub(crate) struct CallScope {
     pub(crate) quiet: bool,
     /// The call's budget and deadline, when it has one (shared by every node on the path).
     pub(crate) budget: Option<Arc<crate::budget::Budget>>,
+    /// A node is asked what it offers while the tree is built or refreshed: in-process
+    /// nodes answer through the tree's shared discovery peer, not a session of their own.
+    pub(crate) discovery: bool,
 }
 
 /// Prompt ids, unique within the process (so also within a call).
@@ -144,6 +147,7 @@ impl CallScope {
             wants_progress: listening,
             quiet: false,
             budget: None,
+            discovery: false,
         };
         (scope, queue)
     }
@@ -160,6 +164,7 @@ impl CallScope {
             wants_progress: false,
             quiet: true,
             budget: None,
+            discovery: false,
         }
     }
 

@@ -59,6 +59,23 @@ pub(crate) trait NodeNotices: Send + Sync + 'static {
     ) -> BoxFuture<'static, Result<CreateMessageResult, McpError>>;
     /// The tree itself, for nodes that call into their subtree (service nodes).
     fn tree(&self) -> Option<Arc<crate::tree::TreeInner>>;
+    /// A peer shared by the tree's in-process nodes while they list what they offer, so
+    /// discovery needs no session per node.
+    fn discovery_peer(&self) -> Option<Peer<RoleServer>>;
+}
+
+/// The handler behind the discovery peer: it serves nothing; its peer only stands in the
+/// request context of list requests.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Discovery;
+
+impl ServerHandler for Discovery {}
+
+impl LocalBackend<Discovery> {
+    /// The peer of the tree's discovery backend (its session, made on first use).
+    pub(crate) fn peer(&self) -> Option<Peer<RoleServer>> {
+        self.session_peer().ok()
+    }
 }
 
 /// An rmcp handler shared between direct calls and the slots that serve it.
@@ -384,21 +401,44 @@ impl<H: ServerHandler> LocalBackend<H> {
 
     /// Gives the handler its session peer, as a real client's `notifications/initialized`
     /// would: handlers that keep that peer send list changes through it.
+    ///
+    /// Eager only for handlers that say they announce changes (list changes, resource
+    /// subscriptions): they may keep that peer and send through it at any time. Other
+    /// handlers get their session when a quiet call first needs it, which keeps a large
+    /// tree of plain servers small.
     pub(crate) fn start(&self) {
-        let slot = self.new_slot();
-        let _ = slot.state.replies.send(JsonRpcMessage::notification(
-            ClientNotification::InitializedNotification(InitializedNotification::default()),
-        ));
-        let _ = self.session.set(slot);
+        let capabilities = ServerHandler::get_info(&*self.handler).capabilities;
+        let announces = capabilities
+            .tools
+            .as_ref()
+            .is_some_and(|t| t.list_changed == Some(true))
+            || capabilities
+                .prompts
+                .as_ref()
+                .is_some_and(|p| p.list_changed == Some(true))
+            || capabilities
+                .resources
+                .as_ref()
+                .is_some_and(|r| r.list_changed == Some(true) || r.subscribe == Some(true))
+            || capabilities.logging.is_some();
+        if announces {
+            self.session();
+        }
+    }
+
+    /// The session slot, made (and told `initialized`) on first use.
+    fn session(&self) -> &Slot<H> {
+        self.session.get_or_init(|| {
+            let slot = self.new_slot();
+            let _ = slot.state.replies.send(JsonRpcMessage::notification(
+                ClientNotification::InitializedNotification(InitializedNotification::default()),
+            ));
+            slot
+        })
     }
 
     fn session_peer(&self) -> Result<Peer<RoleServer>, McpError> {
-        self.session
-            .get()
-            .map(|slot| slot.service.peer().clone())
-            .ok_or_else(|| {
-                McpError::internal_error(format!("node '{}' was not started", self.path), None)
-            })
+        Ok(self.session().service.peer().clone())
     }
 
     fn checkout(&self) -> Slot<H> {
@@ -434,6 +474,12 @@ impl<H: ServerHandler> LocalBackend<H> {
                     scope: scope.clone(),
                 }));
                 slot.service.peer().clone()
+            }
+            None if scope.discovery => {
+                match self.notices.upgrade().and_then(|n| n.discovery_peer()) {
+                    Some(peer) => peer,
+                    None => self.session_peer()?,
+                }
             }
             None => self.session_peer()?,
         };

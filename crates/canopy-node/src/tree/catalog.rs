@@ -7,7 +7,6 @@ use canopy_topology::{
     CapabilityEntry, CapabilityKind, LinkKind, NodeId, NodePath, RoutePlan, plan_routes,
 };
 use rmcp::model::{Prompt as McpPrompt, Resource, ResourceTemplate, Tool};
-use tokio_util::sync::CancellationToken;
 
 use super::{ListenNotice, NodeRt, RouteState, TreeInner, is_denied};
 use crate::{
@@ -22,12 +21,11 @@ impl TreeInner {
         let Some(backend) = &node.backend else {
             return Ok(());
         };
-        let (scope, _queue) = CallScope::new(
-            None,
-            CancellationToken::new(),
-            Arc::clone(&self.host_caller),
-            false,
-        );
+        // A quiet discovery scope: nobody reads what a node sends while it lists its
+        // capabilities, so an in-process node answers through the tree's shared discovery
+        // peer (no slot or session is made for it).
+        let mut scope = CallScope::quiet(None, Arc::clone(&self.host_caller));
+        scope.discovery = true;
         let catalog =
             fetch_catalog(backend, &scope)
                 .await

@@ -105,6 +105,8 @@ pub(crate) struct TreeInner {
     /// Which node owns each task a `tools/call` started (tasks extension), so `tasks/*`
     /// requests reach it.
     pub(crate) tasks: Mutex<HashMap<String, NodeId>>,
+    /// The peer in-process nodes answer list requests through while the tree is built.
+    discovery: std::sync::OnceLock<crate::local::LocalBackend<crate::local::Discovery>>,
     /// What the `subscriptions/listen` streams of 2026-07-28 callers are told.
     pub(crate) listen: tokio::sync::broadcast::Sender<ListenNotice>,
     refreshing: tokio::sync::Mutex<()>,
@@ -185,6 +187,7 @@ impl Tree {
                 page_size,
                 peers: Mutex::new(Vec::new()),
                 tasks: Mutex::new(HashMap::new()),
+                discovery: std::sync::OnceLock::new(),
                 listen: tokio::sync::broadcast::channel(LISTEN_CAPACITY).0,
                 refreshing: tokio::sync::Mutex::new(()),
                 this: weak.clone(),
@@ -637,6 +640,15 @@ impl NodeNotices for TreeInner {
 
     fn tree(&self) -> Option<Arc<TreeInner>> {
         self.this.upgrade()
+    }
+
+    fn discovery_peer(&self) -> Option<Peer<RoleServer>> {
+        self.discovery
+            .get_or_init(|| {
+                let notices: Weak<dyn NodeNotices> = self.this.clone();
+                crate::local::LocalBackend::new(crate::local::Discovery, NodePath::root(), notices)
+            })
+            .peer()
     }
 
     fn tree_event(&self, path: &NodePath, kind: EventKind) {
