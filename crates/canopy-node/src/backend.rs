@@ -138,6 +138,8 @@ macro_rules! fetch_all {
                 Err(error) => return Err(error),
             }
         }
+        // Kept for the tree's life: no spare capacity (a one-tool leaf's list would hold 4).
+        items.shrink_to_fit();
         items
     }};
 }

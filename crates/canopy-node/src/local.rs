@@ -333,16 +333,23 @@ struct Slot<H: ServerHandler> {
     service: RunningService<RoleServer, Shared<H>>,
 }
 
+/// What a request needs before the handler runs: its slot (none for a quiet call) and
+/// the handler's context.
+type Prepared<H> = (Option<Box<Slot<H>>>, RequestContext<RoleServer>);
+
 /// An rmcp handler mounted in-process. Generic over the handler, so a call is one boxed
 /// future around the handler's own.
 pub(crate) struct LocalBackend<H: ServerHandler> {
     handler: Arc<H>,
     path: NodePath,
     notices: Weak<dyn NodeNotices>,
-    pool: Mutex<Vec<Slot<H>>>,
+    /// Boxed, like the session: a call's future holds one across the handler's `.await`,
+    /// and a pointer keeps that future small.
+    #[allow(clippy::vec_box)]
+    pool: Mutex<Vec<Box<Slot<H>>>>,
     /// The long-lived slot whose peer the handler got in `on_initialized`; quiet calls
-    /// share it.
-    session: std::sync::OnceLock<Slot<H>>,
+    /// share it. Boxed: most in-process nodes of a large tree never start theirs.
+    session: std::sync::OnceLock<Box<Slot<H>>>,
     next_id: AtomicI64,
 }
 
@@ -379,7 +386,7 @@ impl<H: ServerHandler> LocalBackend<H> {
         }
     }
 
-    fn new_slot(&self) -> Slot<H> {
+    fn new_slot(&self) -> Box<Slot<H>> {
         let (replies_tx, replies) = mpsc::unbounded_channel();
         let state = Arc::new(SlotState {
             path: self.path.clone(),
@@ -396,7 +403,7 @@ impl<H: ServerHandler> LocalBackend<H> {
             transport,
             Some(canopy_client_info()),
         );
-        Slot { state, service }
+        Box::new(Slot { state, service })
     }
 
     /// Gives the handler its session peer, as a real client's `notifications/initialized`
@@ -441,12 +448,12 @@ impl<H: ServerHandler> LocalBackend<H> {
         Ok(self.session().service.peer().clone())
     }
 
-    fn checkout(&self) -> Slot<H> {
+    fn checkout(&self) -> Box<Slot<H>> {
         let pooled = self.pool.lock().unwrap_or_else(|p| p.into_inner()).pop();
         pooled.unwrap_or_else(|| self.new_slot())
     }
 
-    fn give_back(&self, slot: Slot<H>) {
+    fn give_back(&self, slot: Box<Slot<H>>) {
         slot.state.set(None);
         self.pool
             .lock()
@@ -457,10 +464,7 @@ impl<H: ServerHandler> LocalBackend<H> {
     /// Prepares the context of one request: a slot (none for quiet calls), a request id,
     /// the call's cancellation token and `_meta`.
     #[inline]
-    fn context(
-        &self,
-        scope: &CallScope,
-    ) -> Result<(Option<Slot<H>>, RequestContext<RoleServer>), McpError> {
+    fn context(&self, scope: &CallScope) -> Result<Prepared<H>, McpError> {
         // A quiet call (nobody reads its events or can answer its prompts) shares the session
         // slot: nothing it sends needs to be told apart from other calls'.
         let slot = if scope.quiet {
@@ -499,7 +503,7 @@ impl<H: ServerHandler> LocalBackend<H> {
 
     /// Ends a request: the slot goes back to the pool. (A handler that panics never gets
     /// here: its slot is dropped while the panic unwinds, and the tree reports the panic.)
-    fn finish(&self, slot: Option<Slot<H>>) {
+    fn finish(&self, slot: Option<Box<Slot<H>>>) {
         if let Some(slot) = slot {
             self.give_back(slot);
         }
@@ -526,13 +530,22 @@ impl<H: ServerHandler> Backend for LocalBackend<H> {
         scope: &'a CallScope,
     ) -> BoxFuture<'a, Result<CallToolResponse, McpError>> {
         // Straight to the handler's `call_tool`, as a direct call would: no request enum,
-        // and a future no larger than the handler's own.
-        Box::pin(async move {
-            let (slot, context) = self.context(scope)?;
-            let result = ServerHandler::call_tool(&*self.handler, params, context).await;
-            self.finish(slot);
-            result
-        })
+        // the context made before the future (so the box holds the handler's future and
+        // nothing else), and for a quiet call no wrapper at all. (A handler future of about
+        // 1 KiB stays within the allocator's per-thread cache.)
+        let (slot, context) = match self.context(scope) {
+            Ok(prepared) => prepared,
+            Err(error) => return Box::pin(std::future::ready(Err(error))),
+        };
+        let call = ServerHandler::call_tool(&*self.handler, params, context);
+        match slot {
+            None => Box::pin(call),
+            Some(slot) => Box::pin(async move {
+                let result = call.await;
+                self.finish(Some(slot));
+                result
+            }),
+        }
     }
 
     fn link(&self) -> LinkKind {

@@ -15,6 +15,14 @@ use petgraph::graph::{DiGraph, NodeIndex};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct NodeId(NodeIndex);
 
+impl NodeId {
+    /// The node's position in the order nodes were added (the root is 0): dense, so
+    /// tables beside a topology can be vectors.
+    pub fn index(self) -> usize {
+        self.0.index()
+    }
+}
+
 /// How a node is connected to its parent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -162,6 +170,13 @@ impl Topology {
             root,
             by_path,
         }
+    }
+
+    /// Gives back spare capacity, once a topology is complete (a large tree's node list
+    /// would otherwise keep up to half its length unused).
+    pub fn shrink_to_fit(&mut self) {
+        self.graph.shrink_to_fit();
+        self.by_path.shrink_to_fit();
     }
 
     /// The root node.

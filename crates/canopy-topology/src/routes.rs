@@ -77,14 +77,25 @@ impl RoutePlan {
 
     /// Exposed name/URI → route, by hash-table lookup (tools, prompts, resources, templates).
     pub fn lookup(&self, kind: CapabilityKind, exposed: &str) -> Option<&Route> {
+        self.lookup_indexed(kind, exposed).map(|(_, route)| route)
+    }
+
+    /// Like [`lookup`](Self::lookup), with the route's index in [`routes`](Self::routes)
+    /// (for tables a caller keeps beside the plan, one entry per route).
+    pub fn lookup_indexed(&self, kind: CapabilityKind, exposed: &str) -> Option<(usize, &Route)> {
         let index = *self.by_exposed[slot(kind)].get(exposed)?;
-        self.routes[slot(kind)].get(index)
+        Some((index, self.routes[slot(kind)].get(index)?))
     }
 
     /// Canonical id → route.
     pub fn by_id(&self, id: &CanonicalId) -> Option<&Route> {
+        self.by_id_indexed(id).map(|(_, route)| route)
+    }
+
+    /// Like [`by_id`](Self::by_id), with the route's index in [`routes`](Self::routes).
+    pub fn by_id_indexed(&self, id: &CanonicalId) -> Option<(usize, &Route)> {
         let index = *self.by_id.get(id)?;
-        self.routes[slot(id.kind)].get(index)
+        Some((index, self.routes[slot(id.kind)].get(index)?))
     }
 
     /// Maps a URI a client wants to read back to (owning node, the node's original URI):
@@ -180,6 +191,11 @@ pub fn plan_routes(
             decision: candidate.decision,
         });
     }
+    // Kept until the next change: no spare capacity.
+    for routes in &mut plan.routes {
+        routes.shrink_to_fit();
+    }
+    plan.template_prefixes.shrink_to_fit();
     Ok(plan)
 }
 

@@ -113,6 +113,7 @@ impl TreeInner {
                 renamed_to = %collision.renamed_to, "exposed names collide; the later one was renamed");
         }
         let state = RouteState {
+            tool_names: own_tool_names(&plan, &catalogs),
             tools: exposed_items(&plan, CapabilityKind::Tool, &catalogs, |c| &c.tools),
             prompts: exposed_items(&plan, CapabilityKind::Prompt, &catalogs, |c| &c.prompts),
             resources: exposed_items(&plan, CapabilityKind::Resource, &catalogs, |c| &c.resources),
@@ -128,7 +129,7 @@ impl TreeInner {
     /// Re-reads a node's capabilities after it said they changed, and tells MCP clients.
     pub(super) async fn on_list_changed(self: Arc<Self>, path: NodePath) {
         let _guard = self.refreshing.lock().await;
-        let Some(node) = self.by_path.get(&path).and_then(|id| self.nodes.get(id)) else {
+        let Some(node) = self.node_at(&path) else {
             return;
         };
         let before = self.routes.load_full();
@@ -212,6 +213,25 @@ impl Listed for ResourceTemplate {
 
 /// The exposed list of one kind: every route that is not denied, in plan order, with the
 /// node's item renamed to its exposed name.
+/// The owning node's own name of every tool route, in route order (see
+/// [`RouteState::tool_names`]).
+fn own_tool_names(
+    plan: &RoutePlan,
+    catalogs: &HashMap<NodeId, Catalog>,
+) -> Vec<std::borrow::Cow<'static, str>> {
+    let index: HashMap<(NodeId, &str), &Tool> = catalogs
+        .iter()
+        .flat_map(|(id, catalog)| catalog.tools.iter().map(move |t| ((*id, &*t.name), t)))
+        .collect();
+    plan.routes(CapabilityKind::Tool)
+        .iter()
+        .map(|route| match index.get(&(route.node, &*route.id.name)) {
+            Some(tool) => tool.name.clone(),
+            None => route.id.name.to_string().into(),
+        })
+        .collect()
+}
+
 fn exposed_items<T: Listed>(
     plan: &RoutePlan,
     kind: CapabilityKind,

@@ -82,18 +82,59 @@ pub(crate) struct NodeRt {
 #[derive(Debug, Default)]
 pub(crate) struct RouteState {
     pub(crate) plan: RoutePlan,
+    /// For each tool route (by index in `plan.routes(Tool)`): the owning node's own name for
+    /// the tool, as its handler reported it. A `#[tool]` name is a `&'static str`, so
+    /// calls pass it on without allocating.
+    pub(crate) tool_names: Vec<std::borrow::Cow<'static, str>>,
     pub(crate) tools: Vec<Tool>,
     pub(crate) prompts: Vec<McpPrompt>,
     pub(crate) resources: Vec<Resource>,
     pub(crate) templates: Vec<ResourceTemplate>,
 }
 
+impl RouteState {
+    /// The owning node's own name for the tool of route `index`.
+    pub(crate) fn tool_name(
+        &self,
+        index: usize,
+        route: &canopy_topology::Route,
+    ) -> std::borrow::Cow<'static, str> {
+        match self.tool_names.get(index) {
+            Some(name) => name.clone(),
+            None => route.id.name.to_string().into(),
+        }
+    }
+}
+
+/// The tree's nodes by [`NodeId`]: ids are dense (the topology numbers nodes in the order
+/// it adds them, which is the order `flatten` lists them), so a vector.
+#[derive(Default)]
+pub(crate) struct NodeTable(Vec<NodeRt>);
+
+impl NodeTable {
+    fn new(mut nodes: Vec<NodeRt>) -> Self {
+        nodes.sort_by_key(|node| node.id.index());
+        Self(nodes)
+    }
+
+    pub(crate) fn get(&self, id: &NodeId) -> Option<&NodeRt> {
+        self.0.get(id.index()).filter(|node| node.id == *id)
+    }
+
+    pub(crate) fn values(&self) -> std::slice::Iter<'_, NodeRt> {
+        self.0.iter()
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.0.len()
+    }
+}
+
 pub(crate) struct TreeInner {
     pub(crate) name: NodeName,
     pub(crate) description: Option<String>,
     topology: RwLock<Topology>,
-    nodes: foldhash::HashMap<NodeId, NodeRt>,
-    by_path: HashMap<NodePath, NodeId>,
+    nodes: NodeTable,
     codec: NamespaceCodec,
     pub(crate) routes: ArcSwap<RouteState>,
     pub(crate) events: Arc<EventHub>,
@@ -156,31 +197,26 @@ impl Tree {
         let events = Arc::new(EventHub::new(TREE_EVENT_CAPACITY));
         let inner = Arc::new_cyclic(|weak: &Weak<TreeInner>| {
             let notices: Weak<dyn NodeNotices> = weak.clone();
-            let mut nodes = foldhash::HashMap::default();
-            let mut by_path = HashMap::new();
+            let mut nodes = Vec::with_capacity(pending.len());
             for (id, pending) in pending {
                 let path = pending.info.path.clone();
                 let backend = pending
                     .backend
                     .map(|factory| factory(path.clone(), notices.clone()));
-                by_path.insert(path.clone(), id);
-                nodes.insert(
+                nodes.push(NodeRt {
                     id,
-                    NodeRt {
-                        id,
-                        path,
-                        mount: pending.info.mount.clone(),
-                        backend,
-                        catalog: Mutex::new(Catalog::default()),
-                    },
-                );
+                    path,
+                    mount: pending.info.mount.clone(),
+                    backend,
+                    catalog: Mutex::new(Catalog::default()),
+                });
             }
+            let nodes = NodeTable::new(nodes);
             TreeInner {
                 name: root_name,
                 description,
                 topology: RwLock::new(topology),
                 nodes,
-                by_path,
                 codec: NamespaceCodec::new(codec),
                 routes: ArcSwap::from_pointee(RouteState::default()),
                 next_call: AtomicU64::new(1),
@@ -298,21 +334,30 @@ impl Tree {
         arguments: Option<JsonObject>,
     ) -> Result<CallToolResult, CallError> {
         let id = self.inner.next_call_id();
-        let mut params = CallToolRequestParams::new(name.to_owned());
-        params.arguments = arguments;
         if !self.inner.quiet_upstream.is_listened_to() {
             // Nobody reads anything: run inline with no queue, driver or token (a panicking
-            // node is caught where the tree calls it).
+            // node is caught where the tree calls it). Routing sets the name.
+            let mut params = CallToolRequestParams::new("");
+            params.arguments = arguments;
             let scope = CallScope::quiet(Some(id), Arc::clone(&self.inner.host_caller));
-            return match self.inner.call_tool(params, &scope).await {
+            return match self.inner.call_tool_named(name, params, &scope).await {
                 Ok(CallToolResponse::Complete(result)) => Ok(result),
                 Ok(_) => Err(CallError(not_complete())),
                 Err(error) => Err(CallError(error)),
             };
         }
-        Arc::clone(&self.inner)
-            .host_call(id, params, None, CancellationToken::new(), None)
-            .await
+        let mut params = CallToolRequestParams::new(name.to_owned());
+        params.arguments = arguments;
+        // Boxed: the driven path's future is several times the quiet path's, and would
+        // make every quiet call's future as large.
+        Box::pin(Arc::clone(&self.inner).host_call(
+            id,
+            params,
+            None,
+            CancellationToken::new(),
+            None,
+        ))
+        .await
     }
 
     /// Starts a call and returns its handle: read its events (progress, logs, prompts to
@@ -515,6 +560,8 @@ fn flatten(
         info.description = node.description;
         info.policy = node.policy;
         let id = topology.add_child(parent, info.clone())?;
+        // The topology made the mount again from the parent's: keep one copy.
+        info.mount = topology.node(id).mount.clone();
         for child in node.children.into_iter().rev() {
             stack.push((id, child));
         }
@@ -527,6 +574,7 @@ fn flatten(
             },
         ));
     }
+    topology.shrink_to_fit();
     Ok((topology, pending))
 }
 
@@ -565,8 +613,17 @@ impl TreeInner {
 
     /// The mount of the node at `path`.
     pub(crate) fn mount_of_path(&self, path: &NodePath) -> Option<MountPath> {
-        let id = self.by_path.get(path)?;
-        self.mount_of(*id).cloned()
+        self.node_at(path).map(|node| node.mount.clone())
+    }
+
+    /// The node at `path`.
+    pub(crate) fn node_at(&self, path: &NodePath) -> Option<&NodeRt> {
+        let id = self
+            .topology
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .find(path)?;
+        self.nodes.get(&id)
     }
 
     /// The namespace codec.
@@ -608,7 +665,7 @@ impl NodeNotices for TreeInner {
     }
 
     fn resource_updated(&self, path: &NodePath, uri: &str) {
-        let Some(node) = self.by_path.get(path).and_then(|id| self.nodes.get(id)) else {
+        let Some(node) = self.node_at(path) else {
             return;
         };
         let exposed = self.codec.encode_uri(&node.mount, uri);

@@ -77,21 +77,34 @@ impl TreeInner {
     /// Routes a `tools/call` to the node that owns the tool.
     pub(crate) async fn call_tool(
         &self,
+        mut params: CallToolRequestParams,
+        scope: &CallScope,
+    ) -> Result<CallToolResponse, McpError> {
+        let exposed = std::mem::take(&mut params.name);
+        self.call_tool_named(&exposed, params, scope).await
+    }
+
+    /// Routes a `tools/call` of the tool the root exposes as `exposed`; `params.name` is
+    /// replaced by the owning node's own name for the tool.
+    pub(crate) async fn call_tool_named(
+        &self,
+        exposed: &str,
         params: CallToolRequestParams,
         scope: &CallScope,
     ) -> Result<CallToolResponse, McpError> {
         let routes = self.routes.load_full();
-        let route = routes
+        let (index, route) = routes
             .plan
-            .lookup(CapabilityKind::Tool, &params.name)
+            .lookup_indexed(CapabilityKind::Tool, exposed)
             .ok_or_else(|| {
                 unknown(
                     "tool",
-                    &params.name,
+                    exposed,
                     &routes.tools.iter().map(|t| &*t.name).collect::<Vec<_>>(),
                 )
             })?;
-        self.dispatch_tool(route, params, scope).await
+        let name = routes.tool_name(index, route);
+        self.dispatch_tool(route, name, params, scope).await
     }
 
     /// Calls the tool with canonical id `id` (a node calling into its own subtree does this:
@@ -103,10 +116,11 @@ impl TreeInner {
         scope: &CallScope,
     ) -> Result<CallToolResponse, McpError> {
         let routes = self.routes.load_full();
-        let route = routes.plan.by_id(id).ok_or_else(|| {
+        let (index, route) = routes.plan.by_id_indexed(id).ok_or_else(|| {
             McpError::invalid_params(format!("no tool '{id}' in the tree (any more)"), None)
         })?;
-        self.dispatch_tool(route, params, scope).await
+        let name = routes.tool_name(index, route);
+        self.dispatch_tool(route, name, params, scope).await
     }
 
     /// Runs a routed `tools/call`: budget, policy, the owning node, status events, and the
@@ -114,6 +128,7 @@ impl TreeInner {
     async fn dispatch_tool(
         &self,
         route: &canopy_topology::Route,
+        name: std::borrow::Cow<'static, str>,
         mut params: CallToolRequestParams,
         scope: &CallScope,
     ) -> Result<CallToolResponse, McpError> {
@@ -124,7 +139,7 @@ impl TreeInner {
             return Ok(CallToolResponse::Complete(refused));
         }
         let (node, backend) = self.node(route.node)?;
-        params.name = reuse_for(params.name, &route.id.name).into();
+        params.name = name;
         let verbose = scope.listening;
         if verbose {
             status(scope, &node.path, NodeState::Started, &route.id.to_string());
@@ -476,18 +491,6 @@ async fn guarded<T>(
                 None,
             ))
         })
-}
-
-/// `name` as an owned string, reusing `old`'s buffer when it has one (an exposed name is
-/// usually longer than the node's own name, so the hot path allocates nothing).
-fn reuse_for(old: std::borrow::Cow<'static, str>, name: &str) -> String {
-    let mut buffer = match old {
-        std::borrow::Cow::Owned(buffer) => buffer,
-        std::borrow::Cow::Borrowed(_) => String::new(),
-    };
-    buffer.clear();
-    buffer.push_str(name);
-    buffer
 }
 
 fn unexpected(method: &str, result: &ServerResult) -> McpError {
