@@ -5,6 +5,7 @@
 //! scenario ran. The stdio and HTTP scenarios launch the `leaf_server` example (built by
 //! `cargo build --examples`). The guide is `docs/performance.md`.
 
+mod alloc;
 mod fixtures;
 mod measure;
 mod scenarios;
@@ -99,7 +100,8 @@ struct Row {
     canopy: Measure,
     basis: Basis,
     rule: Rule,
-    series: Option<Value>,
+    /// More keys of the row's JSON object (the depth sweep's `series`, the build's `heap`).
+    extra: Vec<(&'static str, Value)>,
 }
 
 impl Row {
@@ -119,7 +121,7 @@ impl Row {
             canopy: Measure::Stats(canopy),
             basis,
             rule,
-            series: None,
+            extra: Vec::new(),
         }
     }
 
@@ -138,7 +140,7 @@ impl Row {
             canopy: measured,
             basis: Basis::Value,
             rule,
-            series: None,
+            extra: Vec::new(),
         }
     }
 
@@ -187,8 +189,10 @@ impl Row {
             "target": self.rule.text(),
             "pass": self.pass(),
         });
-        if let (Some(series), Some(map)) = (&self.series, object.as_object_mut()) {
-            map.insert("series".into(), series.clone());
+        if let Some(map) = object.as_object_mut() {
+            for (key, value) in &self.extra {
+                map.insert((*key).into(), value.clone());
+            }
         }
         object
     }
