@@ -19,219 +19,27 @@ use std::{
     time::{Duration, SystemTime},
 };
 
-use canopy::node::{Node, Tree};
 use criterion::{BenchmarkId, Criterion};
-use futures::channel::mpsc;
-use rmcp::{
-    ErrorData as McpError, Peer, RoleClient, RoleServer, ServerHandler, ServiceExt,
-    handler::server::router::tool::ToolRouter,
-    model::{
-        CallToolRequestParams, CallToolResponse, ListToolsResult, NumberOrString,
-        PaginatedRequestParams, ServerCapabilities, ServerConfig,
-    },
-    service::{RequestContext, RunningService, RxJsonRpcMessage, TxJsonRpcMessage, serve_directly},
-    tool, tool_handler, tool_router,
-};
 use tokio::runtime::Runtime;
+
+// The leaf, the direct call, the naive chain and the trees are `canopy bench`'s own, so the
+// two measure the same things.
+#[allow(dead_code, unreachable_pub)]
+#[path = "../crates/canopy-cli/src/bench/fixtures.rs"]
+mod fixtures;
+
+use fixtures::{DirectLeaf, Echo, NaiveChain, call_tree, exposed, tree_at_depth};
 
 /// In-process depths measured for Canopy.
 const CANOPY_DEPTHS: [usize; 5] = [1, 2, 4, 8, 16];
 /// Depths measured for the naive proxy chain.
 const NAIVE_DEPTHS: [usize; 3] = [1, 2, 4];
-/// Buffer of each in-memory byte duplex.
-const DUPLEX_BUFFER: usize = 1 << 16;
-
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
-
-/// The leaf: one tool, `echo`, returning a short text.
-#[derive(Clone)]
-struct Echo {
-    tool_router: ToolRouter<Self>,
-}
-
-#[tool_router]
-impl Echo {
-    fn new() -> Self {
-        Self {
-            tool_router: Self::tool_router(),
-        }
-    }
-
-    #[tool(description = "Answer with a short text")]
-    async fn echo(&self) -> String {
-        "echo".to_owned()
-    }
-}
-
-// The stored router: the macro's default rebuilds the router on every call.
-#[tool_handler(router = self.tool_router)]
-impl ServerHandler for Echo {
-    fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
-    }
-}
-
-/// A naive proxy: an rmcp server whose `tools/list` and `tools/call` are forwarded, as they
-/// are, to an rmcp client of the next server.
-#[derive(Clone)]
-struct Proxy {
-    next: Peer<RoleClient>,
-}
-
-fn forward_error(error: &rmcp::service::ServiceError) -> McpError {
-    McpError::internal_error(format!("the next server failed: {error}"), None)
-}
-
-impl ServerHandler for Proxy {
-    fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
-    }
-
-    async fn list_tools(
-        &self,
-        request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
-    ) -> Result<ListToolsResult, McpError> {
-        self.next
-            .list_tools(request)
-            .await
-            .map_err(|e| forward_error(&e))
-    }
-
-    async fn call_tool(
-        &self,
-        request: CallToolRequestParams,
-        _context: RequestContext<RoleServer>,
-    ) -> Result<CallToolResponse, McpError> {
-        self.next
-            .call_tool_once(request)
-            .await
-            .map_err(|e| forward_error(&e))
-    }
-}
-
-/// The leaf served over a pair of channels nobody writes to, only so that a direct call has a
-/// real `Peer<RoleServer>` to put in its `RequestContext`.
-struct DirectLeaf {
-    handler: Echo,
-    peer: Peer<RoleServer>,
-    _service: RunningService<RoleServer, Echo>,
-    _to_server: mpsc::UnboundedSender<RxJsonRpcMessage<RoleServer>>,
-    _from_server: mpsc::UnboundedReceiver<TxJsonRpcMessage<RoleServer>>,
-}
-
-impl DirectLeaf {
-    fn new() -> Self {
-        let handler = Echo::new();
-        let (to_server, server_rx) = mpsc::unbounded();
-        let (server_tx, from_server) = mpsc::unbounded();
-        let service = serve_directly(handler.clone(), (server_tx, server_rx), None);
-        Self {
-            handler,
-            peer: service.peer().clone(),
-            _service: service,
-            _to_server: to_server,
-            _from_server: from_server,
-        }
-    }
-
-    async fn call(&self) -> Result<CallToolResponse, McpError> {
-        let context = RequestContext::new(NumberOrString::Number(1), self.peer.clone());
-        self.handler
-            .call_tool(CallToolRequestParams::new("echo"), context)
-            .await
-    }
-}
-
-/// A Canopy tree with the leaf at in-process depth `depth`, and the leaf tool's exposed name.
-async fn canopy_tree(depth: usize) -> Result<(Tree, String), BoxError> {
-    let mut node = Node::server("leaf", Echo::new());
-    for level in (1..depth).rev() {
-        node = Node::new(format!("n{level}")).child(node);
-    }
-    let tree = Tree::builder(Node::new("hub").child(node)).build().await?;
-    let tools = tree.tools();
-    let [tool] = tools.as_slice() else {
-        return Err(format!("expected one tool, the tree exposes {}", tools.len()).into());
-    };
-    // Long names are shortened by the LLM-safe codec, so take the name the tree exposes.
-    let exposed = tool.name.to_string();
-    Ok((tree, exposed))
-}
-
-/// Serves `handler` over a fresh duplex and connects an rmcp client to it.
-async fn link<H: ServerHandler>(
-    handler: H,
-) -> Result<
-    (
-        RunningService<RoleServer, H>,
-        RunningService<RoleClient, ()>,
-    ),
-    BoxError,
-> {
-    let (server_io, client_io) = tokio::io::duplex(DUPLEX_BUFFER);
-    let server = tokio::spawn(async move { handler.serve(server_io).await });
-    let client = ().serve(client_io).await?;
-    let server = server.await??;
-    Ok((server, client))
-}
-
-/// A chain of `depth` naive proxies in front of the leaf; every service is kept alive.
-struct NaiveChain {
-    client: RunningService<RoleClient, ()>,
-    _leaf: RunningService<RoleServer, Echo>,
-    _proxies: Vec<RunningService<RoleServer, Proxy>>,
-    _clients: Vec<RunningService<RoleClient, ()>>,
-}
-
-impl NaiveChain {
-    async fn new(depth: usize) -> Result<Self, BoxError> {
-        let (leaf, mut next) = link(Echo::new()).await?;
-        let mut proxies = Vec::with_capacity(depth);
-        let mut clients = Vec::with_capacity(depth);
-        for _ in 0..depth {
-            let proxy = Proxy {
-                next: next.peer().clone(),
-            };
-            let (server, client) = link(proxy).await?;
-            proxies.push(server);
-            clients.push(std::mem::replace(&mut next, client));
-        }
-        let tools = next.peer().list_tools(None).await?;
-        if tools.tools.len() != 1 || tools.tools[0].name != "echo" {
-            return Err("the naive chain does not expose the leaf's 'echo'".into());
-        }
-        Ok(Self {
-            client: next,
-            _leaf: leaf,
-            _proxies: proxies,
-            _clients: clients,
-        })
-    }
-
-    async fn call(&self) -> Result<CallToolResponse, rmcp::service::ServiceError> {
-        self.client
-            .peer()
-            .call_tool_once(CallToolRequestParams::new("echo"))
-            .await
-    }
-}
-
-fn echo_text(response: &CallToolResponse) -> Option<&str> {
-    match response {
-        CallToolResponse::Complete(result) => result
-            .content
-            .first()
-            .and_then(|c| c.as_text())
-            .map(|t| t.text.as_str()),
-        _ => None,
-    }
-}
 
 fn bench_direct(c: &mut Criterion, rt: &Runtime) {
-    let leaf = rt.block_on(async { DirectLeaf::new() });
-    let answer = rt.block_on(leaf.call()).expect("the direct call answers");
-    assert_eq!(echo_text(&answer), Some("echo"), "the direct call echoes");
+    let leaf = rt
+        .block_on(DirectLeaf::new())
+        .expect("the direct leaf starts");
+    rt.block_on(leaf.call()).expect("the direct call answers");
     let mut group = c.benchmark_group("direct");
     group.bench_function("echo", |b| {
         b.to_async(rt)
@@ -244,20 +52,19 @@ fn bench_direct(c: &mut Criterion, rt: &Runtime) {
 fn bench_canopy(c: &mut Criterion, rt: &Runtime) {
     let mut group = c.benchmark_group("canopy");
     for depth in CANOPY_DEPTHS {
-        let (tree, exposed) = rt
-            .block_on(canopy_tree(depth))
+        let tree = rt
+            .block_on(tree_at_depth(
+                depth,
+                canopy::node::Node::server("leaf", Echo::new()),
+            ))
             .expect("the Canopy tree builds");
-        let answer = rt
-            .block_on(tree.call_tool(&exposed, None))
+        // Long names are shortened by the LLM-safe codec: take the name the tree exposes.
+        let name = exposed(&tree, "echo").expect("the tree exposes the leaf's echo");
+        rt.block_on(call_tree(&tree, &name))
             .expect("the Canopy call answers");
-        assert_eq!(
-            echo_text(&CallToolResponse::Complete(answer)),
-            Some("echo"),
-            "the Canopy call echoes"
-        );
-        group.bench_with_input(BenchmarkId::new("depth", depth), &exposed, |b, exposed| {
+        group.bench_with_input(BenchmarkId::new("depth", depth), &name, |b, name| {
             b.to_async(rt)
-                .iter(|| async { black_box(tree.call_tool(exposed, None).await) });
+                .iter(|| async { black_box(tree.call_tool(name, None).await) });
         });
         rt.block_on(async move { drop(tree) });
     }
@@ -270,8 +77,7 @@ fn bench_naive(c: &mut Criterion, rt: &Runtime) {
         let chain = rt
             .block_on(NaiveChain::new(depth))
             .expect("the naive chain connects");
-        let answer = rt.block_on(chain.call()).expect("the naive call answers");
-        assert_eq!(echo_text(&answer), Some("echo"), "the naive call echoes");
+        rt.block_on(chain.call()).expect("the naive call answers");
         group.bench_function(BenchmarkId::new("depth", depth), |b| {
             b.to_async(rt)
                 .iter(|| async { black_box(chain.call().await) });

@@ -59,8 +59,8 @@ impl ServerHandler for Echo {
 }
 
 /// The leaf of the progress and listing scenarios: `tick` sends `count` progress
-/// notifications, then answers; every other tool (`echo`, `t0`, `t1`…) answers `echo`. a short text, `tick` sends `count` progress
-/// notifications first; other tools (`t0`, `t1`…) only fill a long list.
+/// notifications, then answers; every other tool (`echo`, or the `t0`, `t1`… that fill a
+/// long list) answers with a short text.
 #[derive(Clone, Debug)]
 pub(crate) struct Leaf {
     tools: Arc<Vec<Tool>>,
