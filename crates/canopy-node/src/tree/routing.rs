@@ -19,6 +19,15 @@ use crate::{
     event::{NodeState, Prompt, PromptAnswer, PromptKind, empty_object_schema},
 };
 
+/// How a routed `tools/call` names its tool.
+#[derive(Clone, Copy, Debug)]
+enum ToolTarget<'a> {
+    /// The name the root exposes.
+    Exposed(&'a str),
+    /// The canonical id.
+    Id(&'a canopy_topology::CanonicalId),
+}
+
 impl TreeInner {
     /// Asks the user whether a call may go ahead (an `ask` policy); `Ok(None)` = go ahead,
     /// `Ok(Some(result))` = refused, with the tool result saying so.
@@ -86,52 +95,52 @@ impl TreeInner {
 
     /// Routes a `tools/call` of the tool the root exposes as `exposed`; `params.name` is
     /// replaced by the owning node's own name for the tool.
-    pub(crate) async fn call_tool_named(
-        &self,
-        exposed: &str,
+    pub(crate) fn call_tool_named<'a>(
+        &'a self,
+        exposed: &'a str,
         params: CallToolRequestParams,
-        scope: &CallScope,
-    ) -> Result<CallToolResponse, McpError> {
-        let routes = self.routes.load_full();
-        let (index, route) = routes
-            .plan
-            .lookup_indexed(CapabilityKind::Tool, exposed)
-            .ok_or_else(|| {
-                unknown(
-                    "tool",
-                    exposed,
-                    &routes.tools.iter().map(|t| &*t.name).collect::<Vec<_>>(),
-                )
-            })?;
-        let name = routes.tool_name(index, route);
-        self.dispatch_tool(route, name, params, scope).await
+        scope: &'a CallScope,
+    ) -> impl Future<Output = Result<CallToolResponse, McpError>> + Send + 'a {
+        self.dispatch_tool(ToolTarget::Exposed(exposed), params, scope)
     }
 
     /// Calls the tool with canonical id `id` (a node calling into its own subtree does this:
     /// it knows the id, not the name the root exposes).
-    pub(crate) async fn call_tool_by_id(
-        &self,
-        id: &canopy_topology::CanonicalId,
+    pub(crate) fn call_tool_by_id<'a>(
+        &'a self,
+        id: &'a canopy_topology::CanonicalId,
         params: CallToolRequestParams,
-        scope: &CallScope,
-    ) -> Result<CallToolResponse, McpError> {
-        let routes = self.routes.load_full();
-        let (index, route) = routes.plan.by_id_indexed(id).ok_or_else(|| {
-            McpError::invalid_params(format!("no tool '{id}' in the tree (any more)"), None)
-        })?;
-        let name = routes.tool_name(index, route);
-        self.dispatch_tool(route, name, params, scope).await
+        scope: &'a CallScope,
+    ) -> impl Future<Output = Result<CallToolResponse, McpError>> + Send + 'a {
+        self.dispatch_tool(ToolTarget::Id(id), params, scope)
     }
 
-    /// Runs a routed `tools/call`: budget, policy, the owning node, status events, and the
-    /// result's resource links rewritten to exposed URIs.
+    /// Runs a routed `tools/call`: the route, budget, policy, the owning node, status
+    /// events, and the result's resource links rewritten to exposed URIs. (One async
+    /// function from the lookup to the node: every layer would move the parameters and the
+    /// result once more.)
     async fn dispatch_tool(
         &self,
-        route: &canopy_topology::Route,
-        name: std::borrow::Cow<'static, str>,
+        target: ToolTarget<'_>,
         mut params: CallToolRequestParams,
         scope: &CallScope,
     ) -> Result<CallToolResponse, McpError> {
+        let routes = self.routes.load_full();
+        let (index, route) = match target {
+            ToolTarget::Exposed(exposed) => routes
+                .plan
+                .lookup_indexed(CapabilityKind::Tool, exposed)
+                .ok_or_else(|| {
+                    unknown(
+                        "tool",
+                        exposed,
+                        &routes.tools.iter().map(|t| &*t.name).collect::<Vec<_>>(),
+                    )
+                })?,
+            ToolTarget::Id(id) => routes.plan.by_id_indexed(id).ok_or_else(|| {
+                McpError::invalid_params(format!("no tool '{id}' in the tree (any more)"), None)
+            })?,
+        };
         if let Some(budget) = &scope.budget {
             budget.charge_call().map_err(|spent| spent.to_error())?;
         }
@@ -139,7 +148,7 @@ impl TreeInner {
             return Ok(CallToolResponse::Complete(refused));
         }
         let (node, backend) = self.node(route.node)?;
-        params.name = name;
+        params.name = routes.tool_name(index, route);
         let verbose = scope.listening;
         if verbose {
             status(scope, &node.path, NodeState::Started, &route.id.to_string());
