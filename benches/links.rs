@@ -1,44 +1,47 @@
 //! Cross-process links: what it costs to call a tool of a stdio or Streamable HTTP child
 //! through a Canopy tree, against a bare rmcp client of the same child.
 //!
-//! Scenarios, all measured in the same run and process, sequential calls of the `lab` demo
-//! server's `was_cancelled` (the `leaf_server` example, built first):
+//! Scenarios, all measured in the same run and process, calls of the `lab` demo server's
+//! `was_cancelled` (the `leaf_server` example, built first):
 //!
 //! - `links/stdio/{bare,canopy}`: a bare rmcp client over rmcp's child-process pipes, and
-//!   `Tree::call_tool` on a tree whose child is the same server over stdio.
-//! - `links/http/{bare,canopy}`: a bare rmcp Streamable HTTP client (reqwest configured as
-//!   Canopy's links are: keep-alive, `TCP_NODELAY`), and the tree with the same server as an
-//!   HTTP child.
+//!   `Tree::call_tool` on a tree whose child is the same server over stdio; sequential.
+//! - `links/stdio_64/{bare,canopy}`: the same with 64 concurrent callers (time per call at
+//!   that concurrency, i.e. the inverse of throughput).
+//! - `links/http/{bare,canopy}` and `links/http_64/{bare,canopy}`: a bare rmcp Streamable
+//!   HTTP client (reqwest configured as Canopy's links are: keep-alive, `TCP_NODELAY`), and
+//!   the tree with the same server as an HTTP child; sequential, then 64 concurrent.
 //!
 //! Both sides negotiate 2026-07-28 (`server/discover`), as Canopy's links do. The same
-//! scenarios, concurrent ones included, run in `canopy bench`.
+//! scenarios run in `canopy bench`, which interleaves the two sides and prints the ratios.
 //!
 //! Run: `cargo bench --bench links`
 
 use std::{
     hint::black_box,
     path::{Path, PathBuf},
-    process::Stdio,
-    time::Duration,
+    sync::Arc,
+    time::{Duration, Instant},
 };
 
 use canopy::node::{HttpSpec, Node, StdioSpec, Tree};
-use criterion::Criterion;
-use rmcp::{
-    RoleClient,
-    model::{CallToolRequestParams, CallToolResponse, ProtocolVersion},
-    service::{ClientLifecycleMode, ClientServiceExt, RunningService},
-    transport::{
-        StreamableHttpClientTransport, TokioChildProcess,
-        streamable_http_client::StreamableHttpClientTransportConfig,
-    },
+use criterion::{Criterion, Throughput};
+use rmcp::{Peer, RoleClient};
+use tokio::runtime::Runtime;
+
+#[allow(dead_code, unreachable_pub)]
+#[path = "../crates/canopy-cli/src/bench/fixtures.rs"]
+mod fixtures;
+
+use fixtures::{
+    HttpLeafProcess, call_peer, call_tree, discover, exposed, http_client, stdio_client,
+    tree_at_depth,
 };
-use tokio::{io::AsyncBufReadExt, runtime::Runtime};
 
 const SERVER: &str = "lab";
 const TOOL: &str = "was_cancelled";
-
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
+/// Concurrent callers of the concurrent groups.
+const CONCURRENCY: u64 = 64;
 
 /// Builds the `leaf_server` example in this bench's own profile (release under `cargo bench`,
 /// debug when `cargo test --all-targets` runs the bench once) and returns its path.
@@ -69,77 +72,63 @@ fn leaf_server() -> PathBuf {
     leaf
 }
 
-fn discover() -> ClientLifecycleMode {
-    ClientLifecycleMode::Discover {
-        preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+/// Runs `iters` calls spread over [`CONCURRENCY`] tasks and returns the wall time.
+async fn concurrently<F, Fut>(iters: u64, call: F) -> Duration
+where
+    F: Fn() -> Fut + Clone + Send + 'static,
+    Fut: Future<Output = anyhow::Result<u64>> + Send,
+{
+    let start = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for task in 0..CONCURRENCY {
+        let calls = iters / CONCURRENCY + u64::from(task < iters % CONCURRENCY);
+        let call = call.clone();
+        tasks.spawn(async move {
+            for _ in 0..calls {
+                call().await.expect("the call answers");
+            }
+        });
     }
-}
-
-async fn bare_stdio(leaf: &Path) -> Result<RunningService<RoleClient, ()>, BoxError> {
-    let mut command = tokio::process::Command::new(leaf);
-    command.arg(SERVER).kill_on_drop(true);
-    let (transport, _) = TokioChildProcess::builder(command)
-        .stderr(Stdio::null())
-        .spawn()?;
-    Ok(().serve_with_lifecycle(transport, discover()).await?)
-}
-
-/// `leaf_server lab --http 127.0.0.1:0`, and its URL once it listens.
-async fn http_leaf(leaf: &Path) -> Result<(tokio::process::Child, String), BoxError> {
-    let mut child = tokio::process::Command::new(leaf)
-        .args([SERVER, "--http", "127.0.0.1:0"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()?;
-    let stderr = child.stderr.take().ok_or("no stderr")?;
-    let mut lines = tokio::io::BufReader::new(stderr).lines();
-    while let Some(line) = lines.next_line().await? {
-        if let Some(url) = line.strip_prefix("serving on ") {
-            let url = url.trim().to_owned();
-            tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-            return Ok((child, url));
-        }
+    while let Some(done) = tasks.join_next().await {
+        done.expect("no caller panics");
     }
-    Err("the HTTP leaf exited before it listened".into())
+    start.elapsed()
 }
 
-async fn tree_with(child: Node) -> Result<(Tree, String), BoxError> {
-    let tree = Tree::builder(Node::new("hub").child(child)).build().await?;
-    let name = tree
-        .tools()
-        .iter()
-        .find(|t| t.name.ends_with(TOOL))
-        .map(|t| t.name.to_string())
-        .ok_or("the tree does not expose the leaf's tool")?;
-    Ok((tree, name))
-}
-
-async fn call_bare(client: &RunningService<RoleClient, ()>) -> CallToolResponse {
-    client
-        .peer()
-        .call_tool_once(CallToolRequestParams::new(TOOL))
-        .await
-        .expect("the bare call answers")
-}
-
-fn bench_pair(
-    c: &mut Criterion,
-    rt: &Runtime,
-    group: &str,
-    bare: &RunningService<RoleClient, ()>,
-    tree: &Tree,
-    name: &str,
-) {
-    let mut group = c.benchmark_group(group);
+/// The bare client and the tree, sequential then concurrent, as groups `{link}` and
+/// `{link}_64`.
+fn bench_link(c: &mut Criterion, rt: &Runtime, link: &str, bare: &Peer<RoleClient>, tree: &Tree) {
+    let name = exposed(tree, TOOL).expect("the tree exposes the leaf's tool");
+    let mut group = c.benchmark_group(format!("links/{link}"));
     group.bench_function("bare", |b| {
         b.to_async(rt)
-            .iter(|| async { black_box(call_bare(bare).await) });
+            .iter(|| async { black_box(call_peer(bare, TOOL).await) });
     });
     group.bench_function("canopy", |b| {
         b.to_async(rt)
-            .iter(|| async { black_box(tree.call_tool(name, None).await) });
+            .iter(|| async { black_box(call_tree(tree, &name).await) });
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group(format!("links/{link}_{CONCURRENCY}"));
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("bare", |b| {
+        b.to_async(rt).iter_custom(|iters| {
+            let peer = bare.clone();
+            concurrently(iters, move || {
+                let peer = peer.clone();
+                async move { call_peer(&peer, TOOL).await }
+            })
+        });
+    });
+    group.bench_function("canopy", |b| {
+        b.to_async(rt).iter_custom(|iters| {
+            let (tree, name) = (tree.clone(), Arc::clone(&name));
+            concurrently(iters, move || {
+                let (tree, name) = (tree.clone(), Arc::clone(&name));
+                async move { call_tree(&tree, &name).await }
+            })
+        });
     });
     group.finish();
 }
@@ -153,46 +142,39 @@ fn main() {
     let mut c = Criterion::default()
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(4))
-        .sample_size(50)
+        .sample_size(30)
         .without_plots()
         .configure_from_args();
 
-    let (bare, tree, name) = rt.block_on(async {
-        let bare = bare_stdio(&leaf)
+    let (bare, tree) = rt.block_on(async {
+        let bare = stdio_client(&leaf, SERVER)
             .await
             .expect("the bare stdio client connects");
         let spec = StdioSpec::new(leaf.to_string_lossy()).args([SERVER]);
-        let (tree, name) = tree_with(Node::stdio("leaf", spec))
+        let tree = tree_at_depth(1, Node::stdio("leaf", spec))
             .await
             .expect("the stdio tree builds");
-        (bare, tree, name)
+        (bare, tree)
     });
-    bench_pair(&mut c, &rt, "links/stdio", &bare, &tree, &name);
+    bench_link(&mut c, &rt, "stdio", bare.peer(), &tree);
     rt.block_on(async move {
         tree.shutdown().await;
         let _ = bare.cancel().await;
     });
 
-    let (process, bare, tree, name) = rt.block_on(async {
-        let (process, url) = http_leaf(&leaf).await.expect("the HTTP leaf listens");
-        let client = reqwest::Client::builder()
-            .tcp_nodelay(true)
-            .tcp_keepalive(Duration::from_secs(30))
-            .pool_idle_timeout(Duration::from_secs(90))
-            .build()
-            .expect("the HTTP client builds");
-        let config = StreamableHttpClientTransportConfig::with_uri(url.clone());
-        let transport = StreamableHttpClientTransport::with_client(client, config);
-        let bare =
-            ().serve_with_lifecycle(transport, discover())
-                .await
-                .expect("the bare HTTP client connects");
-        let (tree, name) = tree_with(Node::http("leaf", HttpSpec::new(url)))
+    let (process, bare, tree) = rt.block_on(async {
+        let process = HttpLeafProcess::start(&leaf, SERVER)
+            .await
+            .expect("the HTTP leaf listens");
+        let bare = http_client(&process.url, discover())
+            .await
+            .expect("the bare HTTP client connects");
+        let tree = tree_at_depth(1, Node::http("leaf", HttpSpec::new(process.url.clone())))
             .await
             .expect("the HTTP tree builds");
-        (process, bare, tree, name)
+        (process, bare, tree)
     });
-    bench_pair(&mut c, &rt, "links/http", &bare, &tree, &name);
+    bench_link(&mut c, &rt, "http", bare.peer(), &tree);
     rt.block_on(async move {
         tree.shutdown().await;
         let _ = bare.cancel().await;

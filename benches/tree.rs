@@ -1,0 +1,224 @@
+//! The whole tree: serving it over Streamable HTTP, progress from depth, listing 1,000 leaves
+//! and building 10,000 nodes — `canopy bench`'s scenarios 7-10 as criterion benchmarks, each
+//! next to its baseline (criterion runs one after the other; `canopy bench` interleaves the
+//! two sides and prints the ratios).
+//!
+//! - `serve_http/{bare,canopy}`: 64 concurrent callers over Streamable HTTP (sessions,
+//!   2025-11-25) against a bare rmcp server with the `echo` tool, and against the tree (an
+//!   in-process leaf) served the way `canopy serve --http` serves it. Time per call at 64
+//!   concurrent, i.e. the inverse of throughput.
+//! - `progress/depth/{1,8}`: a call of `tick`, which sends 200 progress notifications, every
+//!   event read; throughput is events per second.
+//! - `tools_list/{single_server,canopy}`: every page of `tools/list` of 1,000 tools, from one
+//!   server and from a tree of 1,000 leaves through its MCP face.
+//! - `build/10000_nodes`: building a tree of a root, 99 routers and 9,900 leaves. (Its memory
+//!   per node is measured by `canopy bench`, whose binary counts allocated bytes.)
+//!
+//! Run: `cargo bench --bench tree`
+
+use std::{
+    hint::black_box,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use canopy::node::{EventKind, Node, Tree};
+use criterion::{BenchmarkId, Criterion, Throughput};
+use rmcp::{model::JsonObject, service::ClientLifecycleMode};
+use tokio::runtime::Runtime;
+
+#[allow(dead_code, unreachable_pub)]
+#[path = "../crates/canopy-cli/src/bench/fixtures.rs"]
+mod fixtures;
+
+use fixtures::{
+    Echo, HttpServer, Leaf, call_peer, duplex_link, exposed, http_client, tree_at_depth,
+};
+
+/// Concurrent callers of the concurrent benchmarks.
+const CONCURRENCY: u64 = 64;
+/// Progress notifications per `tick` call.
+const TICKS: u64 = 200;
+
+/// Runs `iters` calls spread over [`CONCURRENCY`] tasks and returns the wall time: criterion's
+/// time per iteration is then the inverse of the throughput.
+async fn concurrently<F, Fut>(iters: u64, call: F) -> Duration
+where
+    F: Fn() -> Fut + Clone + Send + 'static,
+    Fut: Future<Output = anyhow::Result<u64>> + Send,
+{
+    let start = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for task in 0..CONCURRENCY {
+        let calls = iters / CONCURRENCY + u64::from(task < iters % CONCURRENCY);
+        let call = call.clone();
+        tasks.spawn(async move {
+            for _ in 0..calls {
+                call().await.expect("the call answers");
+            }
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done.expect("no caller panics");
+    }
+    start.elapsed()
+}
+
+fn bench_serve_http(c: &mut Criterion, rt: &Runtime) {
+    let (bare_server, canopy_server, tree, bare, served, name) = rt.block_on(async {
+        let bare_server = HttpServer::start(Echo::new())
+            .await
+            .expect("the bare server listens");
+        let tree = tree_at_depth(1, Node::server("leaf", Echo::new()))
+            .await
+            .expect("the tree builds");
+        let name = exposed(&tree, "echo").expect("the tree exposes echo");
+        let canopy_server = HttpServer::start(tree.server())
+            .await
+            .expect("the served tree listens");
+        let bare = http_client(&bare_server.url, ClientLifecycleMode::Initialize)
+            .await
+            .expect("the client connects to the bare server");
+        let served = http_client(&canopy_server.url, ClientLifecycleMode::Initialize)
+            .await
+            .expect("the client connects to the served tree");
+        (bare_server, canopy_server, tree, bare, served, name)
+    });
+    let mut group = c.benchmark_group("serve_http");
+    group.throughput(Throughput::Elements(1));
+    let peer = bare.peer().clone();
+    group.bench_function("bare", |b| {
+        b.to_async(rt).iter_custom(|iters| {
+            let peer = peer.clone();
+            concurrently(iters, move || {
+                let peer = peer.clone();
+                async move { call_peer(&peer, "echo").await }
+            })
+        });
+    });
+    let peer = served.peer().clone();
+    group.bench_function("canopy", |b| {
+        b.to_async(rt).iter_custom(|iters| {
+            let (peer, name) = (peer.clone(), Arc::clone(&name));
+            concurrently(iters, move || {
+                let (peer, name) = (peer.clone(), Arc::clone(&name));
+                async move { call_peer(&peer, &name).await }
+            })
+        });
+    });
+    group.finish();
+    rt.block_on(async move {
+        // Close the sessions before the servers stop.
+        let _ = bare.cancel().await;
+        let _ = served.cancel().await;
+        drop((bare_server, canopy_server));
+        tree.shutdown().await;
+    });
+}
+
+/// One call of `tick` through `start_call`, reading every event.
+async fn ticks(tree: &Tree, name: &str) -> u64 {
+    let mut args = JsonObject::new();
+    args.insert("count".into(), TICKS.into());
+    let mut call = tree.start_call(name, Some(args));
+    let mut received = 0;
+    while let Some(event) = call.next_event().await {
+        if matches!(event.kind, EventKind::Progress { .. }) {
+            received += 1;
+        }
+    }
+    call.result().await.expect("tick answers");
+    assert_eq!(received, TICKS, "every progress event arrives");
+    received
+}
+
+fn bench_progress(c: &mut Criterion, rt: &Runtime) {
+    let mut group = c.benchmark_group("progress");
+    group.throughput(Throughput::Elements(TICKS));
+    for depth in [1, 8] {
+        let tree = rt
+            .block_on(tree_at_depth(depth, Node::server("leaf", Leaf::ticker())))
+            .expect("the tree builds");
+        let name = exposed(&tree, "tick").expect("the tree exposes tick");
+        group.bench_with_input(BenchmarkId::new("depth", depth), &name, |b, name| {
+            b.to_async(rt)
+                .iter(|| async { black_box(ticks(&tree, name).await) });
+        });
+        rt.block_on(tree.shutdown());
+    }
+    group.finish();
+}
+
+fn bench_tools_list(c: &mut Criterion, rt: &Runtime) {
+    const LEAVES: usize = 1_000;
+    let (tree, single, served, _servers) = rt.block_on(async {
+        let leaves = (0..LEAVES).map(|i| Node::server(format!("l{i}"), Echo::new()));
+        let tree = Tree::builder(Node::new("hub").children(leaves))
+            .build()
+            .await
+            .expect("the tree builds");
+        // The single server lists the very tool definitions the tree exposes, in one page.
+        let (single_server, single) = duplex_link(Leaf::listing(tree.tools()))
+            .await
+            .expect("the single server connects");
+        let (canopy_server, served) = duplex_link(tree.server())
+            .await
+            .expect("the served tree connects");
+        (tree, single, served, (single_server, canopy_server))
+    });
+    for (side, client) in [("the single server", &single), ("the tree", &served)] {
+        let listed = rt
+            .block_on(client.peer().list_all_tools())
+            .expect("tools/list answers")
+            .len();
+        assert_eq!(listed, LEAVES, "{side} lists every tool");
+    }
+    let mut group = c.benchmark_group("tools_list");
+    for (id, client) in [("single_server", &single), ("canopy", &served)] {
+        group.bench_function(id, |b| {
+            b.to_async(rt)
+                .iter(|| async { black_box(client.peer().list_all_tools().await) });
+        });
+    }
+    group.finish();
+    rt.block_on(tree.shutdown());
+}
+
+fn bench_build(c: &mut Criterion, rt: &Runtime) {
+    let mut group = c.benchmark_group("build");
+    group.sample_size(10);
+    group.bench_function("10000_nodes", |b| {
+        b.to_async(rt).iter(|| async {
+            // The root, 99 routers, 99 × 100 leaves: 10,000 nodes.
+            let routers = (0..99).map(|r| {
+                Node::new(format!("r{r}"))
+                    .children((0..100).map(|l| Node::server(format!("l{l}"), Echo::new())))
+            });
+            let tree = Tree::builder(Node::new("hub").children(routers))
+                .build()
+                .await
+                .expect("the tree builds");
+            assert_eq!(tree.tools().len(), 9_900, "every leaf's tool is exposed");
+            tree.shutdown().await;
+        });
+    });
+    group.finish();
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("the tokio runtime starts");
+    let mut c = Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(4))
+        .sample_size(30)
+        .without_plots()
+        .configure_from_args();
+    bench_serve_http(&mut c, &rt);
+    bench_progress(&mut c, &rt);
+    bench_tools_list(&mut c, &rt);
+    bench_build(&mut c, &rt);
+    c.final_summary();
+}
