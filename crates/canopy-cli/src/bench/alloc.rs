@@ -116,18 +116,27 @@ mod tests {
 
     #[tokio::test]
     async fn counts_what_stays_allocated() {
-        let (kept, heap) = measure(async {
-            let kept = vec![0u8; 1 << 20];
-            let garbage = vec![0u8; 1 << 16];
-            drop(garbage);
-            kept
-        })
-        .await;
-        assert_eq!(kept.len(), 1 << 20);
-        // Other threads of the test binary may allocate meanwhile: bounds, not equality.
-        assert!(heap.net >= 1 << 20, "{heap:?}");
-        assert!(heap.net < (1 << 20) + (1 << 16), "{heap:?}");
-        assert!(heap.allocated >= (1 << 20) + (1 << 16), "{heap:?}");
-        assert!(heap.count >= 2, "{heap:?}");
+        // The counters are process-wide and other tests run on other threads meanwhile:
+        // what they allocate or free inside the window moves `net` either way. A correct
+        // counter lands within the bounds on (nearly) every attempt; a broken one never does.
+        let mut attempts = Vec::new();
+        for _ in 0..5 {
+            let (kept, heap) = measure(async {
+                let kept = vec![1u8; 1 << 20];
+                let garbage = vec![1u8; 1 << 16];
+                drop(garbage);
+                kept
+            })
+            .await;
+            assert_eq!(kept.len(), 1 << 20);
+            // Only ever grows, whatever other threads do.
+            assert!(heap.allocated >= (1 << 20) + (1 << 16), "{heap:?}");
+            assert!(heap.count >= 2, "{heap:?}");
+            if (1 << 20..(1 << 20) + (1 << 16)).contains(&heap.net) {
+                return;
+            }
+            attempts.push(heap);
+        }
+        panic!("the kept megabyte was never counted as kept: {attempts:?}");
     }
 }
