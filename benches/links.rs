@@ -21,7 +21,6 @@ use std::{
     hint::black_box,
     path::{Path, PathBuf},
     sync::Arc,
-    time::{Duration, Instant},
 };
 
 use canopy::node::{HttpSpec, Node, StdioSpec, Tree};
@@ -29,19 +28,18 @@ use criterion::{Criterion, Throughput};
 use rmcp::{Peer, RoleClient};
 use tokio::runtime::Runtime;
 
-#[allow(dead_code, unreachable_pub)]
-#[path = "../crates/canopy-cli/src/bench/fixtures.rs"]
-mod fixtures;
+mod common;
 
-use fixtures::{
-    HttpLeafProcess, call_peer, call_tree, discover, exposed, http_client, stdio_client,
-    tree_at_depth,
+use common::{
+    CONCURRENCY, concurrently,
+    fixtures::{
+        HttpLeafProcess, call_peer, call_tree, discover, exposed, http_client, stdio_client,
+        tree_at_depth,
+    },
 };
 
 const SERVER: &str = "lab";
 const TOOL: &str = "was_cancelled";
-/// Concurrent callers of the concurrent groups.
-const CONCURRENCY: u64 = 64;
 
 /// Builds the `leaf_server` example in this bench's own profile (release under `cargo bench`,
 /// debug when `cargo test --all-targets` runs the bench once) and returns its path.
@@ -70,29 +68,6 @@ fn leaf_server() -> PathBuf {
     let leaf = dir.join("examples").join("leaf_server");
     assert!(leaf.is_file(), "no leaf_server at {}", leaf.display());
     leaf
-}
-
-/// Runs `iters` calls spread over [`CONCURRENCY`] tasks and returns the wall time.
-async fn concurrently<F, Fut>(iters: u64, call: F) -> Duration
-where
-    F: Fn() -> Fut + Clone + Send + 'static,
-    Fut: Future<Output = anyhow::Result<u64>> + Send,
-{
-    let start = Instant::now();
-    let mut tasks = tokio::task::JoinSet::new();
-    for task in 0..CONCURRENCY {
-        let calls = iters / CONCURRENCY + u64::from(task < iters % CONCURRENCY);
-        let call = call.clone();
-        tasks.spawn(async move {
-            for _ in 0..calls {
-                call().await.expect("the call answers");
-            }
-        });
-    }
-    while let Some(done) = tasks.join_next().await {
-        done.expect("no caller panics");
-    }
-    start.elapsed()
 }
 
 /// The bare client and the tree, sequential then concurrent, as groups `{link}` and
@@ -135,16 +110,8 @@ fn bench_link(c: &mut Criterion, rt: &Runtime, link: &str, bare: &Peer<RoleClien
 
 fn main() {
     let leaf = leaf_server();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("the tokio runtime starts");
-    let mut c = Criterion::default()
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(4))
-        .sample_size(30)
-        .without_plots()
-        .configure_from_args();
+    let rt = common::runtime();
+    let mut c = common::criterion(30).configure_from_args();
 
     let (bare, tree) = rt.block_on(async {
         let bare = stdio_client(&leaf, SERVER)

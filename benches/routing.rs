@@ -16,19 +16,15 @@
 use std::{
     hint::black_box,
     path::{Path, PathBuf},
-    time::{Duration, SystemTime},
+    time::SystemTime,
 };
 
 use criterion::{BenchmarkId, Criterion};
 use tokio::runtime::Runtime;
 
-// The leaf, the direct call, the naive chain and the trees are `canopy bench`'s own, so the
-// two measure the same things.
-#[allow(dead_code, unreachable_pub)]
-#[path = "../crates/canopy-cli/src/bench/fixtures.rs"]
-mod fixtures;
+mod common;
 
-use fixtures::{DirectLeaf, Echo, NaiveChain, call_tree, exposed, tree_at_depth};
+use common::fixtures::{DirectLeaf, Echo, NaiveChain, call_tree, exposed, tree_at_depth};
 
 /// In-process depths measured for Canopy.
 const CANOPY_DEPTHS: [usize; 5] = [1, 2, 4, 8, 16];
@@ -211,15 +207,8 @@ fn print_summary(home: &Path, since: SystemTime) {
 fn main() {
     let since = SystemTime::now();
     let home = criterion_home();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("the tokio runtime starts");
-    let mut c = Criterion::default()
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(4))
-        .sample_size(50)
-        .without_plots()
+    let rt = common::runtime();
+    let mut c = common::criterion(50)
         .output_directory(&home)
         .configure_from_args();
     bench_direct(&mut c, &rt);

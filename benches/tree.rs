@@ -16,53 +16,24 @@
 //!
 //! Run: `cargo bench --bench tree`
 
-use std::{
-    hint::black_box,
-    sync::Arc,
-    time::{Duration, Instant},
-};
+use std::{hint::black_box, sync::Arc};
 
-use canopy::node::{EventKind, Node, Tree};
+use canopy::node::{Node, Tree};
 use criterion::{BenchmarkId, Criterion, Throughput};
-use rmcp::{model::JsonObject, service::ClientLifecycleMode};
+use rmcp::service::ClientLifecycleMode;
 use tokio::runtime::Runtime;
 
-#[allow(dead_code, unreachable_pub)]
-#[path = "../crates/canopy-cli/src/bench/fixtures.rs"]
-mod fixtures;
+mod common;
 
-use fixtures::{
-    Echo, HttpServer, Leaf, call_peer, duplex_link, exposed, http_client, tree_at_depth,
+use common::{
+    concurrently,
+    fixtures::{
+        Echo, HttpServer, Leaf, call_peer, duplex_link, exposed, http_client, ticks, tree_at_depth,
+    },
 };
 
-/// Concurrent callers of the concurrent benchmarks.
-const CONCURRENCY: u64 = 64;
 /// Progress notifications per `tick` call.
 const TICKS: u64 = 200;
-
-/// Runs `iters` calls spread over [`CONCURRENCY`] tasks and returns the wall time: criterion's
-/// time per iteration is then the inverse of the throughput.
-async fn concurrently<F, Fut>(iters: u64, call: F) -> Duration
-where
-    F: Fn() -> Fut + Clone + Send + 'static,
-    Fut: Future<Output = anyhow::Result<u64>> + Send,
-{
-    let start = Instant::now();
-    let mut tasks = tokio::task::JoinSet::new();
-    for task in 0..CONCURRENCY {
-        let calls = iters / CONCURRENCY + u64::from(task < iters % CONCURRENCY);
-        let call = call.clone();
-        tasks.spawn(async move {
-            for _ in 0..calls {
-                call().await.expect("the call answers");
-            }
-        });
-    }
-    while let Some(done) = tasks.join_next().await {
-        done.expect("no caller panics");
-    }
-    start.elapsed()
-}
 
 fn bench_serve_http(c: &mut Criterion, rt: &Runtime) {
     let (bare_server, canopy_server, tree, bare, served, name) = rt.block_on(async {
@@ -116,22 +87,6 @@ fn bench_serve_http(c: &mut Criterion, rt: &Runtime) {
     });
 }
 
-/// One call of `tick` through `start_call`, reading every event.
-async fn ticks(tree: &Tree, name: &str) -> u64 {
-    let mut args = JsonObject::new();
-    args.insert("count".into(), TICKS.into());
-    let mut call = tree.start_call(name, Some(args));
-    let mut received = 0;
-    while let Some(event) = call.next_event().await {
-        if matches!(event.kind, EventKind::Progress { .. }) {
-            received += 1;
-        }
-    }
-    call.result().await.expect("tick answers");
-    assert_eq!(received, TICKS, "every progress event arrives");
-    received
-}
-
 fn bench_progress(c: &mut Criterion, rt: &Runtime) {
     let mut group = c.benchmark_group("progress");
     group.throughput(Throughput::Elements(TICKS));
@@ -141,8 +96,13 @@ fn bench_progress(c: &mut Criterion, rt: &Runtime) {
             .expect("the tree builds");
         let name = exposed(&tree, "tick").expect("the tree exposes tick");
         group.bench_with_input(BenchmarkId::new("depth", depth), &name, |b, name| {
-            b.to_async(rt)
-                .iter(|| async { black_box(ticks(&tree, name).await) });
+            b.to_async(rt).iter(|| async {
+                black_box(
+                    ticks(&tree, name, TICKS)
+                        .await
+                        .expect("every progress event arrives"),
+                )
+            });
         });
         rt.block_on(tree.shutdown());
     }
@@ -206,16 +166,8 @@ fn bench_build(c: &mut Criterion, rt: &Runtime) {
 }
 
 fn main() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("the tokio runtime starts");
-    let mut c = Criterion::default()
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(4))
-        .sample_size(30)
-        .without_plots()
-        .configure_from_args();
+    let rt = common::runtime();
+    let mut c = common::criterion(30).configure_from_args();
     bench_serve_http(&mut c, &rt);
     bench_progress(&mut c, &rt);
     bench_tools_list(&mut c, &rt);

@@ -6,7 +6,7 @@ use std::{net::SocketAddr, path::Path, process::Stdio, sync::Arc, time::Duration
 
 use anyhow::{Context as _, bail};
 use axum::serve::ListenerExt as _;
-use canopy_node::{Node, Tree};
+use canopy_node::{EventKind, Node, Tree};
 use rmcp::{
     ErrorData as McpError, Peer, RoleClient, RoleServer, ServerHandler, ServiceExt,
     handler::server::router::tool::ToolRouter,
@@ -257,6 +257,25 @@ pub(crate) async fn call_peer(peer: &Peer<RoleClient>, tool: &str) -> anyhow::Re
         CallToolResponse::Complete(result) if result.is_error != Some(true) => Ok(1),
         other => bail!("'{tool}' did not answer normally: {other:?}"),
     }
+}
+
+/// One call of `tick` (`count` progress notifications) through `start_call`, reading
+/// every event; the units are the progress events received.
+pub(crate) async fn ticks(tree: &Tree, name: &str, count: u64) -> anyhow::Result<u64> {
+    let mut args = JsonObject::new();
+    args.insert("count".into(), count.into());
+    let mut call = tree.start_call(name, Some(args));
+    let mut received = 0;
+    while let Some(event) = call.next_event().await {
+        if matches!(event.kind, EventKind::Progress { .. }) {
+            received += 1;
+        }
+    }
+    call.result().await?;
+    if received != count {
+        bail!("{received} of {count} progress events arrived");
+    }
+    Ok(received)
 }
 
 /// Calls `tool` through the tree's host API.

@@ -11,7 +11,7 @@ use super::{
     Basis, Measure, Row, Rule, alloc,
     fixtures::{
         DirectLeaf, Echo, HttpLeafProcess, HttpServer, Leaf, NaiveChain, call_peer, call_tree,
-        discover, duplex_link, exposed, http_client, stdio_client, tree_at_depth,
+        discover, duplex_link, exposed, http_client, stdio_client, ticks, tree_at_depth,
     },
     measure::{Budget, compare_concurrent, compare_sequential, measure_sequential},
 };
@@ -264,7 +264,13 @@ pub(crate) async fn progress(budget: Budget) -> anyhow::Result<Row> {
     let deep = tree_at_depth(8, Node::server("leaf", Leaf::ticker())).await?;
     let (shallow_name, deep_name) = (exposed(&shallow, "tick")?, exposed(&deep, "tick")?);
     let (s, d, sn, dn) = (&shallow, &deep, &*shallow_name, &*deep_name);
-    let stats = compare_sequential(budget, 1, move || ticks(s, sn), move || ticks(d, dn)).await?;
+    let stats = compare_sequential(
+        budget,
+        1,
+        move || ticks(s, sn, TICKS),
+        move || ticks(d, dn, TICKS),
+    )
+    .await?;
     shallow.shutdown().await;
     deep.shutdown().await;
     Ok(Row::new(
@@ -275,25 +281,6 @@ pub(crate) async fn progress(budget: Budget) -> anyhow::Result<Row> {
         Basis::Throughput,
         Rule::AtLeast(0.8),
     ))
-}
-
-/// One call of `tick` through `start_call`, reading every event; the units are the progress
-/// events received.
-async fn ticks(tree: &Tree, name: &str) -> anyhow::Result<u64> {
-    let mut args = JsonObject::new();
-    args.insert("count".into(), TICKS.into());
-    let mut call = tree.start_call(name, Some(args));
-    let mut received = 0;
-    while let Some(event) = call.next_event().await {
-        if matches!(event.kind, EventKind::Progress { .. }) {
-            received += 1;
-        }
-    }
-    call.result().await?;
-    if received != TICKS {
-        bail!("{received} of {TICKS} progress events arrived");
-    }
-    Ok(received)
 }
 
 /// Scenario 9: `tools/list` of a 1,000-leaf tree through its MCP face (all pages) against one server
