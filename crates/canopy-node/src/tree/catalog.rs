@@ -211,8 +211,6 @@ impl Listed for ResourceTemplate {
     }
 }
 
-/// The exposed list of one kind: every route that is not denied, in plan order, with the
-/// node's item renamed to its exposed name.
 /// The owning node's own name of every tool route, in route order (see
 /// [`RouteState::tool_names`]).
 fn own_tool_names(
@@ -232,6 +230,8 @@ fn own_tool_names(
         .collect()
 }
 
+/// The exposed list of one kind: every route that is not denied, in plan order, with the
+/// node's item renamed to its exposed name.
 fn exposed_items<T: Listed>(
     plan: &RoutePlan,
     kind: CapabilityKind,
