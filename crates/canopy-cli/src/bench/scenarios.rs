@@ -3,8 +3,8 @@
 use std::{path::Path, sync::Arc, time::Instant};
 
 use anyhow::{Context as _, bail};
-use canopy_node::{EventKind, HttpSpec, Node, StdioSpec, Tree};
-use rmcp::{model::JsonObject, service::ClientLifecycleMode};
+use canopy_node::{HttpSpec, Node, StdioSpec, Tree};
+use rmcp::service::ClientLifecycleMode;
 use serde_json::json;
 
 use super::{
