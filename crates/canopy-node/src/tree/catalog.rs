@@ -112,14 +112,26 @@ impl TreeInner {
             tracing::warn!(exposed = %collision.exposed, kept = %collision.kept, renamed = %collision.renamed,
                 renamed_to = %collision.renamed_to, "exposed names collide; the later one was renamed");
         }
+        // One index per kind; the tools' serves both the exposed list and the own names.
+        let tools = index_items(&catalogs, |c| &c.tools);
         let state = RouteState {
-            tool_names: own_tool_names(&plan, &catalogs),
-            tools: exposed_items(&plan, CapabilityKind::Tool, &catalogs, |c| &c.tools),
-            prompts: exposed_items(&plan, CapabilityKind::Prompt, &catalogs, |c| &c.prompts),
-            resources: exposed_items(&plan, CapabilityKind::Resource, &catalogs, |c| &c.resources),
-            templates: exposed_items(&plan, CapabilityKind::ResourceTemplate, &catalogs, |c| {
-                &c.templates
-            }),
+            tool_names: own_tool_names(&plan, &tools),
+            tools: exposed_items(&plan, CapabilityKind::Tool, &tools),
+            prompts: exposed_items(
+                &plan,
+                CapabilityKind::Prompt,
+                &index_items(&catalogs, |c| &c.prompts),
+            ),
+            resources: exposed_items(
+                &plan,
+                CapabilityKind::Resource,
+                &index_items(&catalogs, |c| &c.resources),
+            ),
+            templates: exposed_items(
+                &plan,
+                CapabilityKind::ResourceTemplate,
+                &index_items(&catalogs, |c| &c.templates),
+            ),
             plan,
         };
         self.routes.store(Arc::new(state));
@@ -211,19 +223,33 @@ impl Listed for ResourceTemplate {
     }
 }
 
+/// A kind's listed items by (owning node, the node's own name or URI).
+type ItemIndex<'c, T> = HashMap<(NodeId, &'c str), &'c T>;
+
+/// Indexes one kind of every node's catalog.
+fn index_items<'c, T: Listed>(
+    catalogs: &'c HashMap<NodeId, Catalog>,
+    list: impl Fn(&'c Catalog) -> &'c Vec<T>,
+) -> ItemIndex<'c, T> {
+    catalogs
+        .iter()
+        .flat_map(|(id, catalog)| {
+            list(catalog)
+                .iter()
+                .map(move |item| ((*id, item.key()), item))
+        })
+        .collect()
+}
+
 /// The owning node's own name of every tool route, in route order (see
 /// [`RouteState::tool_names`]).
 fn own_tool_names(
     plan: &RoutePlan,
-    catalogs: &HashMap<NodeId, Catalog>,
+    tools: &ItemIndex<'_, Tool>,
 ) -> Vec<std::borrow::Cow<'static, str>> {
-    let index: HashMap<(NodeId, &str), &Tool> = catalogs
-        .iter()
-        .flat_map(|(id, catalog)| catalog.tools.iter().map(move |t| ((*id, &*t.name), t)))
-        .collect();
     plan.routes(CapabilityKind::Tool)
         .iter()
-        .map(|route| match index.get(&(route.node, &*route.id.name)) {
+        .map(|route| match tools.get(&(route.node, &*route.id.name)) {
             Some(tool) => tool.name.clone(),
             None => route.id.name.to_string().into(),
         })
@@ -235,17 +261,8 @@ fn own_tool_names(
 fn exposed_items<T: Listed>(
     plan: &RoutePlan,
     kind: CapabilityKind,
-    catalogs: &HashMap<NodeId, Catalog>,
-    list: impl Fn(&Catalog) -> &Vec<T>,
+    index: &ItemIndex<'_, T>,
 ) -> Vec<T> {
-    let index: HashMap<(NodeId, &str), &T> = catalogs
-        .iter()
-        .flat_map(|(id, catalog)| {
-            list(catalog)
-                .iter()
-                .map(move |item| ((*id, item.key()), item))
-        })
-        .collect();
     plan.routes(kind)
         .iter()
         .filter(|route| !is_denied(&route.decision))
