@@ -20,7 +20,6 @@
 use std::{
     hint::black_box,
     path::{Path, PathBuf},
-    sync::Arc,
 };
 
 use canopy::node::{HttpSpec, Node, StdioSpec, Tree};
@@ -33,8 +32,8 @@ mod common;
 use common::{
     CONCURRENCY, concurrently,
     fixtures::{
-        HttpLeafProcess, call_peer, call_tree, discover, exposed, http_client, stdio_client,
-        tree_at_depth,
+        HttpLeafProcess, call_peer, call_tree, discover, exposed, http_client, peer_caller,
+        stdio_client, tree_at_depth, tree_caller,
     },
 };
 
@@ -87,23 +86,15 @@ fn bench_link(c: &mut Criterion, rt: &Runtime, link: &str, bare: &Peer<RoleClien
 
     let mut group = c.benchmark_group(format!("links/{link}_{CONCURRENCY}"));
     group.throughput(Throughput::Elements(1));
+    let bare_call = peer_caller(bare.clone(), TOOL);
     group.bench_function("bare", |b| {
-        b.to_async(rt).iter_custom(|iters| {
-            let peer = bare.clone();
-            concurrently(iters, move || {
-                let peer = peer.clone();
-                async move { call_peer(&peer, TOOL).await }
-            })
-        });
+        b.to_async(rt)
+            .iter_custom(|iters| concurrently(iters, bare_call.clone()));
     });
+    let tree_call = tree_caller(tree.clone(), name);
     group.bench_function("canopy", |b| {
-        b.to_async(rt).iter_custom(|iters| {
-            let (tree, name) = (tree.clone(), Arc::clone(&name));
-            concurrently(iters, move || {
-                let (tree, name) = (tree.clone(), Arc::clone(&name));
-                async move { call_tree(&tree, &name).await }
-            })
-        });
+        b.to_async(rt)
+            .iter_custom(|iters| concurrently(iters, tree_call.clone()));
     });
     group.finish();
 }

@@ -16,7 +16,7 @@
 //!
 //! Run: `cargo bench --bench tree`
 
-use std::{hint::black_box, sync::Arc};
+use std::hint::black_box;
 
 use canopy::node::{Node, Tree};
 use criterion::{BenchmarkId, Criterion, Throughput};
@@ -28,7 +28,8 @@ mod common;
 use common::{
     concurrently,
     fixtures::{
-        Echo, HttpServer, Leaf, call_peer, duplex_link, exposed, http_client, ticks, tree_at_depth,
+        Echo, FOREST_TOOLS, HttpServer, Leaf, Listing, exposed, forest, http_client, peer_caller,
+        ticks, tree_at_depth,
     },
 };
 
@@ -57,25 +58,15 @@ fn bench_serve_http(c: &mut Criterion, rt: &Runtime) {
     });
     let mut group = c.benchmark_group("serve_http");
     group.throughput(Throughput::Elements(1));
-    let peer = bare.peer().clone();
+    let bare_call = peer_caller(bare.peer().clone(), "echo");
     group.bench_function("bare", |b| {
-        b.to_async(rt).iter_custom(|iters| {
-            let peer = peer.clone();
-            concurrently(iters, move || {
-                let peer = peer.clone();
-                async move { call_peer(&peer, "echo").await }
-            })
-        });
+        b.to_async(rt)
+            .iter_custom(|iters| concurrently(iters, bare_call.clone()));
     });
-    let peer = served.peer().clone();
+    let served_call = peer_caller(served.peer().clone(), &name);
     group.bench_function("canopy", |b| {
-        b.to_async(rt).iter_custom(|iters| {
-            let (peer, name) = (peer.clone(), Arc::clone(&name));
-            concurrently(iters, move || {
-                let (peer, name) = (peer.clone(), Arc::clone(&name));
-                async move { call_peer(&peer, &name).await }
-            })
-        });
+        b.to_async(rt)
+            .iter_custom(|iters| concurrently(iters, served_call.clone()));
     });
     group.finish();
     rt.block_on(async move {
@@ -110,38 +101,21 @@ fn bench_progress(c: &mut Criterion, rt: &Runtime) {
 }
 
 fn bench_tools_list(c: &mut Criterion, rt: &Runtime) {
-    const LEAVES: usize = 1_000;
-    let (tree, single, served, _servers) = rt.block_on(async {
-        let leaves = (0..LEAVES).map(|i| Node::server(format!("l{i}"), Echo::new()));
-        let tree = Tree::builder(Node::new("hub").children(leaves))
-            .build()
-            .await
-            .expect("the tree builds");
-        // The single server lists the very tool definitions the tree exposes, in one page.
-        let (single_server, single) = duplex_link(Leaf::listing(tree.tools()))
-            .await
-            .expect("the single server connects");
-        let (canopy_server, served) = duplex_link(tree.server())
-            .await
-            .expect("the served tree connects");
-        (tree, single, served, (single_server, canopy_server))
-    });
-    for (side, client) in [("the single server", &single), ("the tree", &served)] {
-        let listed = rt
-            .block_on(client.peer().list_all_tools())
-            .expect("tools/list answers")
-            .len();
-        assert_eq!(listed, LEAVES, "{side} lists every tool");
-    }
+    let listing = rt
+        .block_on(Listing::new(1_000))
+        .expect("both sides list every tool");
     let mut group = c.benchmark_group("tools_list");
-    for (id, client) in [("single_server", &single), ("canopy", &served)] {
+    for (id, client) in [
+        ("single_server", &listing.single),
+        ("canopy", &listing.served),
+    ] {
         group.bench_function(id, |b| {
             b.to_async(rt)
                 .iter(|| async { black_box(client.peer().list_all_tools().await) });
         });
     }
     group.finish();
-    rt.block_on(tree.shutdown());
+    rt.block_on(listing.tree.shutdown());
 }
 
 fn bench_build(c: &mut Criterion, rt: &Runtime) {
@@ -149,16 +123,15 @@ fn bench_build(c: &mut Criterion, rt: &Runtime) {
     group.sample_size(10);
     group.bench_function("10000_nodes", |b| {
         b.to_async(rt).iter(|| async {
-            // The root, 99 routers, 99 × 100 leaves: 10,000 nodes.
-            let routers = (0..99).map(|r| {
-                Node::new(format!("r{r}"))
-                    .children((0..100).map(|l| Node::server(format!("l{l}"), Echo::new())))
-            });
-            let tree = Tree::builder(Node::new("hub").children(routers))
+            let tree = Tree::builder(forest())
                 .build()
                 .await
                 .expect("the tree builds");
-            assert_eq!(tree.tools().len(), 9_900, "every leaf's tool is exposed");
+            assert_eq!(
+                tree.tools().len(),
+                FOREST_TOOLS,
+                "every leaf's tool is exposed"
+            );
             tree.shutdown().await;
         });
     });

@@ -6,7 +6,7 @@ use std::{net::SocketAddr, path::Path, process::Stdio, sync::Arc, time::Duration
 
 use anyhow::{Context as _, bail};
 use axum::serve::ListenerExt as _;
-use canopy_node::{EventKind, Node, Tree};
+use canopy_node::{CanopyServer, EventKind, Node, Tree};
 use rmcp::{
     ErrorData as McpError, Peer, RoleClient, RoleServer, ServerHandler, ServiceExt,
     handler::server::router::tool::ToolRouter,
@@ -214,6 +214,56 @@ impl DirectLeaf {
     }
 }
 
+/// The nodes of scenario 10's tree: a root, 99 routers, 99 × 100 `echo` leaves.
+pub(crate) const FOREST_NODES: usize = 10_000;
+/// The tools it exposes: one per leaf.
+pub(crate) const FOREST_TOOLS: usize = 99 * 100;
+
+/// Scenario 10's tree, unbuilt ([`FOREST_NODES`] nodes).
+pub(crate) fn forest() -> Node {
+    let routers = (0..99).map(|r| {
+        Node::new(format!("r{r}"))
+            .children((0..100).map(|l| Node::server(format!("l{l}"), Echo::new())))
+    });
+    Node::new("hub").children(routers)
+}
+
+/// Scenario 9's pair: a tree of `echo` leaves under one hub, and a single server listing the
+/// very tool definitions the tree exposes in one page; each behind an rmcp client over a
+/// duplex, both checked to list every tool.
+pub(crate) struct Listing {
+    pub(crate) tree: Tree,
+    pub(crate) single: RunningService<RoleClient, ()>,
+    pub(crate) served: RunningService<RoleClient, ()>,
+    _servers: (
+        RunningService<RoleServer, Leaf>,
+        RunningService<RoleServer, CanopyServer>,
+    ),
+}
+
+impl Listing {
+    pub(crate) async fn new(leaves: usize) -> anyhow::Result<Self> {
+        let nodes = (0..leaves).map(|i| Node::server(format!("l{i}"), Echo::new()));
+        let tree = Tree::builder(Node::new("hub").children(nodes))
+            .build()
+            .await?;
+        let (single_server, single) = duplex_link(Leaf::listing(tree.tools())).await?;
+        let (canopy_server, served) = duplex_link(tree.server()).await?;
+        for (side, client) in [("the single server", &single), ("the tree", &served)] {
+            let n = client.peer().list_all_tools().await?.len();
+            if n != leaves {
+                bail!("{side} lists {n} tools, not {leaves}");
+            }
+        }
+        Ok(Self {
+            tree,
+            single,
+            served,
+            _servers: (single_server, canopy_server),
+        })
+    }
+}
+
 /// A chain of `depth` naive proxies in front of the leaf; every service is kept alive.
 pub(crate) struct NaiveChain {
     client: RunningService<RoleClient, ()>,
@@ -276,6 +326,36 @@ pub(crate) async fn ticks(tree: &Tree, name: &str, count: u64) -> anyhow::Result
         bail!("{received} of {count} progress events arrived");
     }
     Ok(received)
+}
+
+/// A caller of `tool` through an rmcp client, for the concurrent measurements (each call a
+/// boxed future, on both sides of a comparison alike).
+pub(crate) fn peer_caller(
+    peer: Peer<RoleClient>,
+    tool: &str,
+) -> impl Fn() -> std::pin::Pin<Box<dyn Future<Output = anyhow::Result<u64>> + Send>>
++ Clone
++ Send
++ 'static {
+    let tool: Arc<str> = Arc::from(tool);
+    move || {
+        let (peer, tool) = (peer.clone(), Arc::clone(&tool));
+        Box::pin(async move { call_peer(&peer, &tool).await })
+    }
+}
+
+/// A caller of the tree's tool `name` through its host API (see [`peer_caller`]).
+pub(crate) fn tree_caller(
+    tree: Tree,
+    name: Arc<str>,
+) -> impl Fn() -> std::pin::Pin<Box<dyn Future<Output = anyhow::Result<u64>> + Send>>
++ Clone
++ Send
++ 'static {
+    move || {
+        let (tree, name) = (tree.clone(), Arc::clone(&name));
+        Box::pin(async move { call_tree(&tree, &name).await })
+    }
 }
 
 /// Calls `tool` through the tree's host API.

@@ -10,8 +10,9 @@ use serde_json::json;
 use super::{
     Basis, Measure, Row, Rule, alloc,
     fixtures::{
-        DirectLeaf, Echo, HttpLeafProcess, HttpServer, Leaf, NaiveChain, call_peer, call_tree,
-        discover, duplex_link, exposed, http_client, stdio_client, ticks, tree_at_depth,
+        DirectLeaf, Echo, FOREST_NODES, FOREST_TOOLS, HttpLeafProcess, HttpServer, Leaf, Listing,
+        NaiveChain, call_peer, call_tree, discover, exposed, forest, http_client, peer_caller,
+        stdio_client, ticks, tree_at_depth, tree_caller,
     },
     measure::{Budget, compare_concurrent, compare_sequential, measure_sequential},
 };
@@ -286,21 +287,8 @@ pub(crate) async fn progress(budget: Budget) -> anyhow::Result<Row> {
 /// Scenario 9: `tools/list` of a 1,000-leaf tree through its MCP face (all pages) against one server
 /// listing 1,000 tools.
 pub(crate) async fn list_1000(budget: Budget) -> anyhow::Result<Row> {
-    const LEAVES: usize = 1_000;
-    let leaves = (0..LEAVES).map(|i| Node::server(format!("l{i}"), Echo::new()));
-    let tree = Tree::builder(Node::new("hub").children(leaves))
-        .build()
-        .await?;
-    // The single server lists the very tool definitions the tree exposes, in one page.
-    let (_bare_server, bare) = duplex_link(Leaf::listing(tree.tools())).await?;
-    let (_canopy_server, served) = duplex_link(tree.server()).await?;
-    let (b, c) = (bare.peer(), served.peer());
-    for (side, peer) in [("the single server", b), ("the tree", c)] {
-        let n = peer.list_all_tools().await?.len();
-        if n != LEAVES {
-            bail!("{side} lists {n} tools, not {LEAVES}");
-        }
-    }
+    let listing = Listing::new(1_000).await?;
+    let (b, c) = (listing.single.peer(), listing.served.peer());
     let stats = compare_sequential(
         budget,
         1,
@@ -308,7 +296,7 @@ pub(crate) async fn list_1000(budget: Budget) -> anyhow::Result<Row> {
         move || async move { Ok(c.list_all_tools().await.map(|_| 1)?) },
     )
     .await?;
-    tree.shutdown().await;
+    listing.tree.shutdown().await;
     Ok(latency_row(
         "tools_list_1000",
         "tools/list of 1,000 leaves (all pages, MCP face)",
@@ -323,17 +311,10 @@ pub(crate) async fn list_1000(budget: Budget) -> anyhow::Result<Row> {
 /// binary's allocator, [`alloc`]); the growth of the resident set comes along as a second
 /// opinion (`rss_growth_per_node` in the JSON).
 pub(crate) async fn build_10000(budget: Budget) -> anyhow::Result<[Row; 2]> {
-    const NODES: usize = 10_000;
     let build = || async {
-        // The root, 99 routers, 99 × 100 leaves: 10,000 nodes.
-        let routers = (0..99).map(|r| {
-            Node::new(format!("r{r}"))
-                .children((0..100).map(|l| Node::server(format!("l{l}"), Echo::new())))
-        });
+        // Making the nodes (the leaves' handlers too) is part of the build, as before.
         let start = Instant::now();
-        let tree = Tree::builder(Node::new("hub").children(routers))
-            .build()
-            .await?;
+        let tree = Tree::builder(forest()).build().await?;
         anyhow::Ok((tree, start.elapsed()))
     };
     let rss_before = rss_bytes()?;
@@ -341,13 +322,13 @@ pub(crate) async fn build_10000(budget: Budget) -> anyhow::Result<[Row; 2]> {
     let (tree, first) = built?;
     let rss_after = rss_bytes()?;
     let tools = tree.tools().len();
-    if tools != 99 * 100 {
-        bail!("the 10,000-node tree exposes {tools} tools, not 9,900");
+    if tools != FOREST_TOOLS {
+        bail!("the 10,000-node tree exposes {tools} tools, not {FOREST_TOOLS}");
     }
     tree.shutdown().await;
     drop(tree);
-    let per_node = heap.net as f64 / NODES as f64;
-    let rss_per_node = rss_after.saturating_sub(rss_before) as f64 / NODES as f64;
+    let per_node = heap.net as f64 / FOREST_NODES as f64;
+    let rss_per_node = rss_after.saturating_sub(rss_before) as f64 / FOREST_NODES as f64;
     let mut times = vec![first.as_secs_f64()];
     for _ in 0..budget.rounds.max(2) {
         let (tree, took) = build().await?;
@@ -375,7 +356,7 @@ pub(crate) async fn build_10000(budget: Budget) -> anyhow::Result<[Row; 2]> {
             "kept_bytes": heap.net,
             "allocated_bytes": heap.allocated,
             "allocations": heap.count,
-            "nodes": NODES,
+            "nodes": FOREST_NODES,
         }),
     ));
     memory
@@ -415,31 +396,4 @@ fn rss_bytes() -> anyhow::Result<u64> {
         })
         .context("no VmRSS in /proc/self/status")?;
     Ok(kib * 1024)
-}
-
-fn peer_caller(
-    peer: rmcp::Peer<rmcp::RoleClient>,
-    tool: &str,
-) -> impl Fn() -> std::pin::Pin<Box<dyn Future<Output = anyhow::Result<u64>> + Send>>
-+ Clone
-+ Send
-+ 'static {
-    let tool: Arc<str> = Arc::from(tool);
-    move || {
-        let (peer, tool) = (peer.clone(), Arc::clone(&tool));
-        Box::pin(async move { call_peer(&peer, &tool).await })
-    }
-}
-
-fn tree_caller(
-    tree: Tree,
-    name: Arc<str>,
-) -> impl Fn() -> std::pin::Pin<Box<dyn Future<Output = anyhow::Result<u64>> + Send>>
-+ Clone
-+ Send
-+ 'static {
-    move || {
-        let (tree, name) = (tree.clone(), Arc::clone(&name));
-        Box::pin(async move { call_tree(&tree, &name).await })
-    }
 }
