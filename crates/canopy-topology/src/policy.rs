@@ -420,7 +420,7 @@ mod tests {
             decide(&root_allows, &research_asks, &fetch),
             OnUnanswerable::Deny
         );
-        let research_allows = research_asks.clone().on_unanswerable(allow);
+        let research_allows = research_asks.on_unanswerable(allow);
         assert_eq!(decide(&root_allows, &research_allows, &fetch), allow);
         // A node whose rules do not ask has no say, whatever its fallback.
         let research_silent = Policy::new().on_unanswerable(OnUnanswerable::Deny);
