@@ -426,6 +426,19 @@ async fn unknown_names_get_the_nearest_exposed_names() {
             .contains("unknown prompt 'notes__summarise'; did you mean 'notes__summarize'?"),
         "{error}"
     );
+    let error = client
+        .read_resource(rmcp::model::ReadResourceRequestParams::new(
+            "canopy://notes/notes://al",
+        ))
+        .await
+        .expect_err("unknown resource");
+    assert!(
+        error.to_string().contains(
+            "no node of this tree owns the resource 'canopy://notes/notes://al'; did you mean \
+             'canopy://notes/notes://all'?"
+        ),
+        "{error}"
+    );
     client.cancel().await.expect("close");
 }
 
