@@ -16,11 +16,13 @@ use crate::Failure;
 pub(crate) async fn build_tree(path: &Path) -> Result<Tree, Failure> {
     let root =
         canopy_node::treefile::load(path).map_err(|error| Failure::Usage(error.to_string()))?;
-    Tree::builder(root)
+    let tree = Tree::builder(root)
         .agents(canopy_agent::factory())
         .build()
         .await
-        .map_err(|error| build_failure(path, &error))
+        .map_err(|error| build_failure(path, &error))?;
+    crate::tools::warn_policies(path, &tree);
+    Ok(tree)
 }
 
 fn build_failure(path: &Path, error: &BuildError) -> Failure {

@@ -17,6 +17,7 @@ mod prompt;
 mod render;
 mod run;
 mod serve;
+mod tools;
 mod tree;
 
 use std::process::ExitCode;
@@ -57,6 +58,8 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Build the tree and print its topology.
     Tree(tree::TreeArgs),
+    /// List every tool of the tree: exposed name, canonical id, policy verdict, arguments.
+    Tools(tools::ToolsArgs),
     /// Call a tool through the tree, with live progress and prompts (or JSON-lines events).
     Call(call::CallArgs),
     /// Run the root agent on a task, with a live view of the whole tree.
@@ -153,6 +156,7 @@ async fn run(command: Command, command_tail: Option<Vec<String>>) -> Outcome {
     match command {
         Command::Serve(args) => serve::run(args).await,
         Command::Tree(args) => tree::run(args).await,
+        Command::Tools(args) => tools::run(args).await,
         Command::Call(args) => call::run(args).await,
         Command::Run(args) => run::run(args).await,
         Command::Connect(args) => connect::run(args, command_tail).await,

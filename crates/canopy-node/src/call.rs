@@ -118,6 +118,10 @@ pub(crate) struct CallScope {
     /// A node is asked what it offers while the tree is built or refreshed: in-process
     /// nodes answer through the tree's shared discovery peer, not a session of their own.
     pub(crate) discovery: bool,
+    /// Whether the caller can answer a permission prompt (an MCP client with the
+    /// elicitation capability, a host reading the call's events); policies' `ask` rules
+    /// fall back to `on_unanswerable` when it cannot.
+    pub(crate) can_ask: bool,
 }
 
 /// Prompt ids, unique within the process (so also within a call).
@@ -148,6 +152,7 @@ impl CallScope {
             quiet: false,
             budget: None,
             discovery: false,
+            can_ask: true,
         };
         (scope, queue)
     }
@@ -165,6 +170,7 @@ impl CallScope {
             quiet: true,
             budget: None,
             discovery: false,
+            can_ask: false,
         }
     }
 

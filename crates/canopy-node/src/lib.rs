@@ -48,5 +48,5 @@ pub use self::event::{
 pub use self::remote::{DEFAULT_TIMEOUT, HttpSpec, StartMode, StdioSpec};
 pub use self::server::{CanopyServer, DEFAULT_PARK_TIMEOUT};
 pub use self::service::{NodeContext, NodeService, SubtreeTool};
-pub use self::tree::{CallHandle, Tree};
+pub use self::tree::{CallHandle, ToolRoute, Tree};
 pub use self::upstream::SamplingHandler;

@@ -120,6 +120,11 @@ impl CanopyServer {
         );
         scope.wants_progress = listening || context.meta.get_progress_token().is_some();
         scope.budget = budget;
+        // Per request at 2026-07-28, from `initialize` before: without elicitation the
+        // client can neither take `elicitation/create` nor an elicitation `input_required`.
+        scope.can_ask = context
+            .client_capabilities()
+            .is_some_and(|capabilities| capabilities.elicitation.is_some());
         (scope, queue)
     }
 

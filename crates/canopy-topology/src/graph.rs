@@ -331,6 +331,11 @@ impl Topology {
             counts.resources,
             counts.resource_templates,
         );
+        if let Some(description) = info.description.as_deref().and_then(|d| d.lines().next()) {
+            // One line per node: the description's first line, after the counts.
+            out.pop();
+            let _ = writeln!(out, "  — {}", description.trim());
+        }
         let children = self.children(id);
         let last = children.len().saturating_sub(1);
         for (i, child) in children.into_iter().enumerate() {
@@ -414,6 +419,7 @@ impl Topology {
             protocol_version: info.protocol_version.as_deref(),
             health: info.health,
             counts: info.counts,
+            description: info.description.as_deref(),
             children: self
                 .children(id)
                 .into_iter()
@@ -434,6 +440,8 @@ struct JsonNode<'a> {
     protocol_version: Option<&'a str>,
     health: Health,
     counts: CapabilityCounts,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    description: Option<&'a str>,
     children: Vec<JsonNode<'a>>,
 }
 

@@ -58,5 +58,7 @@ pub use self::graph::{
     CapabilityCounts, Health, LinkKind, NodeId, NodeInfo, Topology, TopologyFormat,
 };
 pub use self::path::{CanonicalId, CapabilityKind, NodeName, NodePath};
-pub use self::policy::{Decision, Policy, PolicyChain, Rule, RuleKind};
-pub use self::routes::{CapabilityEntry, NameCollision, Route, RoutePlan, plan_routes};
+pub use self::policy::{AllowedBy, Decision, OnUnanswerable, Policy, PolicyChain, Rule, RuleKind};
+pub use self::routes::{
+    CapabilityEntry, NameCollision, Route, RoutePlan, UnmatchedRule, plan_routes,
+};

@@ -22,10 +22,33 @@ pub enum RuleKind {
     Deny,
 }
 
+/// What happens to a call that needs the user's permission (an `ask` rule) when its caller
+/// cannot answer permission prompts (an MCP client without elicitation, a host call nobody
+/// reads).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnUnanswerable {
+    /// The call is refused, saying that the client cannot answer the prompt (the default).
+    #[default]
+    Deny,
+    /// The call goes ahead without asking.
+    Allow,
+}
+
+impl OnUnanswerable {
+    /// The tree file's spelling: `deny` or `allow`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Deny => "deny",
+            Self::Allow => "allow",
+        }
+    }
+}
+
 /// One glob, compiled when it was added; a bad glob keeps globset's reason.
 #[derive(Clone, Debug)]
-struct Pattern {
-    glob: String,
+pub(crate) struct Pattern {
+    pub(crate) glob: String,
     matcher: Result<GlobMatcher, String>,
 }
 
@@ -40,7 +63,7 @@ impl Pattern {
     }
 
     /// Whether the glob matches; an invalid glob matches `invalid_matches` (fail closed).
-    fn matches(&self, id: &str, invalid_matches: bool) -> bool {
+    pub(crate) fn matches(&self, id: &str, invalid_matches: bool) -> bool {
         match &self.matcher {
             Ok(matcher) => matcher.is_match(id),
             Err(_) => invalid_matches,
@@ -56,11 +79,15 @@ impl Pattern {
 /// Globs are compiled as they are added; [`Policy::validate`] reports a bad one. Until
 /// fixed, a bad glob fails closed: in `deny` and `ask` it matches everything, in `allow`
 /// nothing.
+///
+/// [`Policy::on_unanswerable`] says what this node's `ask` rules do when the caller cannot
+/// answer a permission prompt (default: refuse the call).
 #[derive(Clone, Debug, Default)]
 pub struct Policy {
     allow: Vec<Pattern>,
     ask: Vec<Pattern>,
     deny: Vec<Pattern>,
+    on_unanswerable: OnUnanswerable,
 }
 
 impl Policy {
@@ -85,6 +112,29 @@ impl Policy {
     pub fn deny(mut self, glob: impl Into<String>) -> Self {
         self.deny.push(Pattern::new(glob.into()));
         self
+    }
+
+    /// What this node's `ask` rules do when the caller cannot answer a permission prompt.
+    /// A call goes ahead unanswered only if every node whose rule asks allows it.
+    pub fn on_unanswerable(mut self, fallback: OnUnanswerable) -> Self {
+        self.on_unanswerable = fallback;
+        self
+    }
+
+    /// The fallback set with [`Policy::on_unanswerable`].
+    pub fn unanswerable(&self) -> OnUnanswerable {
+        self.on_unanswerable
+    }
+
+    /// Every rule with its kind: allow, ask, deny (the tree file's order), each list in the
+    /// order added.
+    pub(crate) fn patterns(&self) -> impl Iterator<Item = (RuleKind, &Pattern)> {
+        let tag = |kind: RuleKind| move |pattern| (kind, pattern);
+        self.allow
+            .iter()
+            .map(tag(RuleKind::Allow))
+            .chain(self.ask.iter().map(tag(RuleKind::Ask)))
+            .chain(self.deny.iter().map(tag(RuleKind::Deny)))
     }
 
     /// Checks every glob; the first bad one is [`PolicyError::InvalidGlob`].
@@ -141,8 +191,25 @@ pub struct Rule {
 }
 
 impl Rule {
-    fn new(kind: RuleKind, glob: String) -> Self {
+    pub(crate) fn new(kind: RuleKind, glob: String) -> Self {
         Self { kind, glob }
+    }
+}
+
+impl RuleKind {
+    /// The tree file's key: `allow`, `ask` or `deny`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Allow => "allow",
+            Self::Ask => "ask",
+            Self::Deny => "deny",
+        }
+    }
+}
+
+impl std::fmt::Display for RuleKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -155,6 +222,9 @@ pub enum Decision {
     Ask {
         /// The asking nodes and their rules, outermost first.
         by: Vec<(NodePath, Rule)>,
+        /// What to do when the caller cannot answer: `Allow` only if every asking node's
+        /// policy allows it (ancestors can only narrow).
+        on_unanswerable: OnUnanswerable,
     },
     /// Refused and hidden; the outermost node that denies, and its rule.
     Deny {
@@ -171,6 +241,11 @@ pub struct PolicyChain<'a> {
     links: Vec<(&'a NodePath, &'a Policy)>,
 }
 
+/// The explicit allow rules that let a capability through, outermost first (empty when no
+/// node on the path has an allow list: allowed by default). Kept beside the [`Decision`] so
+/// a listing can say which rule decided an `allow`.
+pub type AllowedBy = Vec<(NodePath, Rule)>;
+
 impl<'a> PolicyChain<'a> {
     /// An empty chain: everything is allowed.
     pub fn new() -> Self {
@@ -185,26 +260,44 @@ impl<'a> PolicyChain<'a> {
     /// Most restrictive wins across nodes (Deny > Ask > Allow), so ancestors can only narrow.
     /// Nodes that are not ancestors of `id`'s node have no say.
     pub fn decide(&self, id: &CanonicalId) -> Decision {
+        self.decide_with_rules(id).0
+    }
+
+    /// Like [`decide`](Self::decide), with the allow rules that matched on the way.
+    pub fn decide_with_rules(&self, id: &CanonicalId) -> (Decision, AllowedBy) {
         let mut asks = Vec::new();
+        let mut allowed_by = Vec::new();
+        let mut on_unanswerable = OnUnanswerable::Allow;
         for (node, policy) in &self.links {
             let Some(relative) = id.relative_to(node) else {
                 continue;
             };
             match policy.evaluate(&relative) {
                 Some(rule) if rule.kind == RuleKind::Deny => {
-                    return Decision::Deny {
+                    let decision = Decision::Deny {
                         by: (*node).clone(),
                         rule,
                     };
+                    return (decision, Vec::new());
                 }
-                Some(rule) if rule.kind == RuleKind::Ask => asks.push(((*node).clone(), rule)),
-                _ => {}
+                Some(rule) if rule.kind == RuleKind::Ask => {
+                    if policy.on_unanswerable == OnUnanswerable::Deny {
+                        on_unanswerable = OnUnanswerable::Deny;
+                    }
+                    asks.push(((*node).clone(), rule));
+                }
+                Some(rule) => allowed_by.push(((*node).clone(), rule)),
+                None => {}
             }
         }
         if asks.is_empty() {
-            Decision::Allow
+            (Decision::Allow, allowed_by)
         } else {
-            Decision::Ask { by: asks }
+            let decision = Decision::Ask {
+                by: asks,
+                on_unanswerable,
+            };
+            (decision, allowed_by)
         }
     }
 }
@@ -297,10 +390,71 @@ mod tests {
                 by: vec![
                     (root.clone(), rule(RuleKind::Ask, "research/web/*")),
                     (research.clone(), rule(RuleKind::Ask, "web/fetch")),
-                ]
+                ],
+                on_unanswerable: OnUnanswerable::Deny,
             }
         );
         assert_eq!(chain.decide(&tool("research", "search")), Decision::Allow);
+    }
+
+    #[test]
+    fn unanswered_asks_go_ahead_only_if_every_asking_node_allows_it() {
+        let (root, research) = (path(""), path("research"));
+        let decide = |root_policy: &Policy, research_policy: &Policy, id: &CanonicalId| {
+            let mut chain = PolicyChain::new();
+            chain.push(&root, root_policy);
+            chain.push(&research, research_policy);
+            match chain.decide(id) {
+                Decision::Ask {
+                    on_unanswerable, ..
+                } => on_unanswerable,
+                other => panic!("not an ask: {other:?}"),
+            }
+        };
+        let allow = OnUnanswerable::Allow;
+        let fetch = tool("research/web", "fetch");
+        let root_allows = Policy::new().ask("research/web/*").on_unanswerable(allow);
+        let research_asks = Policy::new().ask("web/fetch");
+        // The research node asks too and keeps the default (deny): denied.
+        assert_eq!(
+            decide(&root_allows, &research_asks, &fetch),
+            OnUnanswerable::Deny
+        );
+        let research_allows = research_asks.on_unanswerable(allow);
+        assert_eq!(decide(&root_allows, &research_allows, &fetch), allow);
+        // A node whose rules do not ask has no say, whatever its fallback.
+        let research_silent = Policy::new().on_unanswerable(OnUnanswerable::Deny);
+        assert_eq!(decide(&root_allows, &research_silent, &fetch), allow);
+        let root_denies = Policy::new().ask("research/web/*");
+        assert_eq!(
+            decide(&root_denies, &research_allows, &fetch),
+            OnUnanswerable::Deny
+        );
+        assert_eq!(Policy::new().unanswerable(), OnUnanswerable::Deny);
+    }
+
+    #[test]
+    fn allow_rules_that_let_a_call_through_are_kept() {
+        let (root, research) = (path(""), path("research"));
+        let root_policy = Policy::new().allow("research/**");
+        let research_policy = Policy::new().allow("web/fetch");
+        let mut chain = PolicyChain::new();
+        chain.push(&root, &root_policy);
+        chain.push(&research, &research_policy);
+        assert_eq!(
+            chain.decide_with_rules(&tool("research/web", "fetch")),
+            (
+                Decision::Allow,
+                vec![
+                    (root.clone(), rule(RuleKind::Allow, "research/**")),
+                    (research.clone(), rule(RuleKind::Allow, "web/fetch")),
+                ]
+            )
+        );
+        assert_eq!(
+            PolicyChain::new().decide_with_rules(&tool("", "x")),
+            (Decision::Allow, Vec::new())
+        );
     }
 
     #[test]

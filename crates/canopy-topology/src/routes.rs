@@ -16,9 +16,9 @@ use std::sync::Arc;
 
 use crate::codec::{MountPath, NamespaceCodec};
 use crate::error::RouteError;
-use crate::graph::{NodeId, Topology};
-use crate::path::{CanonicalId, CapabilityKind};
-use crate::policy::{Decision, PolicyChain};
+use crate::graph::{Health, NodeId, Topology};
+use crate::path::{CanonicalId, CapabilityKind, NodePath};
+use crate::policy::{AllowedBy, Decision, PolicyChain, Rule};
 
 const KINDS: usize = 4;
 
@@ -42,6 +42,64 @@ pub struct Route {
     pub node: NodeId,
     /// The policy decision of every node on the path.
     pub decision: Decision,
+    /// For an allowed route: the explicit allow rules that let it through, outermost first
+    /// (empty: no node on the path has an allow list).
+    pub allowed_by: AllowedBy,
+}
+
+/// A policy rule that matches none of the capabilities the tree has (a typo such as
+/// `lab/analyse` for `lab/analyze` would otherwise be accepted in silence).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct UnmatchedRule {
+    /// The node whose policy has the rule.
+    pub node: NodePath,
+    /// The rule (its kind and glob).
+    pub rule: Rule,
+    /// The existing canonical ids under the node closest to the glob (edit distance),
+    /// nearest first, at most three.
+    pub nearest: Vec<CanonicalId>,
+    /// Nodes under the rule's node whose capabilities are not known (not connected yet, or
+    /// down): the rule may match one of theirs once they are.
+    pub unconnected: Vec<(NodePath, Health)>,
+}
+
+impl std::fmt::Display for UnmatchedRule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "policy rule {} \"{}\" of ",
+            self.rule.kind, self.rule.glob
+        )?;
+        if self.node.is_root() {
+            f.write_str("the root node")?;
+        } else {
+            write!(f, "node '{}'", self.node)?;
+        }
+        f.write_str(" matches no capability")?;
+        if self.nearest.is_empty() {
+            f.write_str(" (the node has no capabilities under it)")?;
+        } else {
+            let nearest: Vec<String> = self.nearest.iter().map(|id| format!("'{id}'")).collect();
+            write!(f, "; nearest: {}", nearest.join(", "))?;
+        }
+        if !self.unconnected.is_empty() {
+            let nodes: Vec<String> = self
+                .unconnected
+                .iter()
+                .map(|(path, health)| match health {
+                    Health::Down => format!("'{path}' (down)"),
+                    _ => format!("'{path}' (not connected yet)"),
+                })
+                .collect();
+            write!(
+                f,
+                "; not checked against {} whose capabilities are not known",
+                nodes.join(", ")
+            )?;
+        }
+        Ok(())
+    }
 }
 
 /// A collision that was resolved by renaming the later capability.
@@ -63,6 +121,11 @@ pub struct RoutePlan {
     routes: [Vec<Route>; KINDS],
     by_exposed: [FastMap<Arc<str>, usize>; KINDS],
     by_id: FastMap<CanonicalId, usize>,
+    /// Tools' and prompts' canonical ids as text (`research/web/fetch`) → route index, so a
+    /// caller may name a capability by its id without anything parsing it.
+    by_id_text: [FastMap<Arc<str>, usize>; 2],
+    /// Policy rules that match no capability.
+    unmatched: Vec<UnmatchedRule>,
     /// For each template route (by index): the prefix its exposed form adds, "" if none.
     template_prefixes: Vec<String>,
     collisions: Vec<NameCollision>,
@@ -85,6 +148,16 @@ impl RoutePlan {
     pub fn lookup_indexed(&self, kind: CapabilityKind, exposed: &str) -> Option<(usize, &Route)> {
         let index = *self.by_exposed[slot(kind)].get(exposed)?;
         Some((index, self.routes[slot(kind)].get(index)?))
+    }
+
+    /// A tool or prompt by its exposed name, else by its canonical id as text
+    /// (`research/web/fetch`); both are hash-table lookups. Other kinds: exposed only.
+    pub fn lookup_name(&self, kind: CapabilityKind, name: &str) -> Option<(usize, &Route)> {
+        self.lookup_indexed(kind, name).or_else(|| {
+            let table = self.by_id_text.get(slot(kind))?;
+            let index = *table.get(name)?;
+            Some((index, self.routes[slot(kind)].get(index)?))
+        })
     }
 
     /// Canonical id → route.
@@ -113,6 +186,12 @@ impl RoutePlan {
     /// Collisions that were resolved by renaming (for diagnostics / warnings).
     pub fn collisions(&self) -> &[NameCollision] {
         &self.collisions
+    }
+
+    /// Policy rules that match none of the tree's capabilities, in tree order of their
+    /// nodes (for warnings, and `canopy tree --check`).
+    pub fn unmatched_rules(&self) -> &[UnmatchedRule] {
+        &self.unmatched
     }
 
     fn templates(&self) -> impl Iterator<Item = (&Route, &str)> {
@@ -155,6 +234,7 @@ struct Candidate {
     node: NodeId,
     id: CanonicalId,
     decision: Decision,
+    allowed_by: AllowedBy,
 }
 
 /// Compiles the routes of a whole topology. `capabilities` gives each node's own capabilities.
@@ -170,7 +250,10 @@ pub fn plan_routes(
     capabilities: &dyn Fn(NodeId) -> Vec<CapabilityEntry>,
 ) -> Result<RoutePlan, RouteError> {
     let candidates = gather(topology, capabilities);
-    let mut plan = RoutePlan::default();
+    let mut plan = RoutePlan {
+        unmatched: unmatched_rules(topology, &candidates),
+        ..RoutePlan::default()
+    };
     let exposed = assign_names(topology, codec, &candidates, &mut plan.collisions)?;
     for (candidate, exposed) in candidates.into_iter().zip(exposed) {
         let slot = slot(candidate.id.kind);
@@ -184,11 +267,17 @@ pub fn plan_routes(
         let exposed: Arc<str> = exposed.into();
         plan.by_exposed[slot].insert(Arc::clone(&exposed), index);
         plan.by_id.insert(candidate.id.clone(), index);
+        if let Some(table) = plan.by_id_text.get_mut(slot) {
+            table
+                .entry(candidate.id.to_string().into())
+                .or_insert(index);
+        }
         plan.routes[slot].push(Route {
             exposed,
             id: candidate.id,
             node: candidate.node,
             decision: candidate.decision,
+            allowed_by: candidate.allowed_by,
         });
     }
     // Kept until the next change: no spare capacity.
@@ -218,11 +307,72 @@ fn gather(
                 continue;
             }
             let id = CanonicalId::new(entry.kind, topology.node(node).path.clone(), entry.name);
-            let decision = chain.decide(&id);
-            candidates.push(Candidate { node, id, decision });
+            let (decision, allowed_by) = chain.decide_with_rules(&id);
+            candidates.push(Candidate {
+                node,
+                id,
+                decision,
+                allowed_by,
+            });
         }
     }
     candidates
+}
+
+/// How many nearest ids an [`UnmatchedRule`] names.
+const NEAREST: usize = 3;
+
+/// Every policy rule that matches none of the capabilities under its node.
+fn unmatched_rules(topology: &Topology, candidates: &[Candidate]) -> Vec<UnmatchedRule> {
+    let mut unmatched = Vec::new();
+    for node in topology.iter() {
+        let info = topology.node(node);
+        if info.policy.is_empty() {
+            continue;
+        }
+        let under: Vec<(&CanonicalId, String)> = candidates
+            .iter()
+            .filter_map(|c| Some((&c.id, c.id.relative_to(&info.path)?)))
+            .collect();
+        for (kind, pattern) in info.policy.patterns() {
+            if under
+                .iter()
+                .any(|(_, relative)| pattern.matches(relative, false))
+            {
+                continue;
+            }
+            let mut ranked: Vec<(usize, &CanonicalId)> = under
+                .iter()
+                .map(|(id, relative)| (strsim::levenshtein(&pattern.glob, relative), *id))
+                .collect();
+            // Stable: equally near ids keep tree order.
+            ranked.sort_by_key(|(distance, _)| *distance);
+            let mut nearest: Vec<CanonicalId> = Vec::new();
+            for (_, id) in ranked {
+                if nearest.len() == NEAREST {
+                    break;
+                }
+                if !nearest.contains(id) {
+                    nearest.push(id.clone());
+                }
+            }
+            let unconnected = topology
+                .iter()
+                .into_iter()
+                .map(|id| topology.node(id))
+                .filter(|n| n.path.starts_with(&info.path))
+                .filter(|n| matches!(n.health, Health::Unknown | Health::Down))
+                .map(|n| (n.path.clone(), n.health))
+                .collect();
+            unmatched.push(UnmatchedRule {
+                node: info.path.clone(),
+                rule: Rule::new(kind, pattern.glob.clone()),
+                nearest,
+                unconnected,
+            });
+        }
+    }
+    unmatched
 }
 
 /// The exposed name of every candidate (same order), earlier-mounted nodes first.
@@ -545,7 +695,8 @@ mod tests {
                         kind: RuleKind::Ask,
                         glob: "db/*write*".into()
                     }
-                )]
+                )],
+                on_unanswerable: crate::OnUnanswerable::Deny,
             })
         );
         assert_eq!(
@@ -558,6 +709,108 @@ mod tests {
                 }
             })
         );
+    }
+
+    #[test]
+    fn rules_that_match_nothing_name_the_nearest_ids() {
+        let mut t = Tree::new();
+        let root = t.topology.root();
+        let lab = t.add(root, "lab", false);
+        let notes = t.add(root, "notes", false);
+        for node in [root, lab, notes] {
+            t.topology.node_mut(node).health = Health::Healthy;
+        }
+        t.topology.node_mut(root).policy = Policy::new()
+            .ask("lab/analyse")
+            .ask("notes/*")
+            .deny("shell/**");
+        t.topology.node_mut(notes).policy = Policy::new().allow("write_note");
+        t.cap(lab, Tool, "analyze");
+        t.cap(lab, Tool, "summarize");
+        t.cap(notes, Tool, "read_notes");
+        t.cap(notes, Tool, "write_note");
+        let plan = t.plan();
+        let unmatched = plan.unmatched_rules();
+        assert_eq!(unmatched.len(), 2, "{unmatched:?}");
+        assert_eq!(unmatched[0].node, NodePath::root());
+        assert_eq!(
+            unmatched[0].rule,
+            Rule::new(RuleKind::Ask, "lab/analyse".into())
+        );
+        assert_eq!(
+            unmatched[0].to_string(),
+            "policy rule ask \"lab/analyse\" of the root node matches no capability; \
+             nearest: 'lab/analyze', 'lab/summarize', 'notes/read_notes'"
+        );
+        assert_eq!(
+            unmatched[1].to_string(),
+            "policy rule deny \"shell/**\" of the root node matches no capability; \
+             nearest: 'lab/analyze', 'lab/summarize', 'notes/read_notes'"
+        );
+        // The analyze tool is still asked about by nobody: the typo is what the warning says.
+        assert_eq!(
+            plan.lookup(Tool, "lab__analyze")
+                .map(|r| r.decision.clone()),
+            Some(Decision::Allow)
+        );
+    }
+
+    #[test]
+    fn unmatched_rules_say_which_nodes_were_not_checked() {
+        let mut t = Tree::new();
+        let root = t.topology.root();
+        let research = t.add(root, "research", false);
+        let lab = t.add(research, "lab", false);
+        t.topology.node_mut(root).health = Health::Healthy;
+        t.topology.node_mut(research).health = Health::Healthy;
+        t.topology.node_mut(lab).health = Health::Down;
+        t.topology.node_mut(research).policy = Policy::new().ask("lab/analyze");
+        let plan = t.plan();
+        assert_eq!(
+            plan.unmatched_rules()
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>(),
+            [
+                "policy rule ask \"lab/analyze\" of node 'research' matches no capability \
+              (the node has no capabilities under it); not checked against 'research/lab' \
+              (down) whose capabilities are not known"
+            ]
+        );
+        t.topology.node_mut(lab).health = Health::Unknown;
+        t.cap(lab, Tool, "analyze");
+        assert!(t.plan().unmatched_rules().is_empty());
+    }
+
+    #[test]
+    fn canonical_ids_resolve_by_table_lookup() {
+        let mut t = Tree::new();
+        let root = t.topology.root();
+        let research = t.add(root, "research", false);
+        let web = t.add(research, "web", false);
+        let conf = t.add(root, "conf", true);
+        t.cap(web, Tool, "search");
+        t.cap(web, Prompt, "summarize");
+        t.cap(conf, Tool, "get");
+        t.cap(web, Resource, "mem://a");
+        let plan = t.plan();
+        let exposed = |kind, name: &str| plan.lookup_name(kind, name).map(|(_, r)| &*r.exposed);
+        assert_eq!(
+            exposed(Tool, "research/web/search"),
+            Some("research__web__search")
+        );
+        assert_eq!(
+            exposed(Tool, "research__web__search"),
+            Some("research__web__search")
+        );
+        assert_eq!(exposed(Tool, "conf/get"), Some("get"));
+        assert_eq!(
+            exposed(Prompt, "research/web/summarize"),
+            Some("research__web__summarize")
+        );
+        assert_eq!(exposed(Tool, "research/web/summarize"), None);
+        assert_eq!(exposed(Tool, "research/search"), None);
+        assert_eq!(exposed(Resource, "research/web/mem://a"), None);
     }
 
     #[test]

@@ -4,11 +4,12 @@
 use std::{collections::HashMap, sync::Arc};
 
 use canopy_topology::{
-    CapabilityEntry, CapabilityKind, LinkKind, NodeId, NodePath, RoutePlan, plan_routes,
+    CapabilityCounts, CapabilityEntry, CapabilityKind, LinkKind, NodeId, NodePath, Route,
+    RoutePlan, UnmatchedRule, plan_routes,
 };
 use rmcp::model::{Prompt as McpPrompt, Resource, ResourceTemplate, Tool};
 
-use super::{ListenNotice, NodeRt, RouteState, TreeInner, is_denied};
+use super::{ListenNotice, NodeRt, RouteState, Tree, TreeInner, is_denied};
 use crate::{
     backend::{Catalog, fetch_catalog},
     call::CallScope,
@@ -112,6 +113,7 @@ impl TreeInner {
             tracing::warn!(exposed = %collision.exposed, kept = %collision.kept, renamed = %collision.renamed,
                 renamed_to = %collision.renamed_to, "exposed names collide; the later one was renamed");
         }
+        self.count_visible(&plan);
         // One index per kind; the tools' serves both the exposed list and the own names.
         let tools = index_items(&catalogs, |c| &c.tools);
         let state = RouteState {
@@ -138,6 +140,34 @@ impl TreeInner {
         Ok(())
     }
 
+    /// Sets each node's capability counts to what clients see of it (denied ones left out).
+    fn count_visible(&self, plan: &RoutePlan) {
+        let mut counts: HashMap<NodeId, CapabilityCounts> = HashMap::new();
+        for kind in [
+            CapabilityKind::Tool,
+            CapabilityKind::Prompt,
+            CapabilityKind::Resource,
+            CapabilityKind::ResourceTemplate,
+        ] {
+            for route in plan.routes(kind) {
+                if is_denied(&route.decision) {
+                    continue;
+                }
+                let count = counts.entry(route.node).or_default();
+                match kind {
+                    CapabilityKind::Tool => count.tools += 1,
+                    CapabilityKind::Prompt => count.prompts += 1,
+                    CapabilityKind::Resource => count.resources += 1,
+                    CapabilityKind::ResourceTemplate => count.resource_templates += 1,
+                }
+            }
+        }
+        let mut topology = self.topology.write().unwrap_or_else(|p| p.into_inner());
+        for node in self.nodes.values().filter(|node| node.backend.is_some()) {
+            topology.node_mut(node.id).counts = counts.get(&node.id).copied().unwrap_or_default();
+        }
+    }
+
     /// Re-reads a node's capabilities after it said they changed, and tells MCP clients.
     pub(super) async fn on_list_changed(self: Arc<Self>, path: NodePath) {
         let _guard = self.refreshing.lock().await;
@@ -156,6 +186,9 @@ impl TreeInner {
         // Listen streams hear of the lists that changed; a change the node announced that
         // left the exposed lists as they were is passed on as all three (as sessions get it).
         let after = self.routes.load();
+        for warning in new_warnings(&before.plan, &after.plan) {
+            tracing::warn!(node = %warning.node, rule = %warning.rule.glob, "{warning}");
+        }
         let (tools, prompts, resources) = (
             before.tools != after.tools,
             before.prompts != after.prompts,
@@ -177,6 +210,73 @@ impl TreeInner {
             let _ = peer.notify_prompt_list_changed().await;
             let _ = peer.notify_resource_list_changed().await;
         }
+    }
+}
+
+/// The unmatched rules of `after` that `before` did not have (the same rule whose
+/// unconnected nodes changed counts as new: it says something else now).
+fn new_warnings<'p>(before: &RoutePlan, after: &'p RoutePlan) -> Vec<&'p UnmatchedRule> {
+    let same = |a: &UnmatchedRule, b: &UnmatchedRule| {
+        a.node == b.node && a.rule == b.rule && a.unconnected == b.unconnected
+    };
+    // Few rules match nothing: a linear scan is enough.
+    after
+        .unmatched_rules()
+        .iter()
+        .filter(|warning| {
+            !before
+                .unmatched_rules()
+                .iter()
+                .any(|old| same(old, warning))
+        })
+        .collect()
+}
+
+/// One tool of the tree with its route, as [`Tree::tool_routes`] lists them.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct ToolRoute {
+    /// The route: exposed name, canonical id, owning node, policy decision and the rules
+    /// that decided it.
+    pub route: Route,
+    /// The tool as its node lists it, renamed to its exposed name (description, input
+    /// schema, annotations…).
+    pub tool: Tool,
+}
+
+impl Tree {
+    /// Policy rules that match none of the tree's capabilities, as of the last route
+    /// compilation (the build, or a child's list change), in tree order of their nodes.
+    /// Each says the rule, its node, the nearest existing canonical ids, and which nodes
+    /// could not be checked because they are not connected. A refresh logs the new ones
+    /// with `tracing::warn!`; the build only records them here.
+    pub fn policy_warnings(&self) -> Vec<UnmatchedRule> {
+        self.inner.routes.load().plan.unmatched_rules().to_vec()
+    }
+
+    /// Every tool of the tree in tree order, denied ones included (their route says so),
+    /// with the route that serves it.
+    pub fn tool_routes(&self) -> Vec<ToolRoute> {
+        let routes = self.inner.routes.load();
+        routes
+            .plan
+            .routes(CapabilityKind::Tool)
+            .iter()
+            .filter_map(|route| {
+                let node = self.inner.nodes.get(&route.node)?;
+                let catalog = node.catalog.lock().unwrap_or_else(|p| p.into_inner());
+                let mut tool = catalog
+                    .tools
+                    .iter()
+                    .find(|tool| *tool.name == *route.id.name)?
+                    .clone();
+                tool.expose(&route.exposed);
+                Some(ToolRoute {
+                    route: route.clone(),
+                    tool,
+                })
+            })
+            .collect()
     }
 }
 

@@ -12,6 +12,8 @@ use std::{
 mod catalog;
 mod routing;
 
+pub use self::catalog::ToolRoute;
+
 use arc_swap::ArcSwap;
 use canopy_topology::{
     Decision, LinkKind, MountPath, NamespaceCodec, NodeId, NodeInfo, NodeName, NodePath, RoutePlan,
@@ -421,6 +423,7 @@ impl TreeInner {
             listening,
         );
         scope.quiet = !listening && upstream.is_quiet_host();
+        scope.can_ask = !upstream.is_quiet_host();
         scope.budget = budget;
         let work = {
             let inner = Arc::clone(&self);

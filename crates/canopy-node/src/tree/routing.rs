@@ -1,7 +1,7 @@
 //! Routing requests to the node that owns the capability: policy decisions and prompts,
 //! name and URI translation both ways, and the errors a client sees.
 
-use canopy_topology::{CapabilityKind, Decision, MountPath, NodeId, NodePath};
+use canopy_topology::{CapabilityKind, Decision, MountPath, NodeId, NodePath, OnUnanswerable};
 use rmcp::{
     ErrorData as McpError,
     model::{
@@ -49,7 +49,16 @@ impl TreeInner {
                     serde_json::json!({ "reason": "denied", "node": by.to_string(), "rule": rule.glob }),
                 ),
             )),
-            Decision::Ask { by } => Box::pin(self.ask_permission(by, id, scope)).await,
+            Decision::Ask {
+                by,
+                on_unanswerable,
+            } => {
+                if scope.can_ask {
+                    Box::pin(self.ask_permission(by, id, scope)).await
+                } else {
+                    Ok(unanswerable(by, *on_unanswerable, id, scope))
+                }
+            }
         }
     }
 
@@ -129,14 +138,8 @@ impl TreeInner {
         let (index, route) = match target {
             ToolTarget::Exposed(exposed) => routes
                 .plan
-                .lookup_indexed(CapabilityKind::Tool, exposed)
-                .ok_or_else(|| {
-                    unknown(
-                        "tool",
-                        exposed,
-                        &routes.tools.iter().map(|t| &*t.name).collect::<Vec<_>>(),
-                    )
-                })?,
+                .lookup_name(CapabilityKind::Tool, exposed)
+                .ok_or_else(|| unknown("tool", exposed, &routes.plan, CapabilityKind::Tool))?,
             ToolTarget::Id(id) => routes.plan.by_id_indexed(id).ok_or_else(|| {
                 McpError::invalid_params(format!("no tool '{id}' in the tree (any more)"), None)
             })?,
@@ -224,16 +227,10 @@ impl TreeInner {
         scope: &CallScope,
     ) -> Result<GetPromptResponse, McpError> {
         let routes = self.routes.load_full();
-        let route = routes
+        let (_, route) = routes
             .plan
-            .lookup(CapabilityKind::Prompt, &params.name)
-            .ok_or_else(|| {
-                unknown(
-                    "prompt",
-                    &params.name,
-                    &routes.prompts.iter().map(|p| &*p.name).collect::<Vec<_>>(),
-                )
-            })?;
+            .lookup_name(CapabilityKind::Prompt, &params.name)
+            .ok_or_else(|| unknown("prompt", &params.name, &routes.plan, CapabilityKind::Prompt))?;
         if let Some(refused) = self.permit(&route.decision, &route.id, scope).await? {
             return Err(McpError::invalid_request(text_of(&refused), None));
         }
@@ -266,8 +263,9 @@ impl TreeInner {
     /// Maps an exposed resource URI to its node and the node's own URI.
     fn resolve_uri(&self, routes: &RouteState, uri: &str) -> Result<(NodeId, String), McpError> {
         let (node, original) = routes.plan.resolve_uri(uri).ok_or_else(|| {
+            let hint = did_you_mean(uri, &routes.plan, CapabilityKind::Resource);
             McpError::resource_not_found(
-                format!("no node of this tree owns the resource '{uri}'"),
+                format!("no node of this tree owns the resource '{uri}'{hint}"),
                 Some(serde_json::json!({ "uri": uri })),
             )
         })?;
@@ -359,10 +357,12 @@ impl TreeInner {
         let routes = self.routes.load_full();
         let route = match &mut params.r#ref {
             Reference::Prompt(prompt) => {
-                let route = routes
+                let (_, route) = routes
                     .plan
-                    .lookup(CapabilityKind::Prompt, &prompt.name)
-                    .ok_or_else(|| unknown("prompt", &prompt.name, &[]))?;
+                    .lookup_name(CapabilityKind::Prompt, &prompt.name)
+                    .ok_or_else(|| {
+                        unknown("prompt", &prompt.name, &routes.plan, CapabilityKind::Prompt)
+                    })?;
                 prompt.name = route.id.name.to_string();
                 route
             }
@@ -370,7 +370,14 @@ impl TreeInner {
                 let route = routes
                     .plan
                     .lookup(CapabilityKind::ResourceTemplate, &resource.uri)
-                    .ok_or_else(|| unknown("resource template", &resource.uri, &[]))?;
+                    .ok_or_else(|| {
+                        unknown(
+                            "resource template",
+                            &resource.uri,
+                            &routes.plan,
+                            CapabilityKind::ResourceTemplate,
+                        )
+                    })?;
                 resource.uri = route.id.name.to_string();
                 route
             }
@@ -437,6 +444,47 @@ fn canonical_resource(tree: &TreeInner, node: NodeId, uri: &str) -> canopy_topol
     canopy_topology::CanonicalId::new(CapabilityKind::Resource, path, uri)
 }
 
+/// An `ask` decision for a caller that cannot answer permission prompts: refused with a
+/// tool error saying so (`None` = go ahead, when every asking node's `on_unanswerable` is
+/// `allow`; a warning log event says that nobody was asked).
+fn unanswerable(
+    by: &[(NodePath, canopy_topology::Rule)],
+    fallback: OnUnanswerable,
+    id: &canopy_topology::CanonicalId,
+    scope: &CallScope,
+) -> Option<CallToolResult> {
+    let rules: Vec<String> = by
+        .iter()
+        .map(|(path, rule)| format!("'{}' asks for '{}'", display_path(path), rule.glob))
+        .collect();
+    let rules = rules.join("; ");
+    let asker = by.last().map(|(path, _)| path.clone()).unwrap_or_default();
+    match fallback {
+        OnUnanswerable::Allow => {
+            let message = format!(
+                "the call to '{id}' needs approval ({rules}), but this client cannot answer \
+                 permission prompts; it goes ahead unasked (on_unanswerable = \"allow\")"
+            );
+            tracing::info!(%id, "{message}");
+            scope.emit(
+                &asker,
+                crate::event::EventKind::Log {
+                    level: "warning".to_owned(),
+                    logger: Some("canopy.policy".to_owned()),
+                    data: serde_json::Value::String(message),
+                },
+            );
+            None
+        }
+        OnUnanswerable::Deny => Some(CallToolResult::error(vec![ContentBlock::text(format!(
+            "The call to '{id}' needs the user's approval ({rules}), but this client cannot \
+             answer permission prompts (it has no elicitation support), so nobody was asked \
+             and the call was not made. Use a client that supports elicitation, or set \
+             on_unanswerable = \"allow\" in the [policy] of the asking node."
+        ))])),
+    }
+}
+
 fn display_path(path: &NodePath) -> String {
     if path.is_root() {
         "(root)".to_owned()
@@ -455,30 +503,52 @@ fn text_of(result: &CallToolResult) -> String {
 }
 
 /// The error for a name no route has, with the closest exposed names as a hint.
-fn unknown(what: &str, name: &str, exposed: &[&str]) -> McpError {
-    let suffix = format!("__{name}");
-    let hints: Vec<&str> = exposed
-        .iter()
-        .copied()
-        .filter(|e| e.ends_with(&suffix))
-        .take(3)
-        .collect();
-    let hint = if hints.is_empty() {
-        String::new()
-    } else {
-        format!(
-            "; did you mean {}?",
-            hints
-                .iter()
-                .map(|h| format!("'{h}'"))
-                .collect::<Vec<_>>()
-                .join(" or ")
-        )
-    };
+fn unknown(
+    what: &str,
+    name: &str,
+    plan: &canopy_topology::RoutePlan,
+    kind: CapabilityKind,
+) -> McpError {
     McpError::invalid_params(
-        format!("unknown {what} '{name}'{hint}"),
+        format!("unknown {what} '{name}'{}", did_you_mean(name, plan, kind)),
         Some(serde_json::json!({ "reason": "unknown", "name": name })),
     )
+}
+
+/// How many names a "did you mean" offers.
+const HINTS: usize = 3;
+
+/// `"; did you mean 'a' or 'b'?"` with the visible exposed names nearest to `name` (edit
+/// distance to the exposed name, the canonical id, or the owning node's own name; the
+/// nearest ones, up to three), or "".
+fn did_you_mean(name: &str, plan: &canopy_topology::RoutePlan, kind: CapabilityKind) -> String {
+    // Up to a quarter of the name may be wrong (at least one edit, at most four).
+    let limit = (name.chars().count() / 4).clamp(1, 4);
+    let mut near: Vec<(usize, usize, &str)> = plan
+        .routes(kind)
+        .iter()
+        .enumerate()
+        .filter(|(_, route)| !is_denied(&route.decision))
+        .filter_map(|(order, route)| {
+            let exposed = strsim::levenshtein(name, &route.exposed);
+            let own = strsim::levenshtein(name, &route.id.name);
+            let canonical = strsim::levenshtein(name, &route.id.to_string());
+            let distance = exposed.min(own).min(canonical);
+            (distance <= limit).then_some((distance, order, &*route.exposed))
+        })
+        .collect();
+    near.sort_unstable();
+    let Some(&(best, _, _)) = near.first() else {
+        return String::new();
+    };
+    // Only the nearest tier: a guess further off than the best one is noise.
+    let hints: Vec<String> = near
+        .iter()
+        .take_while(|(distance, _, _)| *distance == best)
+        .take(HINTS)
+        .map(|(_, _, exposed)| format!("'{exposed}'"))
+        .collect();
+    format!("; did you mean {}?", hints.join(" or "))
 }
 
 /// Awaits a node's work, turning a panic into an error that names the node (the node's

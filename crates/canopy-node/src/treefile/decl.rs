@@ -1,7 +1,7 @@
 //! What a tree file declares, checked and resolved but not yet turned into [`Node`]s: the
 //! step between the TOML and the builder, kept so tests can look at every field.
 
-use canopy_topology::Policy;
+use canopy_topology::{OnUnanswerable, Policy};
 
 use crate::{HttpSpec, Node, StdioSpec};
 
@@ -34,11 +34,14 @@ pub(super) struct PolicyDecl {
     pub(super) allow: Vec<String>,
     pub(super) ask: Vec<String>,
     pub(super) deny: Vec<String>,
+    /// What the node's `ask` rules do for a caller that cannot answer (`[policy]` only).
+    pub(super) on_unanswerable: OnUnanswerable,
 }
 
 impl PolicyDecl {
     fn to_policy(&self) -> Policy {
-        let policy = self.allow.iter().fold(Policy::new(), |p, g| p.allow(g));
+        let policy = Policy::new().on_unanswerable(self.on_unanswerable);
+        let policy = self.allow.iter().fold(policy, |p, g| p.allow(g));
         let policy = self.ask.iter().fold(policy, |p, g| p.ask(g));
         self.deny.iter().fold(policy, |p, g| p.deny(g))
     }

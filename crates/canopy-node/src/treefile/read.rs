@@ -3,7 +3,7 @@
 
 use std::{collections::BTreeMap, ops::Range, path::Path, time::Duration};
 
-use canopy_topology::{NodeName, Policy};
+use canopy_topology::{NodeName, OnUnanswerable, Policy};
 use rmcp::model::ProtocolVersion;
 use toml::{
     Spanned,
@@ -42,7 +42,7 @@ const NODE_KEYS: &[&str] = &[
 ];
 
 /// The keys of a `[policy]` table.
-const POLICY_KEYS: &[&str] = &["allow", "ask", "deny"];
+const POLICY_KEYS: &[&str] = &["allow", "ask", "deny", "on_unanswerable"];
 
 /// Keys that only make sense with `command`.
 const STDIO_KEYS: &[&str] = &["args", "env", "cwd", "start"];
@@ -361,7 +361,25 @@ impl<'a> Reader<'a> {
     }
 
     fn policy(&self, entry: &Entry<'_, '_>) -> Result<PolicyDecl> {
-        self.globs(entry, POLICY_KEYS)
+        let mut policy = self.globs(entry, POLICY_KEYS)?;
+        let table = Table {
+            table: self.table(entry.value, &entry.path)?,
+            prefix: &entry.path,
+        };
+        if let Some(fallback) = table.get("on_unanswerable") {
+            policy.on_unanswerable = match self.string(fallback.value, &fallback.path)? {
+                "deny" => OnUnanswerable::Deny,
+                "allow" => OnUnanswerable::Allow,
+                other => {
+                    return Err(self.error(
+                        &fallback.value.span(),
+                        &fallback.path,
+                        format!("expected 'deny' or 'allow', found '{other}'"),
+                    ));
+                }
+            };
+        }
+        Ok(policy)
     }
 
     /// A table of glob lists (`allow`, `ask`, `deny`; `keys` says which may appear), each
@@ -394,6 +412,7 @@ impl<'a> Reader<'a> {
             allow: globs("allow")?,
             ask: globs("ask")?,
             deny: globs("deny")?,
+            on_unanswerable: OnUnanswerable::default(),
         })
     }
 
@@ -743,9 +762,28 @@ deny = ["shell/**"]
                 allow: vec!["**".into()],
                 ask: vec!["db/*write*".into(), "$${x}".into()],
                 deny: vec!["shell/**".into()],
+                on_unanswerable: OnUnanswerable::Deny,
             }
         );
         assert_eq!(decl.link, LinkDecl::Router);
+    }
+
+    #[test]
+    fn on_unanswerable_is_deny_or_allow() {
+        let decl =
+            read("name = \"hub\"\n[policy]\nask = [\"notes/*\"]\non_unanswerable = \"allow\"\n")
+                .expect("loads");
+        assert_eq!(decl.policy.on_unanswerable, OnUnanswerable::Allow);
+        let decl = read("name = \"hub\"\npolicy.on_unanswerable = \"deny\"\n").expect("loads");
+        assert_eq!(decl.policy.on_unanswerable, OnUnanswerable::Deny);
+        assert_eq!(
+            error("name = \"hub\"\n[policy]\non_unanswerable = \"ask\"\n"),
+            "t.toml:3:19: policy.on_unanswerable: expected 'deny' or 'allow', found 'ask'"
+        );
+        assert_eq!(
+            error("name = \"hub\"\n[policy]\non_unanswerable = true\n"),
+            "t.toml:3:19: policy.on_unanswerable: expected a string, found a boolean"
+        );
     }
 
     #[test]
