@@ -125,7 +125,18 @@ impl TreeInner {
         mut params: CallToolRequestParams,
         scope: &CallScope,
     ) -> Result<CallToolResponse, McpError> {
-        let routes = self.routes.load_full();
+        let mut routes = self.routes.load_full();
+        if let ToolTarget::Exposed(exposed) = target
+            && self.has_lazy_pending()
+            && routes
+                .plan
+                .lookup_indexed(CapabilityKind::Tool, exposed)
+                .is_none()
+        {
+            // The name may be a lazy child's: start them, then look again.
+            Box::pin(self.start_lazy()).await;
+            routes = self.routes.load_full();
+        }
         let (index, route) = match target {
             ToolTarget::Exposed(exposed) => routes
                 .plan
@@ -136,7 +147,8 @@ impl TreeInner {
                         exposed,
                         &routes.tools.iter().map(|t| &*t.name).collect::<Vec<_>>(),
                     )
-                })?,
+                })
+                .map_err(|error| self.note_down_nodes(error))?,
             ToolTarget::Id(id) => routes.plan.by_id_indexed(id).ok_or_else(|| {
                 McpError::invalid_params(format!("no tool '{id}' in the tree (any more)"), None)
             })?,
@@ -223,7 +235,16 @@ impl TreeInner {
         mut params: GetPromptRequestParams,
         scope: &CallScope,
     ) -> Result<GetPromptResponse, McpError> {
-        let routes = self.routes.load_full();
+        let mut routes = self.routes.load_full();
+        if self.has_lazy_pending()
+            && routes
+                .plan
+                .lookup(CapabilityKind::Prompt, &params.name)
+                .is_none()
+        {
+            Box::pin(self.start_lazy()).await;
+            routes = self.routes.load_full();
+        }
         let route = routes
             .plan
             .lookup(CapabilityKind::Prompt, &params.name)
@@ -233,7 +254,8 @@ impl TreeInner {
                     &params.name,
                     &routes.prompts.iter().map(|p| &*p.name).collect::<Vec<_>>(),
                 )
-            })?;
+            })
+            .map_err(|error| self.note_down_nodes(error))?;
         if let Some(refused) = self.permit(&route.decision, &route.id, scope).await? {
             return Err(McpError::invalid_request(text_of(&refused), None));
         }
@@ -290,7 +312,11 @@ impl TreeInner {
         mut params: ReadResourceRequestParams,
         scope: &CallScope,
     ) -> Result<ReadResourceResponse, McpError> {
-        let routes = self.routes.load_full();
+        let mut routes = self.routes.load_full();
+        if self.has_lazy_pending() && routes.plan.resolve_uri(&params.uri).is_none() {
+            Box::pin(self.start_lazy()).await;
+            routes = self.routes.load_full();
+        }
         let (node_id, original) = self.resolve_uri(&routes, &params.uri)?;
         let (node, backend) = self.node(node_id)?;
         params.uri = original;
