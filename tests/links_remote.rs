@@ -251,6 +251,7 @@ async fn a_command_that_does_not_exist_is_a_clear_build_error() {
         "ghost",
         StdioSpec::new("/nonexistent/mcp-server"),
     )))
+    .strict(true)
     .build()
     .await
     .expect_err("cannot start");

@@ -35,6 +35,9 @@ pub(crate) struct CallArgs {
     /// The tree file (TOML).
     #[arg(value_name = "TREE")]
     pub(crate) tree: PathBuf,
+    /// How the tree is built (`--strict`).
+    #[command(flatten)]
+    pub(crate) build: crate::load::BuildArgs,
     /// The tool's exposed name (as `tools/list` shows it, e.g. research__web__search).
     #[arg(value_name = "TOOL")]
     pub(crate) tool: String,
@@ -93,7 +96,7 @@ fn kind_of(value: &Value) -> &'static str {
 pub(crate) async fn run(args: CallArgs) -> Outcome {
     let arguments = parse_arguments(args.args.as_deref())?;
     let answering = Answering::from_flags(args.yes, args.no);
-    let tree = build_tree(&args.tree).await?;
+    let tree = build_tree(&args.tree, args.build).await?;
     let mut view = LiveView::new(!args.json && std::io::stderr().is_terminal());
     let call = tree.start_call(&args.tool, arguments);
     let ended = drive(

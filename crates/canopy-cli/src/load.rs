@@ -6,18 +6,30 @@ use canopy_node::{BuildError, Tree};
 
 use crate::Failure;
 
-/// Loads the tree file and builds the tree: every node started, every capability listed,
-/// `[agent]` tables made into agents (every provider of `canopy-agent`).
+/// How the commands that build a tree (`serve`, `tree`, `call`, `run`) build it.
+#[derive(Debug, Clone, Copy, Default, clap::Args)]
+pub(crate) struct BuildArgs {
+    /// Fail (exit 1) when a child cannot start, instead of starting without it (the child
+    /// is then marked down, its tools are missing, and it is retried in the background).
+    #[arg(long)]
+    pub(crate) strict: bool,
+}
+
+/// Loads the tree file and builds the tree: every node started (but lazy ones), every
+/// capability listed, `[agent]` tables made into agents (every provider of `canopy-agent`).
 ///
 /// A file that does not load (unknown key, bad name, unreadable…) is bad usage (exit 2) and
 /// its error is printed as the loader wrote it: `file:line:col: key: message`. A tree whose
 /// description is wrong in a way only building finds (duplicate or colliding names, a bad
-/// policy glob) is a bad tree file too; a child that cannot be reached is a failure (exit 1).
-pub(crate) async fn build_tree(path: &Path) -> Result<Tree, Failure> {
+/// policy glob) is a bad tree file too. A child that cannot be reached is marked down and
+/// the tree starts without it (a warning on stderr says why), unless `--strict` makes it a
+/// failure (exit 1).
+pub(crate) async fn build_tree(path: &Path, options: BuildArgs) -> Result<Tree, Failure> {
     let root =
         canopy_node::treefile::load(path).map_err(|error| Failure::Usage(error.to_string()))?;
     let tree = Tree::builder(root)
         .agents(canopy_agent::factory())
+        .strict(options.strict)
         .build()
         .await
         .map_err(|error| build_failure(path, &error))?;

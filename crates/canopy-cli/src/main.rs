@@ -170,10 +170,12 @@ async fn run(command: Command, command_tail: Option<Vec<String>>) -> Outcome {
 }
 
 /// Logs go to stderr only (stdout carries MCP messages in stdio mode, or results), filtered
-/// by `RUST_LOG` (default: warnings and errors).
+/// by `RUST_LOG` (default: warnings and errors, but rmcp's transport worker's).
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        // rmcp logs a child's HTTP connection failure as raw ERROR lines (with Debug dumps)
+        // although the error reaches the caller, who words it once: quiet by default.
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,rmcp::transport::worker=off"));
     let _ = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))

@@ -40,6 +40,9 @@ pub(crate) struct RunArgs {
     /// The tree file (TOML); its root must be an agent.
     #[arg(value_name = "TREE")]
     pub(crate) tree: PathBuf,
+    /// How the tree is built (`--strict`).
+    #[command(flatten)]
+    pub(crate) build: crate::load::BuildArgs,
     /// The task for the root agent.
     #[arg(value_name = "TASK")]
     pub(crate) task: String,
@@ -74,7 +77,7 @@ const DEADLINE_GRACE: Duration = Duration::from_secs(5);
 /// Runs `canopy run`.
 pub(crate) async fn run(args: RunArgs) -> Outcome {
     let answering = Answering::from_flags(args.yes, args.no);
-    let tree = build_tree(&args.tree).await?;
+    let tree = build_tree(&args.tree, args.build).await?;
     let tool = match root_tool(&tree, args.tool.as_deref()) {
         Ok(tool) => tool,
         Err(message) => {

@@ -37,6 +37,9 @@ pub(crate) struct ServeArgs {
     /// The tree file (TOML).
     #[arg(value_name = "TREE")]
     pub(crate) tree: PathBuf,
+    /// How the tree is built (`--strict`).
+    #[command(flatten)]
+    pub(crate) build: crate::load::BuildArgs,
     /// Serve over stdin/stdout (the default).
     #[arg(long, conflicts_with = "http")]
     pub(crate) stdio: bool,
@@ -71,7 +74,7 @@ pub(crate) async fn run(args: ServeArgs) -> Outcome {
         }
         None => None,
     };
-    let tree = build_tree(&args.tree).await?;
+    let tree = build_tree(&args.tree, args.build).await?;
     let outcome = match addr {
         None => serve_stdio(&tree).await,
         Some(addr) => serve_http(&tree, addr, &args).await,

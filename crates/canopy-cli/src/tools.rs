@@ -33,11 +33,15 @@ pub(crate) struct ToolsArgs {
     /// Exit with status 2 when a policy rule matches no capability (after printing).
     #[arg(long)]
     pub(crate) check: bool,
+    #[command(flatten)]
+    pub(crate) build: crate::load::BuildArgs,
 }
 
 /// Runs `canopy tools`.
 pub(crate) async fn run(args: ToolsArgs) -> Outcome {
-    let tree = build_tree(&args.tree).await?;
+    let tree = build_tree(&args.tree, args.build).await?;
+    // Lazy children are started so that their tools are listed (and checked) too.
+    tree.start_lazy().await;
     let tools = tree.tool_routes();
     if args.json {
         let listing: Vec<Value> = tools.iter().map(tool_json).collect();

@@ -25,6 +25,9 @@ pub(crate) struct TreeArgs {
     /// The tree file (TOML).
     #[arg(value_name = "TREE")]
     pub(crate) tree: PathBuf,
+    /// How the tree is built (`--strict`).
+    #[command(flatten)]
+    pub(crate) build: crate::load::BuildArgs,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub(crate) format: Format,
@@ -59,7 +62,9 @@ impl From<Format> for TopologyFormat {
 
 /// Runs `canopy tree`.
 pub(crate) async fn run(args: TreeArgs) -> Outcome {
-    let tree = build_tree(&args.tree).await?;
+    let tree = build_tree(&args.tree, args.build).await?;
+    // The topology shows what every child offers: lazy ones are started for it.
+    tree.start_lazy().await;
     let rendered = tree.render(args.format.into());
     print_line(rendered.strip_suffix('\n').unwrap_or(&rendered));
     let unmatched = tree.policy_warnings().len();

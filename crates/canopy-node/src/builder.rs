@@ -203,6 +203,7 @@ pub struct TreeBuilder {
     pub(crate) sampling: Option<Arc<dyn SamplingHandler>>,
     pub(crate) page_size: usize,
     pub(crate) agents: Option<Arc<AgentFactory>>,
+    pub(crate) strict: bool,
 }
 
 /// Turns a tree file's agent declaration into the node's service (see
@@ -221,6 +222,7 @@ impl fmt::Debug for TreeBuilder {
             .field("root", &self.root)
             .field("codec", &self.codec)
             .field("page_size", &self.page_size)
+            .field("strict", &self.strict)
             .finish_non_exhaustive()
     }
 }
@@ -236,6 +238,7 @@ impl TreeBuilder {
             sampling: None,
             page_size: DEFAULT_PAGE_SIZE,
             agents: None,
+            strict: false,
         }
     }
 
@@ -273,7 +276,23 @@ impl TreeBuilder {
         self
     }
 
-    /// Starts every node, asks each what it offers, and compiles the routes.
+    /// Whether one child that cannot start fails the whole build.
+    ///
+    /// By default (`false`) the tree starts **degraded**: a child that fails to start or to
+    /// say what it offers is marked [`Health::Down`](canopy_topology::Health::Down) in the
+    /// topology with its error, its capabilities are absent, and it is retried in the
+    /// background with backoff; when it comes up its capabilities appear and connected
+    /// clients get `list_changed`. A tree is a server, and one broken child should not take
+    /// the others down with it. With `strict(true)` the build fails with
+    /// [`BuildError::Catalog`] instead (for CI, or a program that cannot do without every
+    /// child). Lazy children are not started by the build either way.
+    pub fn strict(mut self, strict: bool) -> Self {
+        self.strict = strict;
+        self
+    }
+
+    /// Starts every node (but lazy ones), asks each what it offers, and compiles the
+    /// routes. See [`TreeBuilder::strict`] for a node that fails to start.
     pub async fn build(self) -> Result<Tree, BuildError> {
         Tree::build(self).await
     }

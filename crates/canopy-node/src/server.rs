@@ -399,6 +399,7 @@ impl ServerHandler for CanopyServer {
         request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, McpError> {
+        self.tree.start_lazy().await;
         let routes = self.tree.routes.load();
         let (tools, next_cursor) = self.page(&routes.tools, request.as_ref())?;
         let mut result = ListToolsResult::with_all_items(tools);
@@ -423,6 +424,7 @@ impl ServerHandler for CanopyServer {
         request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListPromptsResult, McpError> {
+        self.tree.start_lazy().await;
         let routes = self.tree.routes.load();
         let (prompts, next_cursor) = self.page(&routes.prompts, request.as_ref())?;
         let mut result = ListPromptsResult::with_all_items(prompts);
@@ -435,6 +437,7 @@ impl ServerHandler for CanopyServer {
         request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, McpError> {
+        self.tree.start_lazy().await;
         let routes = self.tree.routes.load();
         let (resources, next_cursor) = self.page(&routes.resources, request.as_ref())?;
         let mut result = ListResourcesResult::with_all_items(resources);
@@ -447,6 +450,7 @@ impl ServerHandler for CanopyServer {
         request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListResourceTemplatesResult, McpError> {
+        self.tree.start_lazy().await;
         let routes = self.tree.routes.load();
         let (templates, next_cursor) = self.page(&routes.templates, request.as_ref())?;
         let mut result = ListResourceTemplatesResult::with_all_items(templates);

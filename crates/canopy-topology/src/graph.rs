@@ -59,8 +59,11 @@ pub enum Health {
     Healthy,
     /// Working with errors.
     Degraded,
-    /// Not reachable.
+    /// Not reachable: it failed to start or to say what it offers (see
+    /// [`NodeInfo::error`]); the tree retries it in the background.
     Down,
+    /// A lazy child that has not been needed yet, so not started.
+    NotStarted,
 }
 
 impl Health {
@@ -70,6 +73,7 @@ impl Health {
             Self::Healthy => "healthy",
             Self::Degraded => "degraded",
             Self::Down => "down",
+            Self::NotStarted => "not_started",
         }
     }
 }
@@ -108,6 +112,8 @@ pub struct NodeInfo {
     pub protocol_version: Option<String>,
     /// Last known health.
     pub health: Health,
+    /// Why the node is [`Health::Down`]: the last error of starting it.
+    pub error: Option<String>,
     /// The node's own capability counts.
     pub counts: CapabilityCounts,
     /// The node's policy.
@@ -127,6 +133,7 @@ impl NodeInfo {
             description: None,
             protocol_version: None,
             health: Health::default(),
+            error: None,
             counts: CapabilityCounts::default(),
             policy: Policy::default(),
         }
@@ -336,6 +343,18 @@ impl Topology {
             out.pop();
             let _ = writeln!(out, "  — {}", description.trim());
         }
+        if let Some(error) = &info.error {
+            // Under the node's line, indented like its children would be.
+            let more = if self.children(id).is_empty() {
+                "   "
+            } else {
+                "│  "
+            };
+            for (i, line) in error.lines().enumerate() {
+                let label = if i == 0 { "error: " } else { "       " };
+                let _ = writeln!(out, "{indent}{more}{label}{}", line.trim_end());
+            }
+        }
         let children = self.children(id);
         let last = children.len().saturating_sub(1);
         for (i, child) in children.into_iter().enumerate() {
@@ -365,12 +384,20 @@ impl Topology {
         let mut out = String::from("digraph canopy {\n");
         for id in self.iter() {
             let info = self.node(id);
-            let label = format!(
+            let mut label = format!(
                 "{}\\n{} ({})",
                 escape_dot(&self.display_name(id)),
                 escape_dot(&info.kind),
                 info.link.as_str()
             );
+            if let Some(error) = &info.error {
+                let _ = write!(
+                    label,
+                    "\\n{}: {}",
+                    info.health.as_str(),
+                    escape_dot(&one_line(error))
+                );
+            }
             let _ = writeln!(out, "  \"{}\" [label=\"{label}\"];", dot_id(id));
         }
         for id in self.iter() {
@@ -387,12 +414,15 @@ impl Topology {
         let mut out = String::from("graph TD\n");
         for id in self.iter() {
             let info = self.node(id);
-            let label = format!(
+            let mut label = format!(
                 "{} ({}, {})",
                 self.display_name(id),
                 info.kind,
                 info.link.as_str()
             );
+            if let Some(error) = &info.error {
+                let _ = write!(label, "<br/>{}: {}", info.health.as_str(), one_line(error));
+            }
             let _ = writeln!(
                 out,
                 "  {}[\"{}\"]",
@@ -418,6 +448,7 @@ impl Topology {
             inline: info.inline,
             protocol_version: info.protocol_version.as_deref(),
             health: info.health,
+            error: info.error.as_deref(),
             counts: info.counts,
             description: info.description.as_deref(),
             children: self
@@ -439,10 +470,20 @@ struct JsonNode<'a> {
     inline: bool,
     protocol_version: Option<&'a str>,
     health: Health,
+    error: Option<&'a str>,
     counts: CapabilityCounts,
     #[serde(skip_serializing_if = "Option::is_none")]
     description: Option<&'a str>,
     children: Vec<JsonNode<'a>>,
+}
+
+/// An error on one line (a node's error may carry a child's stderr lines), for labels.
+fn one_line(text: &str) -> String {
+    text.lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .collect::<Vec<_>>()
+        .join(" | ")
 }
 
 fn escape_dot(text: &str) -> String {
@@ -629,6 +670,7 @@ mod tests {
         let mut expected = [
             "children",
             "counts",
+            "error",
             "health",
             "inline",
             "kind",
@@ -639,5 +681,38 @@ mod tests {
         ];
         expected.sort_unstable();
         assert_eq!(keys, expected);
+    }
+
+    #[test]
+    fn a_down_nodes_error_shows_in_every_format() {
+        let (mut t, _) = sample();
+        let db = t
+            .find(&NodePath::parse("db").expect("valid path"))
+            .expect("db");
+        t.node_mut(db).error = Some(
+            "node 'db' did not complete the MCP handshake\n  its stderr ended with:\n    no such database"
+                .into(),
+        );
+        let text = t.render(TopologyFormat::Text);
+        assert!(
+            text.ends_with(
+                "└─ db  [server, http, -, down]  tools=0 prompts=0 resources=0 templates=0\n      \
+                 error: node 'db' did not complete the MCP handshake\n               \
+                 its stderr ended with:\n                 no such database\n"
+            ),
+            "{text}"
+        );
+        let one_line = "down: node 'db' did not complete the MCP handshake | its stderr ended \
+                        with: | no such database";
+        assert!(t.render(TopologyFormat::Dot).contains(one_line));
+        assert!(t.render(TopologyFormat::Mermaid).contains(one_line));
+        let json: Value =
+            serde_json::from_str(&t.render(TopologyFormat::Json)).expect("valid json");
+        assert_eq!(json["children"][1]["health"], "down");
+        assert_eq!(
+            json["children"][1]["error"],
+            "node 'db' did not complete the MCP handshake\n  its stderr ended with:\n    no such database"
+        );
+        assert_eq!(json["children"][0]["error"], Value::Null);
     }
 }

@@ -47,12 +47,33 @@ struct InFlight {
 /// How many early progress notifications a link keeps for requests not registered yet.
 const EARLY_PROGRESS_LIMIT: usize = 256;
 
+/// How many of a child's last stderr lines a link keeps, to show why it failed.
+pub(super) const STDERR_TAIL_LINES: usize = 10;
+
+/// How long a kept stderr line may be (longer ones are cut, with `…`).
+const STDERR_LINE_MAX: usize = 400;
+
+/// The last lines a child wrote to stderr (a bounded ring), and whether its stderr closed.
+#[derive(Default)]
+struct StderrTail {
+    lines: VecDeque<String>,
+    /// Whether a reader was started (stdio links), so there is something to wait for.
+    reading: bool,
+    /// The child started printing a backtrace (Rust's `stack backtrace:` after a panic or
+    /// an `anyhow` error with `RUST_BACKTRACE` set): the lines before it say what went
+    /// wrong, the frames after it would push them out of the tail.
+    in_backtrace: bool,
+}
+
 /// What a link's handler, tap and backend share.
 pub(super) struct LinkState {
     path: NodePath,
     notices: Weak<dyn NodeNotices>,
     in_flight: Mutex<InFlight>,
     order: AtomicU64,
+    stderr: Mutex<StderrTail>,
+    /// Becomes `true` when the child's stderr reaches its end (the child exited).
+    stderr_closed: tokio::sync::watch::Sender<bool>,
 }
 
 /// Unregisters a request when dropped.
@@ -81,7 +102,31 @@ impl LinkState {
             notices,
             in_flight: Mutex::default(),
             order: AtomicU64::new(0),
+            stderr: Mutex::default(),
+            stderr_closed: tokio::sync::watch::channel(false).0,
         }
+    }
+
+    /// The last lines the child wrote to stderr (at most [`STDERR_TAIL_LINES`]), oldest
+    /// first. When the child's stderr is being read, waits up to `wait` for it to close
+    /// first, so a child that printed why it failed and exited has its last words read.
+    pub(super) async fn stderr_tail(&self, wait: std::time::Duration) -> Vec<String> {
+        let reading = self
+            .stderr
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .reading;
+        if reading {
+            let mut closed = self.stderr_closed.subscribe();
+            let _ = tokio::time::timeout(wait, closed.wait_for(|closed| *closed)).await;
+        }
+        self.stderr
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .lines
+            .iter()
+            .cloned()
+            .collect()
     }
 
     /// Records a request in flight for `scope`.
@@ -112,7 +157,10 @@ impl LinkState {
     }
 
     /// The call a message with no explicit association belongs to: the request whose
-    /// response stream it came on (HTTP), else the most recent call in flight.
+    /// response stream it came on (HTTP), else the most recent call in flight that someone
+    /// listens to. Requests the tree makes on its own (re-reading a child's lists after a
+    /// `list_changed`, which a child may send just as a call starts) have nobody to ask or
+    /// tell, so they never take a call's elicitation or logs.
     fn attribute(&self, origin: Option<&InboundStreamOrigin>) -> Option<CallScope> {
         let in_flight = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(InboundStreamOrigin::OutboundRequest(id)) = origin
@@ -123,6 +171,7 @@ impl LinkState {
         in_flight
             .by_id
             .values()
+            .filter(|(_, scope)| scope.queue.is_some())
             .max_by_key(|(order, _)| *order)
             .map(|(_, scope)| scope.clone())
     }
@@ -191,8 +240,21 @@ impl LinkState {
         }
     }
 
-    /// A line the child wrote to stderr.
+    /// A line the child wrote to stderr: kept in the tail, and passed on as a log event.
     fn stderr_line(&self, line: String) {
+        {
+            let mut tail = self.stderr.lock().unwrap_or_else(|p| p.into_inner());
+            let trimmed = line.trim();
+            if trimmed.eq_ignore_ascii_case("stack backtrace:") {
+                tail.in_backtrace = true;
+            }
+            if !tail.in_backtrace && !trimmed.is_empty() {
+                if tail.lines.len() == STDERR_TAIL_LINES {
+                    tail.lines.pop_front();
+                }
+                tail.lines.push_back(truncate_line(&line));
+            }
+        }
         self.emit(
             self.attribute(None),
             EventKind::Log {
@@ -242,6 +304,21 @@ impl ClientHandler for LinkClient {
     ) -> Result<ElicitResult, McpError> {
         let origin = context.extensions.get::<InboundStreamOrigin>();
         let Some(scope) = self.state.attribute(origin) else {
+            // Nobody can be asked: say so where the tree's host and logs will see it.
+            let message = format!(
+                "node '{}' asked for input while no call that can answer it was in flight; \
+                 its request was cancelled",
+                self.state.path
+            );
+            tracing::warn!(path = %self.state.path, "{message}");
+            self.state.emit(
+                None,
+                EventKind::Log {
+                    level: "warning".to_owned(),
+                    logger: Some("canopy".to_owned()),
+                    data: serde_json::Value::String(message),
+                },
+            );
             return Ok(elicit_from_answer(PromptAnswer::Cancel));
         };
         let (prompt, answer) = Prompt::from_elicitation(scope.next_prompt_id(), request);
@@ -305,8 +382,26 @@ pub(super) struct Tap<T> {
     state: Arc<LinkState>,
 }
 
-impl<T: Transport<RoleClient>> Transport<RoleClient> for Tap<T> {
+/// A short name for a link's transport, for rmcp's messages (its default is the full Rust
+/// type name, `canopy_node::remote::client::Tap<rmcp::transport::…>`).
+pub(super) trait TransportLabel {
+    const LABEL: &'static str;
+}
+
+impl TransportLabel for TokioChildProcess {
+    const LABEL: &'static str = "stdio";
+}
+
+impl TransportLabel for rmcp::transport::StreamableHttpClientTransport<reqwest::Client> {
+    const LABEL: &'static str = "Streamable HTTP";
+}
+
+impl<T: Transport<RoleClient> + TransportLabel> Transport<RoleClient> for Tap<T> {
     type Error = T::Error;
+
+    fn name() -> std::borrow::Cow<'static, str> {
+        T::LABEL.into()
+    }
 
     fn send(
         &mut self,
@@ -347,12 +442,18 @@ pub(super) fn spawn_child(
         .stderr(Stdio::piped())
         .spawn()?;
     if let Some(stderr) = stderr {
+        state
+            .stderr
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .reading = true;
         let state = Arc::clone(state);
         tokio::spawn(async move {
             let mut lines = tokio::io::BufReader::new(stderr).lines();
             while let Ok(Some(line)) = lines.next_line().await {
                 state.stderr_line(line);
             }
+            state.stderr_closed.send_replace(true);
         });
     }
     Ok(Tap {
@@ -387,4 +488,39 @@ pub(super) fn http_transport(
         inner: rmcp::transport::StreamableHttpClientTransport::with_client(client, config),
         state: Arc::clone(state),
     })
+}
+
+/// A stderr line as kept in the tail: at most [`STDERR_LINE_MAX`] bytes (cut at a
+/// character boundary), without trailing whitespace.
+fn truncate_line(line: &str) -> String {
+    let line = line.trim_end();
+    if line.len() <= STDERR_LINE_MAX {
+        return line.to_owned();
+    }
+    let mut end = STDERR_LINE_MAX;
+    while !line.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &line[..end])
+}
+
+/// What a link's errors say about a child's stderr: its last lines, indented under a
+/// heading, or nothing when it wrote none.
+pub(super) fn stderr_note(lines: &[String]) -> String {
+    if lines.is_empty() {
+        return String::new();
+    }
+    let mut note = format!(
+        "\n  its stderr ended with{}:",
+        if lines.len() == STDERR_TAIL_LINES {
+            format!(" (last {STDERR_TAIL_LINES} lines)")
+        } else {
+            String::new()
+        }
+    );
+    for line in lines {
+        note.push_str("\n    ");
+        note.push_str(line);
+    }
+    note
 }

@@ -87,6 +87,99 @@ const BACKOFF_MAX: Duration = Duration::from_secs(30);
 struct Connection {
     service: RunningService<RoleClient, LinkClient>,
     state: Arc<LinkState>,
+    /// The listen stream for list changes (2026-07-28 links whose child announces them).
+    lists: Option<ListWatch>,
+}
+
+/// A listen stream held for the life of a connection, cancelled with `stop`.
+struct ListWatch {
+    stop: CancellationToken,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl ListWatch {
+    /// Cancels the stream on the child and waits until the cancellation was sent.
+    async fn close(self, guard: Duration) {
+        self.stop.cancel();
+        let _ = tokio::time::timeout(guard, self.task).await;
+    }
+}
+
+/// How long a failed start waits for the child's stderr to end, so its last lines are
+/// read (the child is being killed: this only bounds one that will not die).
+const STDERR_WAIT: Duration = Duration::from_secs(2);
+
+/// How long shutdown waits for each step (cancelling listen streams, closing the
+/// transport) of a link that does not answer: a hang guard, not a pause.
+const CLOSE_GUARD: Duration = Duration::from_secs(3);
+
+/// Why one connection attempt failed.
+enum Failed {
+    /// The process could not be launched or the transport made; the message says it all.
+    Start(String),
+    /// The MCP handshake failed, for this reason; `unreachable` when nothing answered.
+    Handshake { reason: String, unreachable: bool },
+}
+
+/// A failed connection attempt: what went wrong, and the child's last stderr lines.
+struct HandshakeError {
+    message: String,
+    stderr: Vec<String>,
+    /// Nothing answered at all (an HTTP child with no server listening): trying another
+    /// lifecycle cannot help.
+    unreachable: bool,
+}
+
+/// An rmcp initialization error in words: its message and its causes, without the Rust
+/// type names rmcp puts into transport errors; `unreachable` when the HTTP request could
+/// not even connect (no server listens there).
+fn describe_init_error(error: &rmcp::service::ClientInitializeError) -> (String, bool) {
+    use rmcp::service::ClientInitializeError as E;
+    match error {
+        E::TransportError { error, context } => {
+            let inner = error.error.as_ref();
+            if let Some(rmcp::transport::streamable_http_client::StreamableHttpError::Client(
+                client,
+            )) = inner
+                .downcast_ref::<rmcp::transport::streamable_http_client::StreamableHttpError<
+                    reqwest::Error,
+                >>()
+            {
+                let unreachable = client.is_connect();
+                return (
+                    format!("{} (when it tried to {context})", error_chain(client)),
+                    unreachable,
+                );
+            }
+            (
+                format!("{} (when it tried to {context})", error_chain(inner)),
+                false,
+            )
+        }
+        E::ConnectionClosed(context) => (
+            format!(
+                "the connection closed before the {}",
+                context.replace(" response", " answer")
+            ),
+            false,
+        ),
+        other => (other.to_string(), false),
+    }
+}
+
+/// An error and its sources, each once: `a: b: c`.
+fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 /// The link's state between calls.
@@ -193,12 +286,14 @@ impl RemoteBackend {
     /// rmcp's own `Auto` mode gives up on discovery after 10 seconds, which breaks children
     /// that start slowly (`npx` fetching a package, `cargo run` building one); here discovery
     /// waits as long as any request may (the link's timeout).
+    ///
+    /// A failure says why, with the last lines the child wrote to stderr.
     async fn connect(&self) -> Result<Arc<Connection>, String> {
         let pinned = match &self.remote {
             Remote::Stdio(spec) => spec.protocol.clone(),
             Remote::Http(spec) => spec.protocol.clone(),
         };
-        match pinned {
+        let attempt = match pinned {
             Some(version) if version >= ProtocolVersion::V_2026_07_28 => {
                 self.handshake(
                     ClientLifecycleMode::Discover {
@@ -218,15 +313,30 @@ impl RemoteBackend {
                 };
                 match self.handshake(discover, None).await {
                     Ok(connection) => Ok(connection),
+                    Err(discovery) if discovery.unreachable => Err(discovery),
                     Err(discovery) => self
                         .handshake(ClientLifecycleMode::Initialize, None)
                         .await
-                        .map_err(|error| {
-                            format!("{error} (and before that, discovery failed: {discovery})")
+                        .map_err(|mut error| {
+                            let same = discovery.message.replace("discover", "initialize")
+                                == error.message;
+                            error.message = if same {
+                                format!("{} (as server/discover did before it)", error.message)
+                            } else {
+                                format!(
+                                    "{} (and before that, server/discover failed: {})",
+                                    error.message, discovery.message
+                                )
+                            };
+                            if error.stderr.is_empty() {
+                                error.stderr = discovery.stderr;
+                            }
+                            error
                         }),
                 }
             }
-        }
+        };
+        attempt.map_err(|error| format!("{}{}", error.message, client::stderr_note(&error.stderr)))
     }
 
     /// One connection attempt with one lifecycle.
@@ -234,56 +344,90 @@ impl RemoteBackend {
         &self,
         lifecycle: ClientLifecycleMode,
         protocol: Option<ProtocolVersion>,
-    ) -> Result<Arc<Connection>, String> {
+    ) -> Result<Arc<Connection>, HandshakeError> {
         let state = Arc::new(LinkState::new(self.path.clone(), self.notices.clone()));
         let client = LinkClient::new(Arc::clone(&state), protocol);
         let serving = async {
             match &self.remote {
                 Remote::Stdio(spec) => {
                     let transport = client::spawn_child(spec, &state).map_err(|error| {
-                        format!(
+                        Failed::Start(format!(
                             "node '{}': could not start '{}': {error}",
                             self.path, spec.command
-                        )
+                        ))
                     })?;
                     client
                         .serve_with_lifecycle(transport, lifecycle)
                         .await
-                        .map_err(|error| error.to_string())
+                        .map_err(|error| {
+                            let (reason, unreachable) = describe_init_error(&error);
+                            Failed::Handshake {
+                                reason,
+                                unreachable,
+                            }
+                        })
                 }
                 Remote::Http(spec) => {
                     let transport = client::http_transport(spec, &state)
-                        .map_err(|error| format!("node '{}': {error}", self.path))?;
+                        .map_err(|error| Failed::Start(format!("node '{}': {error}", self.path)))?;
                     client
                         .serve_with_lifecycle(transport, lifecycle)
                         .await
-                        .map_err(|error| error.to_string())
+                        .map_err(|error| {
+                            let (reason, unreachable) = describe_init_error(&error);
+                            Failed::Handshake {
+                                reason: if unreachable {
+                                    format!("nothing answers at {}: {reason}", spec.url)
+                                } else {
+                                    reason
+                                },
+                                unreachable,
+                            }
+                        })
                 }
             }
         };
-        let service = match tokio::time::timeout(self.timeout, serving).await {
-            Ok(Ok(service)) => service,
-            Ok(Err(error)) if error.starts_with("node '") => return Err(error),
-            Ok(Err(error)) => {
-                return Err(format!(
-                    "node '{}' did not complete the MCP handshake: {error}",
-                    self.path
-                ));
+        let (message, unreachable) = match tokio::time::timeout(self.timeout, serving).await {
+            Ok(Ok(service)) => {
+                let version = service
+                    .peer_info()
+                    .map(|info| info.protocol_version.to_string());
+                *self.protocol.lock().unwrap_or_else(|p| p.into_inner()) = version;
+                let lists = self.watch_lists(&service);
+                return Ok(Arc::new(Connection {
+                    service,
+                    state,
+                    lists,
+                }));
             }
-            Err(_) => {
-                return Err(format!(
+            Ok(Err(Failed::Start(message))) => (message, true),
+            Ok(Err(Failed::Handshake {
+                reason,
+                unreachable,
+            })) => (
+                format!(
+                    "node '{}' did not complete the MCP handshake: {reason}",
+                    self.path
+                ),
+                unreachable,
+            ),
+            Err(_) => (
+                format!(
                     "node '{}' did not complete the MCP handshake within {:.0}s",
                     self.path,
                     self.timeout.as_secs_f64()
-                ));
-            }
+                ),
+                false,
+            ),
         };
-        let version = service
-            .peer_info()
-            .map(|info| info.protocol_version.to_string());
-        *self.protocol.lock().unwrap_or_else(|p| p.into_inner()) = version;
-        self.watch_lists(&service);
-        Ok(Arc::new(Connection { service, state }))
+        // The failed attempt's process is gone (or going: dropping its transport kills it),
+        // so its stderr ends soon; the guard only bounds a child that ignores the kill.
+        let stderr = state.stderr_tail(STDERR_WAIT).await;
+        Err(HandshakeError {
+            message,
+            stderr,
+            unreachable,
+        })
     }
 
     /// Whether the link speaks 2026-07-28 or later, where notifications come on
@@ -295,14 +439,13 @@ impl RemoteBackend {
 
     /// On a 2026-07-28 link, a child announces list changes only on listen streams: opens
     /// one for the lists the child says can change, for the connection's lifetime, so the
-    /// tree refreshes when they do.
-    fn watch_lists(&self, service: &RunningService<RoleClient, LinkClient>) {
+    /// tree refreshes when they do. The stream is cancelled before the connection closes
+    /// (a child keeps a listen stream open, and would wait for it before exiting).
+    fn watch_lists(&self, service: &RunningService<RoleClient, LinkClient>) -> Option<ListWatch> {
         if !self.speaks_listen() {
-            return;
+            return None;
         }
-        let Some(info) = service.peer_info() else {
-            return;
-        };
+        let info = service.peer_info()?;
         let filter = SubscriptionFilter::builder()
             .tools_list_changed()
             .prompts_list_changed()
@@ -310,7 +453,7 @@ impl RemoteBackend {
             .build()
             .supported_by(&info.capabilities);
         if filter == SubscriptionFilter::default() {
-            return;
+            return None;
         }
         let (peer, path, notices, timeout) = (
             service.peer().clone(),
@@ -318,11 +461,15 @@ impl RemoteBackend {
             self.notices.clone(),
             self.timeout,
         );
-        tokio::spawn(async move {
-            match tokio::time::timeout(timeout, peer.listen(filter)).await {
-                Ok(Ok(subscription)) => {
-                    pump(subscription, CancellationToken::new(), path, notices).await;
-                }
+        let stop = CancellationToken::new();
+        let stopped = stop.clone();
+        let task = tokio::spawn(async move {
+            let listening = tokio::select! {
+                () = stopped.cancelled() => return,
+                listening = tokio::time::timeout(timeout, peer.listen(filter)) => listening,
+            };
+            match listening {
+                Ok(Ok(subscription)) => pump(subscription, stopped, path, notices).await,
                 Ok(Err(error)) => {
                     tracing::debug!(%path, %error, "the child refused a listen stream for list changes");
                 }
@@ -331,6 +478,7 @@ impl RemoteBackend {
                 }
             }
         });
+        Some(ListWatch { stop, task })
     }
 
     /// Subscribes to the child's resource `uri`: `resources/subscribe` on a legacy link, a
@@ -578,16 +726,39 @@ impl RemoteBackend {
         Ok(responses)
     }
 
-    /// Closes the link cleanly (the child process is asked to exit, then killed).
+    /// Closes the link cleanly and promptly: listen streams are cancelled on the child
+    /// first (a child waits for its open streams before it exits), then the transport is
+    /// closed (a stdio child gets its stdin closed, and is killed if it does not exit).
     pub(crate) async fn shutdown(&self) {
-        for (_, watch) in self.watches.lock().await.drain() {
+        let watches: Vec<Watch> = self.watches.lock().await.drain().map(|(_, w)| w).collect();
+        let stopping = watches.into_iter().map(|watch| async move {
             watch.stop.cancel();
-        }
+            let _ = tokio::time::timeout(CLOSE_GUARD, watch.task).await;
+        });
+        futures::future::join_all(stopping).await;
         let connection = self.slot.lock().await.connection.take();
-        if let Some(connection) = connection.and_then(|c| Arc::try_unwrap(c).ok()) {
-            let mut service = connection.service;
-            let _ = service.close_with_timeout(Duration::from_secs(3)).await;
+        let Some(connection) = connection else {
+            return;
+        };
+        let connection = match Arc::try_unwrap(connection) {
+            Ok(connection) => connection,
+            Err(shared) => {
+                // A call still holds it: end its streams and the connection now (the call
+                // fails); the last holder's drop kills the child.
+                if let Some(lists) = &shared.lists {
+                    lists.stop.cancel();
+                }
+                shared.service.cancellation_token().cancel();
+                return;
+            }
+        };
+        let Connection {
+            mut service, lists, ..
+        } = connection;
+        if let Some(lists) = lists {
+            lists.close(CLOSE_GUARD).await;
         }
+        let _ = service.close_with_timeout(CLOSE_GUARD).await;
     }
 }
 

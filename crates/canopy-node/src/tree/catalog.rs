@@ -44,6 +44,7 @@ impl TreeInner {
             };
             info.protocol_version = backend.protocol_version();
             info.health = canopy_topology::Health::Healthy;
+            info.error = None;
             info.counts = canopy_topology::CapabilityCounts {
                 tools: catalog.tools.len(),
                 prompts: catalog.prompts.len(),
@@ -183,6 +184,11 @@ impl TreeInner {
             tracing::warn!(%path, %error, "could not refresh the node's capabilities");
             return;
         }
+        self.announce_changes(&before).await;
+    }
+
+    /// Tells listen streams and connected clients that the lists changed since `before`.
+    pub(super) async fn announce_changes(&self, before: &RouteState) {
         // Listen streams hear of the lists that changed; a change the node announced that
         // left the exposed lists as they were is passed on as all three (as sessions get it).
         let after = self.routes.load();

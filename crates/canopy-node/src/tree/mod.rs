@@ -155,6 +155,11 @@ pub(crate) struct TreeInner {
     refreshing: tokio::sync::Mutex<()>,
     /// The `Arc` this tree lives in (nodes hold only weak references to it).
     this: Weak<TreeInner>,
+    /// Whether some lazy child has not been started yet (checked on every name the routes
+    /// do not know, so an atomic).
+    lazy_pending: std::sync::atomic::AtomicBool,
+    /// Cancelled by [`Tree::shutdown`]: the background retries of down nodes stop.
+    closing: CancellationToken,
     /// What every host call carries down: nothing, shared.
     host_caller: Arc<CallerInfo>,
     /// Where the events of host calls nobody listens to go (shared: they carry nothing).
@@ -189,6 +194,7 @@ impl Tree {
             sampling,
             page_size,
             agents,
+            strict,
         } = builder;
         let root_name = NodeName::new(&root.name).map_err(|source| BuildError::InvalidName {
             parent: String::new(),
@@ -229,6 +235,8 @@ impl Tree {
                 listen: tokio::sync::broadcast::channel(LISTEN_CAPACITY).0,
                 refreshing: tokio::sync::Mutex::new(()),
                 this: weak.clone(),
+                lazy_pending: std::sync::atomic::AtomicBool::new(false),
+                closing: CancellationToken::new(),
                 host_caller: Arc::default(),
                 quiet_upstream: Arc::new(Upstream::host(None, events.clone(), sampling.clone())),
                 events,
@@ -236,36 +244,60 @@ impl Tree {
             }
         });
         {
-            // Routers have nothing to fail: they are healthy once built.
+            // Routers have nothing to fail: they are healthy once built. Every other node
+            // shows how it is reached from the start (a lazy or down child too).
             let mut topology = inner.topology.write().unwrap_or_else(|p| p.into_inner());
-            for node in inner.nodes.values().filter(|node| node.backend.is_none()) {
-                topology.node_mut(node.id).health = canopy_topology::Health::Healthy;
+            for node in inner.nodes.values() {
+                let info = topology.node_mut(node.id);
+                match &node.backend {
+                    None => info.health = canopy_topology::Health::Healthy,
+                    Some(backend) => {
+                        if !node.path.is_root() {
+                            info.link = backend.link();
+                        }
+                        if is_lazy(node) {
+                            info.health = canopy_topology::Health::NotStarted;
+                        }
+                    }
+                }
             }
         }
-        let is_lazy = |node: &NodeRt| {
-            node.backend
-                .as_ref()
-                .is_some_and(|b| b.start_mode() == crate::remote::StartMode::Lazy)
-        };
-        let fetches = inner
+        inner.lazy_pending.store(
+            inner.nodes.values().any(is_lazy),
+            std::sync::atomic::Ordering::Release,
+        );
+        let eager: Vec<&NodeRt> = inner
             .nodes
             .values()
             .filter(|node| node.backend.is_some() && !is_lazy(node))
-            .map(|node| inner.refresh_catalog(node));
-        for result in futures::future::join_all(fetches).await {
-            result?;
+            .collect();
+        let fetches = eager.iter().map(|node| inner.refresh_catalog(node));
+        let results = futures::future::join_all(fetches).await;
+        for (node, result) in eager.iter().zip(results) {
+            if let Err(error) = result {
+                if strict {
+                    return Err(error);
+                }
+                inner.mark_down(node, &error);
+                Arc::clone(&inner).retry_in_background(node.id);
+            }
         }
         inner.recompile()?;
-        // Lazy children start in the background; their capabilities appear when ready.
-        for node in inner.nodes.values().filter(|node| is_lazy(node)) {
-            tokio::spawn(Arc::clone(&inner).on_list_changed(node.path.clone()));
-        }
         Ok(Self { inner })
+    }
+
+    /// Starts every lazy child that has not started yet and lists what it offers (one that
+    /// fails is marked down and retried in the background). The tree does this on its own
+    /// when it needs them: a list at the server face, or a call to a name it does not know;
+    /// [`Tree::tools`] and the other snapshots show a lazy child's capabilities only after.
+    pub async fn start_lazy(&self) {
+        self.inner.start_lazy().await;
     }
 
     /// Closes every link cleanly: child processes are asked to exit (and killed if they do
     /// not within a few seconds). Calls after this reconnect.
     pub async fn shutdown(&self) {
+        self.inner.closing.cancel();
         let closing = self
             .inner
             .nodes
@@ -715,6 +747,150 @@ impl NodeNotices for TreeInner {
         if self.events.has_subscribers() {
             self.events.send(&Event::new(kind, path.clone(), None));
         }
+    }
+}
+
+/// Whether a node is a lazy child (started when first needed).
+fn is_lazy(node: &NodeRt) -> bool {
+    node.backend
+        .as_ref()
+        .is_some_and(|b| b.start_mode() == crate::remote::StartMode::Lazy)
+}
+
+/// The first wait before retrying a node that is down; doubles up to the max. (Longer
+/// than a link's own backoff after the same number of failures, so a retry never meets
+/// the link still refusing to try.)
+const RETRY_START: std::time::Duration = std::time::Duration::from_secs(1);
+const RETRY_MAX: std::time::Duration = std::time::Duration::from_secs(30);
+
+impl TreeInner {
+    /// Whether some lazy child has not been started yet.
+    pub(crate) fn has_lazy_pending(&self) -> bool {
+        self.lazy_pending.load(Ordering::Acquire)
+    }
+
+    /// Starts the lazy children not started yet (see [`Tree::start_lazy`]); concurrent
+    /// callers wait for the one that starts them.
+    pub(crate) async fn start_lazy(&self) {
+        if !self.has_lazy_pending() {
+            return;
+        }
+        let before = {
+            let _guard = self.refreshing.lock().await;
+            if !self.has_lazy_pending() {
+                return;
+            }
+            let before = self.routes.load_full();
+            let lazy: Vec<&NodeRt> = self.nodes.values().filter(|node| is_lazy(node)).collect();
+            let results =
+                futures::future::join_all(lazy.iter().map(|node| self.refresh_catalog(node))).await;
+            for (node, result) in lazy.iter().zip(results) {
+                if let Err(error) = result {
+                    self.mark_down(node, &error);
+                    if let Some(this) = self.this.upgrade() {
+                        this.retry_in_background(node.id);
+                    }
+                }
+            }
+            if let Err(error) = self.recompile() {
+                tracing::warn!(%error, "could not route the capabilities of the lazy children");
+            }
+            self.lazy_pending.store(false, Ordering::Release);
+            before
+        };
+        self.announce_changes(&before).await;
+    }
+
+    /// Marks a node down with the error that keeps it from starting, and says so.
+    fn mark_down(&self, node: &NodeRt, error: &BuildError) {
+        let message = match error {
+            BuildError::Catalog { message, .. } => message.clone(),
+            other => other.to_string(),
+        };
+        tracing::warn!(
+            "node '{}' is down (the tree starts without it and retries it in the background): {message}",
+            node.path
+        );
+        let mut topology = self.topology.write().unwrap_or_else(|p| p.into_inner());
+        let info = topology.node_mut(node.id);
+        info.health = canopy_topology::Health::Down;
+        info.error = Some(message);
+    }
+
+    /// Retries a down node with backoff until it comes up (its capabilities are routed and
+    /// connected clients get `list_changed`), the tree shuts down, or the tree is dropped.
+    fn retry_in_background(self: Arc<Self>, id: NodeId) {
+        let tree = Arc::downgrade(&self);
+        let closing = self.closing.clone();
+        drop(self);
+        tokio::spawn(async move {
+            let mut wait = RETRY_START;
+            loop {
+                tokio::select! {
+                    () = closing.cancelled() => return,
+                    () = tokio::time::sleep(wait) => {}
+                }
+                let Some(inner) = tree.upgrade() else { return };
+                let Some(node) = inner.nodes.get(&id) else {
+                    return;
+                };
+                let before = inner.routes.load_full();
+                let outcome = {
+                    let _guard = inner.refreshing.lock().await;
+                    inner
+                        .refresh_catalog(node)
+                        .await
+                        .and_then(|()| inner.recompile())
+                };
+                match outcome {
+                    Ok(()) => {
+                        tracing::info!(path = %node.path, "node is up");
+                        inner.announce_changes(&before).await;
+                        return;
+                    }
+                    Err(error) => {
+                        let message = match &error {
+                            BuildError::Catalog { message, .. } => message.clone(),
+                            other => other.to_string(),
+                        };
+                        tracing::debug!(path = %node.path, %message, "node is still down");
+                        let mut topology = inner.topology_mut();
+                        let info = topology.node_mut(id);
+                        info.health = canopy_topology::Health::Down;
+                        info.error = Some(message);
+                    }
+                }
+                wait = (wait * 2).min(RETRY_MAX);
+            }
+        });
+    }
+
+    fn topology_mut(&self) -> std::sync::RwLockWriteGuard<'_, Topology> {
+        self.topology.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Adds to an unknown-name error which nodes are down (their capabilities are missing
+    /// from the lists), so a caller sees why a name it expected is not there.
+    pub(crate) fn note_down_nodes(&self, mut error: McpError) -> McpError {
+        let topology = self.topology.read().unwrap_or_else(|p| p.into_inner());
+        let down: Vec<String> = topology
+            .iter()
+            .into_iter()
+            .map(|id| topology.node(id))
+            .filter(|info| info.health == canopy_topology::Health::Down)
+            .map(|info| {
+                let first = info
+                    .error
+                    .as_deref()
+                    .and_then(|e| e.lines().next())
+                    .unwrap_or("(no error)");
+                format!("node '{}' is down: {first}", info.path)
+            })
+            .collect();
+        if !down.is_empty() {
+            error.message = format!("{} ({})", error.message, down.join("; ")).into();
+        }
+        error
     }
 }
 

@@ -134,12 +134,24 @@ impl TreeInner {
         mut params: CallToolRequestParams,
         scope: &CallScope,
     ) -> Result<CallToolResponse, McpError> {
-        let routes = self.routes.load_full();
+        let mut routes = self.routes.load_full();
+        if let ToolTarget::Exposed(exposed) = target
+            && self.has_lazy_pending()
+            && routes
+                .plan
+                .lookup_name(CapabilityKind::Tool, exposed)
+                .is_none()
+        {
+            // The name may be a lazy child's: start them, then look again.
+            Box::pin(self.start_lazy()).await;
+            routes = self.routes.load_full();
+        }
         let (index, route) = match target {
             ToolTarget::Exposed(exposed) => routes
                 .plan
                 .lookup_name(CapabilityKind::Tool, exposed)
-                .ok_or_else(|| unknown("tool", exposed, &routes.plan, CapabilityKind::Tool))?,
+                .ok_or_else(|| unknown("tool", exposed, &routes.plan, CapabilityKind::Tool))
+                .map_err(|error| self.note_down_nodes(error))?,
             ToolTarget::Id(id) => routes.plan.by_id_indexed(id).ok_or_else(|| {
                 McpError::invalid_params(format!("no tool '{id}' in the tree (any more)"), None)
             })?,
@@ -226,11 +238,21 @@ impl TreeInner {
         mut params: GetPromptRequestParams,
         scope: &CallScope,
     ) -> Result<GetPromptResponse, McpError> {
-        let routes = self.routes.load_full();
+        let mut routes = self.routes.load_full();
+        if self.has_lazy_pending()
+            && routes
+                .plan
+                .lookup_name(CapabilityKind::Prompt, &params.name)
+                .is_none()
+        {
+            Box::pin(self.start_lazy()).await;
+            routes = self.routes.load_full();
+        }
         let (_, route) = routes
             .plan
             .lookup_name(CapabilityKind::Prompt, &params.name)
-            .ok_or_else(|| unknown("prompt", &params.name, &routes.plan, CapabilityKind::Prompt))?;
+            .ok_or_else(|| unknown("prompt", &params.name, &routes.plan, CapabilityKind::Prompt))
+            .map_err(|error| self.note_down_nodes(error))?;
         if let Some(refused) = self.permit(&route.decision, &route.id, scope).await? {
             return Err(McpError::invalid_request(text_of(&refused), None));
         }
@@ -288,7 +310,11 @@ impl TreeInner {
         mut params: ReadResourceRequestParams,
         scope: &CallScope,
     ) -> Result<ReadResourceResponse, McpError> {
-        let routes = self.routes.load_full();
+        let mut routes = self.routes.load_full();
+        if self.has_lazy_pending() && routes.plan.resolve_uri(&params.uri).is_none() {
+            Box::pin(self.start_lazy()).await;
+            routes = self.routes.load_full();
+        }
         let (node_id, original) = self.resolve_uri(&routes, &params.uri)?;
         let (node, backend) = self.node(node_id)?;
         params.uri = original;
