@@ -230,15 +230,31 @@ fn pretty(value: &Json) -> Result<String, Failure> {
 
 /// A JSON value whose objects keep their keys in the order they were written, so that
 /// rewriting a user's file changes nothing but the entry (the workspace's `serde_json` has
-/// no `preserve_order`).
+/// no `preserve_order`). `canopy schema` prints its schema in its written order with it too.
 #[derive(Clone, Debug, PartialEq)]
-enum Json {
+pub(crate) enum Json {
     Null,
     Bool(bool),
     Number(serde_json::Number),
     String(String),
     Array(Vec<Json>),
     Object(Vec<(String, Json)>),
+}
+
+impl Json {
+    /// The value under `keys` (object keys, one per level), if there is one.
+    pub(crate) fn get_mut(&mut self, keys: &[&str]) -> Option<&mut Json> {
+        let Some((first, rest)) = keys.split_first() else {
+            return Some(self);
+        };
+        match self {
+            Self::Object(entries) => entries
+                .iter_mut()
+                .find(|(key, _)| key == first)
+                .and_then(|(_, value)| value.get_mut(rest)),
+            _ => None,
+        }
+    }
 }
 
 impl Serialize for Json {

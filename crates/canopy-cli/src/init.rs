@@ -88,8 +88,6 @@ fn scaffold(root: &str) -> Result<Vec<(&'static str, String)>, Failure> {
             .replace("{{leaf}}", &leaf)
     };
     let schema = crate::schema::tree_file().map_err(Failure::Failed)?;
-    let schema = serde_json::to_string_pretty(&schema)
-        .map_err(|e| Failure::Failed(format!("canopy init: {e}")))?;
     Ok(vec![
         ("canopy.toml", fill(include_str!("init/tree.toml.in"))),
         ("tree-file.schema.json", schema + "\n"),

@@ -10,9 +10,8 @@ use std::io::Write as _;
 
 use clap::{Args, ValueEnum};
 use rmcp::model::ProtocolVersion;
-use serde_json::Value;
 
-use crate::{Failure, Outcome};
+use crate::{Failure, Outcome, config::Json};
 
 /// The schema as written; `enum: []` lists are filled by [`tree_file`].
 const TREE_FILE: &str = include_str!("tree-file.schema.json");
@@ -41,38 +40,45 @@ enum Format {
 
 /// Runs `canopy schema`.
 pub(crate) fn run(args: &SchemaArgs) -> Outcome {
-    let schema = match args.format {
+    let text = match args.format {
         Format::TreeFile => tree_file(),
     }
     .map_err(Failure::Failed)?;
-    let text = serde_json::to_string_pretty(&schema)
-        .map_err(|e| Failure::Failed(format!("canopy schema: {e}")))?;
     writeln!(std::io::stdout().lock(), "{text}")
         .map_err(|e| Failure::Failed(format!("canopy schema: cannot write the schema: {e}")))
 }
 
-/// The tree file's JSON Schema.
-pub(crate) fn tree_file() -> Result<Value, String> {
-    let mut schema: Value = serde_json::from_str(TREE_FILE)
+/// The tree file's JSON Schema, as pretty JSON in the order it is written.
+pub(crate) fn tree_file() -> Result<String, String> {
+    let mut schema: Json = serde_json::from_str(TREE_FILE)
         .map_err(|e| format!("canopy schema: the built-in tree-file schema is not JSON: {e}"))?;
-    let protocols: Vec<Value> = ProtocolVersion::KNOWN_VERSIONS
+    let protocols = ProtocolVersion::KNOWN_VERSIONS
         .iter()
-        .map(|v| Value::from(v.as_str()))
+        .map(|v| Json::String(v.as_str().to_owned()))
         .collect();
-    let providers: Vec<Value> = canopy_node::treefile::PROVIDERS
+    let providers = canopy_node::treefile::PROVIDERS
         .iter()
-        .map(|p| Value::from(*p))
+        .map(|p| Json::String((*p).to_owned()))
         .collect();
-    for (pointer, values) in [
-        ("/$defs/node/properties/protocol/enum", protocols),
-        ("/$defs/agent/properties/provider/enum", providers),
+    for (keys, values) in [
+        (
+            ["$defs", "node", "properties", "protocol", "enum"],
+            protocols,
+        ),
+        (
+            ["$defs", "agent", "properties", "provider", "enum"],
+            providers,
+        ),
     ] {
-        let slot = schema
-            .pointer_mut(pointer)
-            .ok_or_else(|| format!("canopy schema: the built-in schema has no {pointer}"))?;
-        *slot = Value::Array(values);
+        let slot = schema.get_mut(&keys).ok_or_else(|| {
+            format!(
+                "canopy schema: the built-in schema has no {}",
+                keys.join(".")
+            )
+        })?;
+        *slot = Json::Array(values);
     }
-    Ok(schema)
+    serde_json::to_string_pretty(&schema).map_err(|e| format!("canopy schema: {e}"))
 }
 
 #[cfg(test)]
@@ -81,7 +87,9 @@ mod tests {
 
     #[test]
     fn the_lists_come_from_the_code() {
-        let schema = tree_file().expect("the schema builds");
+        let text = tree_file().expect("the schema builds");
+        assert!(text.starts_with("{\n  \"$schema\""), "{text}");
+        let schema: serde_json::Value = serde_json::from_str(&text).expect("JSON");
         assert_eq!(
             schema["$defs"]["node"]["properties"]["protocol"]["enum"][0],
             ProtocolVersion::KNOWN_VERSIONS[0].as_str()
