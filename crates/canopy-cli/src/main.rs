@@ -11,11 +11,14 @@
 
 mod bench;
 mod call;
+mod config;
 mod connect;
+mod init;
 mod load;
 mod prompt;
 mod render;
 mod run;
+mod schema;
 mod serve;
 mod tools;
 mod tree;
@@ -66,8 +69,14 @@ enum Command {
     Run(run::RunArgs),
     /// A general MCP client for any server: a URL, or a command to launch (after `--`).
     Connect(connect::ConnectArgs),
-    /// Measure Canopy against its baselines and print the targets' table (or JSON lines).
+    /// Measure Canopy against its baselines, or a tool of your tree (TREE TOOL).
     Bench(bench::BenchArgs),
+    /// Scaffold a tree file and a Rust leaf crate (rmcp) that builds.
+    Init(init::InitArgs),
+    /// Print (or --write) a client's config entry for serving a tree, e.g. Claude Desktop's.
+    Config(config::ConfigArgs),
+    /// Print the JSON Schema of a file format (tree-file), for editor completion.
+    Schema(schema::SchemaArgs),
     /// Print a shell completion script.
     #[command(after_help = "\
 Examples:
@@ -130,9 +139,10 @@ fn main() -> ExitCode {
         }
     };
     let outcome = runtime.block_on(run(cli.command, args.command_tail));
-    // Child processes and HTTP connections are closed as the runtime shuts down; do not wait
-    // for stray blocking reads of stdin.
-    runtime.shutdown_timeout(std::time::Duration::from_secs(5));
+    // Commands close their trees (children, connections) before returning. What may still
+    // run is a blocking read of stdin (`serve` over stdio, a prompt), which never ends while
+    // stdin is a terminal or an open pipe: waiting for it made Ctrl-C take 5 s.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(100));
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
@@ -161,6 +171,9 @@ async fn run(command: Command, command_tail: Option<Vec<String>>) -> Outcome {
         Command::Run(args) => run::run(args).await,
         Command::Connect(args) => connect::run(args, command_tail).await,
         Command::Bench(args) => bench::run(args).await,
+        Command::Init(args) => init::run(&args),
+        Command::Config(args) => config::run(&args),
+        Command::Schema(args) => schema::run(&args),
         Command::Completions { shell } => {
             let mut command = Cli::command();
             clap_complete::generate(shell, &mut command, "canopy", &mut std::io::stdout());

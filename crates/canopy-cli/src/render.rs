@@ -115,7 +115,8 @@ impl LiveView {
     }
 
     /// Shows one event of a call: a bar for progress, a line for the rest. Prompts are shown
-    /// by whoever answers them; results by the caller.
+    /// by whoever answers them; results, and the error that ends a call, by the caller (so
+    /// that an error is printed once).
     pub(crate) fn show(&mut self, event: &Event) {
         let key = node_label(&event.path.to_string());
         match &event.kind {
@@ -133,7 +134,7 @@ impl LiveView {
                     self.line(&line);
                 }
             }
-            EventKind::Result { .. } | EventKind::Prompt(_) => {}
+            EventKind::Result { .. } | EventKind::Error { .. } | EventKind::Prompt(_) => {}
             _ => {
                 if let Some(line) = event_line(event) {
                     self.line(&line);

@@ -8,6 +8,7 @@
 //! per-request `_meta` to its stateless path on the same service, whatever the session mode.
 
 use std::{
+    io::IsTerminal as _,
     net::{IpAddr, Ipv4Addr, SocketAddr},
     path::PathBuf,
 };
@@ -76,7 +77,7 @@ pub(crate) async fn run(args: ServeArgs) -> Outcome {
     };
     let tree = build_tree(&args.tree, args.build).await?;
     let outcome = match addr {
-        None => serve_stdio(&tree).await,
+        None => serve_stdio(&tree, &args.tree).await,
         Some(addr) => serve_http(&tree, addr, &args).await,
     };
     // Close the links cleanly: launched children are asked to exit and reaped (killed if
@@ -85,8 +86,13 @@ pub(crate) async fn run(args: ServeArgs) -> Outcome {
     outcome
 }
 
-async fn serve_stdio(tree: &Tree) -> Outcome {
+async fn serve_stdio(tree: &Tree, path: &std::path::Path) -> Outcome {
     tracing::info!(tree = tree.name(), "serving over stdio");
+    // Someone who runs this by hand sees what it waits for; an MCP client launching it (its
+    // stderr a pipe or a log file) gets nothing extra.
+    if std::io::stderr().is_terminal() {
+        eprintln!("{}", stdio_banner(tree, path));
+    }
     tokio::select! {
         served = tree.serve_stdio() => served.map_err(|error| Failure::Failed(format!("canopy: {error}"))),
         () = shutdown_signal() => {
@@ -130,6 +136,12 @@ async fn serve_http(tree: &Tree, addr: SocketAddr, args: &ServeArgs) -> Outcome 
         "canopy: serving tree '{}' at http://{local}/mcp",
         tree.name()
     );
+    if std::io::stderr().is_terminal() {
+        eprintln!(
+            "  MCP clients connect to that URL (Streamable HTTP). Try it: canopy connect \
+             http://{local}/mcp\n  Ctrl-C stops the server."
+        );
+    }
     // Without TCP_NODELAY, a kept-alive session's small responses wait ~40 ms for
     // delayed ACKs (Nagle).
     use axum::serve::ListenerExt;
@@ -144,6 +156,23 @@ async fn serve_http(tree: &Tree, addr: SocketAddr, args: &ServeArgs) -> Outcome 
         })
         .await
         .map_err(|error| Failure::Failed(format!("canopy: the HTTP server failed: {error}")))
+}
+
+/// What `canopy serve` over stdio says on a terminal: what it is, what it waits for, how to
+/// stop it and how to use it.
+fn stdio_banner(tree: &Tree, path: &std::path::Path) -> String {
+    let tools = tree.tools().len();
+    let path = path.display();
+    format!(
+        "canopy: serving tree '{name}' ({tools} tool{s}) over stdio: it speaks MCP (JSON-RPC) \
+         on stdin/stdout and is waiting for a client to send `initialize`.\n  \
+         MCP clients launch it themselves. For Claude Desktop: canopy config claude {path} \
+         --write\n  \
+         To try it by hand: canopy connect -- canopy serve {path}\n  \
+         Ctrl-C (or closing stdin) stops it.",
+        name = tree.name(),
+        s = if tools == 1 { "" } else { "s" },
+    )
 }
 
 /// Parses `IP:PORT`, `localhost:PORT` or a bare `PORT` (which binds 127.0.0.1).

@@ -57,14 +57,7 @@ impl Samples {
     /// p50, p99 and throughput of everything recorded.
     pub(crate) fn stats(mut self) -> Stats {
         self.latencies_ns.sort_by(f64::total_cmp);
-        let at = |q: f64| {
-            let n = self.latencies_ns.len();
-            if n == 0 {
-                return f64::NAN;
-            }
-            let index = ((q * n as f64).ceil() as usize).clamp(1, n) - 1;
-            self.latencies_ns[index]
-        };
+        let at = |q: f64| percentile(&self.latencies_ns, q);
         Stats {
             p50_ns: at(0.50),
             p99_ns: at(0.99),
@@ -72,6 +65,16 @@ impl Samples {
             samples: self.latencies_ns.len(),
         }
     }
+}
+
+/// The `q` quantile (0 to 1) of `sorted` by the nearest-rank method; NaN when empty.
+pub(crate) fn percentile(sorted: &[f64], q: f64) -> f64 {
+    let n = sorted.len();
+    if n == 0 {
+        return f64::NAN;
+    }
+    let index = ((q * n as f64).ceil() as usize).clamp(1, n) - 1;
+    sorted[index]
 }
 
 /// The summary of one side of a scenario.

@@ -1,5 +1,10 @@
 //! `canopy bench`: Canopy's performance targets, each scenario against its baseline measured
-//! in the same run, printed as a table (or JSON lines) with p50/p99 latency and throughput.
+//! in the same run, printed as a table (or JSON lines) with p50/p99 latency and throughput;
+//! and `canopy bench TREE TOOL`, one tool of the user's own tree (`tool.rs`).
+//!
+//! A debug build says loudly that its figures mean nothing. The table fits 120 columns:
+//! each side shows the number its ratio compares; names, p99 and sample counts are in
+//! `--json`.
 //!
 //! Timing decides nothing here but the `pass` column: the command succeeds whenever every
 //! scenario ran. The stdio and HTTP scenarios launch the `leaf_server` example (built by
@@ -9,11 +14,12 @@ mod alloc;
 mod fixtures;
 mod measure;
 mod scenarios;
+mod tool;
 
 use std::{
     io::Write as _,
     path::{Path, PathBuf},
-    time::Instant,
+    time::{Duration, Instant},
 };
 
 use serde_json::{Value, json};
@@ -30,10 +36,38 @@ Examples:
   canopy bench --json > bench.jsonl             one JSON object per scenario (table on stderr)
   python3 scripts/bench_chart.py bench.jsonl    draw docs/bench-depth.svg from it
   canopy bench --leaf target/release/examples/leaf_server
+  canopy bench hub.toml research__web__search --args '{\"query\":\"rust\"}' --concurrency 8
+  canopy bench hub.toml notes__list --requests 200 --json
 
-Progress goes to stderr. The exit status is 0 whenever every scenario ran, whatever the
-timings (see the pass column).")]
+Build canopy with --release first: a debug build's figures are not meaningful (it says so).
+With TREE TOOL, the tool is called --requests times by --concurrency callers (stopping at
+--duration), after one uncounted call that checks it answers; the result is latency
+percentiles (p50, p90, p99, max) and throughput. Progress goes to stderr. The exit status is
+0 whenever every scenario ran, whatever the timings (see the pass column); with TREE TOOL, 1
+when the first call fails.")]
 pub(crate) struct BenchArgs {
+    /// Measure a tool of this tree file instead of Canopy's own scenarios.
+    #[arg(value_name = "TREE", requires = "tool", conflicts_with_all = ["quick", "leaf"])]
+    tree: Option<PathBuf>,
+    /// The tool's exposed name (with TREE).
+    #[arg(value_name = "TOOL")]
+    tool: Option<String>,
+    /// The tool's arguments, a JSON object (with TREE TOOL).
+    #[arg(long, value_name = "JSON", requires = "tool")]
+    args: Option<String>,
+    /// Calls in flight at once (with TREE TOOL).
+    #[arg(long, value_name = "N", default_value_t = 1, requires = "tool",
+          value_parser = clap::value_parser!(u32).range(1..=1024))]
+    concurrency: u32,
+    /// Calls to make in all, after the first uncounted one (with TREE TOOL).
+    #[arg(long, value_name = "N", default_value_t = 1000, requires = "tool",
+          value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
+    requests: u32,
+    /// Stop making calls after this many seconds, even if fewer than --requests were made
+    /// (with TREE TOOL).
+    #[arg(long, value_name = "SECS", default_value = "60", requires = "tool",
+          value_parser = crate::call::parse_timeout)]
+    duration: Duration,
     /// A short run (about a minute): shorter warm-up, fewer and shorter rounds.
     #[arg(long)]
     quick: bool,
@@ -188,6 +222,7 @@ impl Row {
             "ratio": self.ratio(),
             "target": self.rule.text(),
             "pass": self.pass(),
+            "build": build_kind(),
         });
         if let Some(map) = object.as_object_mut() {
             for (key, value) in &self.extra {
@@ -198,8 +233,51 @@ impl Row {
     }
 }
 
+/// `"debug"` or `"release"`: how this canopy was built.
+fn build_kind() -> &'static str {
+    if cfg!(debug_assertions) {
+        "debug"
+    } else {
+        "release"
+    }
+}
+
+/// Says loudly, on stderr, that a debug build's figures are not meaningful.
+fn warn_if_debug() {
+    if cfg!(debug_assertions) {
+        let rule = "=".repeat(78);
+        eprintln!(
+            "{rule}\n\
+             WARNING: this canopy is a DEBUG build. Its figures are NOT meaningful: debug code\n\
+             is many times slower than release code, and not evenly so. Build with --release:\n\
+             \x20 cargo build --release -p canopy-cli --examples && target/release/canopy bench\n\
+             {rule}"
+        );
+    }
+}
+
 /// Runs `canopy bench`.
 pub(crate) async fn run(args: BenchArgs) -> Outcome {
+    warn_if_debug();
+    if let (Some(tree), Some(tool)) = (&args.tree, &args.tool) {
+        let bench = tool::ToolBench {
+            tree: tree.clone(),
+            tool: tool.clone(),
+            args: args.args.clone(),
+            concurrency: args.concurrency as usize,
+            requests: args.requests as usize,
+            duration: args.duration,
+        };
+        let report = bench.run().await?;
+        let mut out = std::io::stdout().lock();
+        let written = if args.json {
+            writeln!(out, "{}", report.to_json())
+        } else {
+            write!(out, "{}", report.text())
+        };
+        return written
+            .map_err(|e| Failure::Failed(format!("canopy bench: cannot write the result: {e}")));
+    }
     let leaf = leaf_binary(args.leaf.as_deref())?;
     let budget = if args.quick {
         Budget::quick()
@@ -334,61 +412,63 @@ fn format_rate(per_s: f64) -> String {
     }
 }
 
-fn format_measure(name: &str, measure: Measure) -> String {
-    match measure {
-        Measure::Stats(s) => format!(
-            "{name}: p50 {} · p99 {} · {}",
-            format_ns(s.p50_ns),
-            format_ns(s.p99_ns),
-            format_rate(s.throughput)
-        ),
-        Measure::Value { value, unit: "s" } => format!("{name}: {}", format_ns(value * 1e9)),
-        Measure::Value { value, unit } => format!("{name}: {value:.0} {unit}"),
+/// The number a row's ratio compares, for one side: p50, throughput, or the value.
+fn format_basis(basis: Basis, measure: Measure) -> String {
+    match (basis, measure) {
+        (Basis::Throughput, Measure::Stats(s)) => format_rate(s.throughput),
+        (_, Measure::Stats(s)) => format_ns(s.p50_ns),
+        (_, Measure::Value { value, unit: "s" }) => format_ns(value * 1e9),
+        (_, Measure::Value { value, unit }) => format!("{value:.0} {unit}"),
     }
 }
 
-/// The result as a Markdown table.
+/// The result as a Markdown table within 120 columns: the scenario's id, each side's number
+/// (p50 or throughput, as the ratio compares), the ratio, the target, pass.
 fn table(rows: &[Row]) -> String {
-    let header = ["scenario", "baseline", "Canopy", "ratio", "target", "pass"].map(String::from);
-    let cells: Vec<[String; 6]> = rows
+    let cells: Vec<Vec<String>> = rows
         .iter()
         .map(|row| {
             let ratio = row.ratio();
-            [
-                row.scenario.clone(),
-                format_measure(&row.names.0, row.baseline),
-                format_measure(&row.names.1, row.canopy),
+            vec![
+                row.id.to_owned(),
+                format_basis(row.basis, row.baseline),
+                format_basis(row.basis, row.canopy),
                 match row.basis {
-                    Basis::P50 => format!("{ratio:.3}× (p50)"),
-                    Basis::Throughput => format!("{ratio:.3}× (throughput)"),
-                    Basis::Value => format!("{ratio:.3}× of limit"),
+                    Basis::P50 => format!("{ratio:.3}× p50"),
+                    Basis::Throughput => format!("{ratio:.3}× rate"),
+                    Basis::Value => format!("{ratio:.3}× limit"),
                 },
                 row.rule.text(),
                 if row.pass() { "pass" } else { "FAIL" }.to_owned(),
             ]
         })
         .collect();
-    let mut widths = header.each_ref().map(|h| h.chars().count());
-    for row in &cells {
+    markdown(
+        &["scenario", "baseline", "Canopy", "ratio", "target", "pass"],
+        &cells,
+    )
+}
+
+/// A Markdown table, each column as wide as its widest cell.
+fn markdown(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
         for (width, cell) in widths.iter_mut().zip(row) {
             *width = (*width).max(cell.chars().count());
         }
     }
-    let line = |cells: &[String; 6]| {
+    let line = |cells: &mut dyn Iterator<Item = &str>| {
         let padded: Vec<String> = cells
-            .iter()
-            .zip(widths)
+            .zip(&widths)
             .map(|(cell, width)| format!("{cell}{}", " ".repeat(width - cell.chars().count())))
             .collect();
         format!("| {} |\n", padded.join(" | "))
     };
-    let mut out = line(&header);
-    out.push_str(&format!(
-        "|{}|\n",
-        widths.map(|w| "-".repeat(w + 2)).join("|")
-    ));
-    for row in &cells {
-        out.push_str(&line(row));
+    let mut out = line(&mut header.iter().copied());
+    let rule: Vec<String> = widths.iter().map(|w| "-".repeat(w + 2)).collect();
+    out.push_str(&format!("|{}|\n", rule.join("|")));
+    for row in rows {
+        out.push_str(&line(&mut row.iter().map(String::as_str)));
     }
     out
 }
@@ -454,5 +534,62 @@ mod tests {
         assert_eq!(text.lines().count(), 3, "{text}");
         assert!(text.contains("250.00 ms"), "{text}");
         assert!(text.contains("pass"), "{text}");
+    }
+
+    #[test]
+    fn the_table_fits_120_columns() {
+        // Every scenario's id, with the widest numbers each column can show.
+        let mut rows: Vec<Row> = [
+            "inprocess_depth1_vs_direct",
+            "inprocess_depth16_vs_depth1",
+            "inprocess_depth4_vs_naive_chain",
+            "stdio_sequential",
+            "stdio_concurrent",
+            "http_sequential",
+            "http_concurrent",
+            "serve_http_concurrent",
+            "progress_depth8_vs_depth1",
+            "tools_list_1000",
+        ]
+        .into_iter()
+        .enumerate()
+        .map(|(i, id)| {
+            let basis = if i % 2 == 0 {
+                Basis::P50
+            } else {
+                Basis::Throughput
+            };
+            Row::new(
+                id,
+                "a scenario described at length, as the real ones are, in many words",
+                ("a long baseline name", "a long Canopy name"),
+                (stats(999_990_000.0, 9_999_999.0), stats(1.0, 0.001)),
+                basis,
+                Rule::AtLeast(0.333),
+            )
+        })
+        .collect();
+        rows.push(Row::absolute(
+            "build_10000_memory",
+            "memory",
+            Measure::Value {
+                value: 4096.0,
+                unit: "B/node",
+            },
+            Measure::Value {
+                value: 123_456_789.0,
+                unit: "B/node",
+            },
+            Rule::Below(1.0),
+        ));
+        let text = table(&rows);
+        for line in text.lines() {
+            assert!(
+                line.chars().count() <= 120,
+                "{} columns: {line}",
+                line.chars().count()
+            );
+        }
+        assert_eq!(text.lines().count(), rows.len() + 2, "{text}");
     }
 }

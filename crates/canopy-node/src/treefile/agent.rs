@@ -17,7 +17,7 @@ use crate::budget::Limits;
 pub const PROVIDERS: &[&str] = &["openai", "anthropic", "sampling", "scripted"];
 
 /// The keys of an `[agent]` table.
-pub(super) const AGENT_KEYS: &[&str] = &[
+pub const AGENT_KEYS: &[&str] = &[
     "provider",
     "model",
     "base_url",
@@ -35,9 +35,12 @@ pub(super) const AGENT_KEYS: &[&str] = &[
     "pricing",
 ];
 
-const BUDGET_KEYS: &[&str] = &["calls", "tokens", "time"];
-const PRICING_KEYS: &[&str] = &["input", "output"];
-const TOOLS_KEYS: &[&str] = &["allow", "deny"];
+/// The keys of an `[agent.budget]` table.
+pub const BUDGET_KEYS: &[&str] = &["calls", "tokens", "time"];
+/// The keys of an `[agent.pricing]` table.
+pub const PRICING_KEYS: &[&str] = &["input", "output"];
+/// The keys of an `[agent.tools]` table.
+pub const TOOLS_KEYS: &[&str] = &["allow", "deny"];
 
 /// An agent as a tree file declares it (checked: known provider, the keys it needs,
 /// numbers in range, the script file present, the key's variable set).

@@ -38,6 +38,7 @@ mod agent;
 mod decl;
 mod error;
 mod expand;
+pub mod keys;
 mod paths;
 mod position;
 mod read;

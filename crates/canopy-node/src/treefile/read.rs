@@ -23,7 +23,7 @@ pub(super) type Value<'i> = Spanned<DeValue<'i>>;
 pub(super) type Result<T> = std::result::Result<T, TreeFileError>;
 
 /// The keys a node may have, in the order the reference lists them.
-const NODE_KEYS: &[&str] = &[
+pub const NODE_KEYS: &[&str] = &[
     "name",
     "description",
     "policy",
@@ -42,7 +42,7 @@ const NODE_KEYS: &[&str] = &[
 ];
 
 /// The keys of a `[policy]` table.
-const POLICY_KEYS: &[&str] = &["allow", "ask", "deny", "on_unanswerable"];
+pub const POLICY_KEYS: &[&str] = &["allow", "ask", "deny", "on_unanswerable"];
 
 /// Keys that only make sense with `command`.
 const STDIO_KEYS: &[&str] = &["args", "env", "cwd", "start"];

@@ -1,0 +1,30 @@
+//! The keys each table of a tree file accepts: the very lists the loader checks for unknown
+//! keys, for tools that describe the format (the JSON Schema that `canopy schema tree-file`
+//! prints is checked against them by a test, so it cannot fall behind the loader).
+//!
+//! ```
+//! use canopy_node::treefile::keys;
+//!
+//! assert!(keys::NODE.contains(&"children"));
+//! assert_eq!(keys::POLICY, ["allow", "ask", "deny"]);
+//! let (table, _) = keys::TABLES[0];
+//! assert_eq!(table, "node");
+//! ```
+
+pub use super::agent::{
+    AGENT_KEYS as AGENT, BUDGET_KEYS as AGENT_BUDGET, PRICING_KEYS as AGENT_PRICING,
+    TOOLS_KEYS as AGENT_TOOLS,
+};
+pub use super::read::{NODE_KEYS as NODE, POLICY_KEYS as POLICY};
+
+/// Every kind of table with fixed keys, by a short name, with its keys: `node` (the root and
+/// every `[[children]]` entry), `policy`, `agent`, `agent_budget`, `agent_pricing` and
+/// `agent_tools`. (`env` and `headers` are free-form tables of strings.)
+pub const TABLES: &[(&str, &[&str])] = &[
+    ("node", NODE),
+    ("policy", POLICY),
+    ("agent", AGENT),
+    ("agent_budget", AGENT_BUDGET),
+    ("agent_pricing", AGENT_PRICING),
+    ("agent_tools", AGENT_TOOLS),
+];
