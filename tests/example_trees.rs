@@ -125,12 +125,13 @@ fn installed_bin_dir() -> std::path::PathBuf {
 /// `canopy call TREE TOOL --args JSON` with the installed binaries first on `PATH`, run from
 /// a folder outside the checkout (so nothing can lean on `cargo` or the repository layout).
 fn call_installed(bin: &Path, tree: &str, tool: &str, args: &str) -> std::process::Output {
-    let path = std::env::join_paths(
-        std::iter::once(bin.to_owned())
-            .chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
-    )
+    let path = std::env::join_paths(std::iter::once(bin.to_owned()).chain(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    )))
     .expect("PATH");
-    let tree = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/trees").join(tree);
+    let tree = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("examples/trees")
+        .join(tree);
     let data = Path::new(env!("CARGO_TARGET_TMPDIR")).join("installed-data");
     std::process::Command::new(bin.join("canopy"))
         .args(["call", &tree.to_string_lossy(), tool, "--args", args])
@@ -181,11 +182,19 @@ fn the_installed_binaries_trees_run_from_path() {
     // The trees name bare commands, which only PATH can resolve.
     for tree in ["research-installed.toml", "sql-installed.toml"] {
         let text = std::fs::read_to_string(
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/trees").join(tree),
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("examples/trees")
+                .join(tree),
         )
         .expect("read");
         assert!(!text.contains("cargo\""), "{tree} runs cargo");
-        assert!(!text.contains("cwd"), "{tree} depends on a working directory");
-        assert!(text.contains("cargo install --path"), "{tree} says how to install");
+        assert!(
+            !text.contains("cwd"),
+            "{tree} depends on a working directory"
+        );
+        assert!(
+            text.contains("cargo install --path"),
+            "{tree} says how to install"
+        );
     }
 }
