@@ -9,7 +9,9 @@ use canopy::node::{Tree, treefile};
 
 #[test]
 fn every_example_tree_file_loads() {
-    // remote.toml reads LAB_URL from the environment: give it one here.
+    // remote.toml reads LAB_URL from the environment: give it one here. The trees for
+    // installed binaries find theirs on PATH: the built ones, first.
+    let search_path = path_with(installed_bin_dir());
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/trees");
     let mut loaded = 0;
     for entry in std::fs::read_dir(&dir).expect("examples/trees") {
@@ -19,6 +21,7 @@ fn every_example_tree_file_loads() {
             let env = |name: &str| match name {
                 "LAB_URL" => Some("http://127.0.0.1:3001/mcp".to_owned()),
                 "LEAF_SERVER" => Some("sh".to_owned()),
+                "PATH" => search_path.to_str().map(str::to_owned),
                 other => std::env::var(other).ok(),
             };
             let origin = path.file_name().and_then(|n| n.to_str()).unwrap_or("tree");
@@ -95,7 +98,12 @@ async fn the_analyst_tree_answers_from_the_sample_database() {
 
 /// Builds the workspace's own binaries (`canopy`, `canopy-sql`) and the `leaf_server`
 /// example, and puts them in a fresh folder, as `cargo install` would in `~/.cargo/bin`.
-fn installed_bin_dir() -> std::path::PathBuf {
+fn installed_bin_dir() -> &'static Path {
+    static BIN: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    BIN.get_or_init(install_binaries)
+}
+
+fn install_binaries() -> std::path::PathBuf {
     let status = std::process::Command::new(env!("CARGO"))
         .args(["build", "--quiet", "-p", "canopy-cli", "-p", "canopy-sql"])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
@@ -122,13 +130,18 @@ fn installed_bin_dir() -> std::path::PathBuf {
     bin
 }
 
+/// `PATH` with `bin` first.
+fn path_with(bin: &Path) -> std::ffi::OsString {
+    std::env::join_paths(std::iter::once(bin.to_owned()).chain(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    )))
+    .expect("PATH")
+}
+
 /// `canopy call TREE TOOL --args JSON` with the installed binaries first on `PATH`, run from
 /// a folder outside the checkout (so nothing can lean on `cargo` or the repository layout).
 fn call_installed(bin: &Path, tree: &str, tool: &str, args: &str) -> std::process::Output {
-    let path = std::env::join_paths(std::iter::once(bin.to_owned()).chain(std::env::split_paths(
-        &std::env::var_os("PATH").unwrap_or_default(),
-    )))
-    .expect("PATH");
+    let path = path_with(bin);
     let tree = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("examples/trees")
         .join(tree);
@@ -169,7 +182,7 @@ fn the_installed_binaries_trees_run_from_path() {
             "| n ",
         ),
     ] {
-        let output = call_installed(&bin, tree, tool, args);
+        let output = call_installed(bin, tree, tool, args);
         let stdout = String::from_utf8_lossy(&output.stdout);
         assert!(
             output.status.success(),
