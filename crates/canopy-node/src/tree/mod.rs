@@ -64,7 +64,7 @@ pub(crate) enum ListenNotice {
 ///
 /// Build one with [`Tree::builder`]; call tools with [`Tree::call_tool`] or
 /// [`Tree::start_call`] (which streams the call's events); serve it to MCP clients with
-/// [`Tree::server`].
+/// [`Tree::serve_stdio`], [`Tree::serve_http`], or [`Tree::server`] on any rmcp transport.
 #[derive(Clone, Debug)]
 pub struct Tree {
     pub(crate) inner: Arc<TreeInner>,
