@@ -331,8 +331,9 @@ impl Tree {
     /// are cancelled (nobody reads the events): use [`Tree::start_call`] to answer them.
     ///
     /// `arguments` is anything that converts into [`Arguments`]: a `serde_json::Value`
-    /// object, a [`JsonObject`](rmcp::model::JsonObject), `()` for none, or an `Option<JsonObject>`. A value that is
-    /// not an object fails the call with an `invalid params` error.
+    /// object, a [`JsonObject`](rmcp::model::JsonObject), `()` for none, or an
+    /// `Option<JsonObject>`. A value that is not an object fails the call with an
+    /// `invalid params` error.
     pub async fn call_tool(
         &self,
         name: &str,
