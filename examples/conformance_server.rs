@@ -1249,7 +1249,19 @@ impl ServerHandler for Fixtures {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let usage = "usage: conformance_server [--http ADDR]";
+    let usage = "\
+usage: conformance_server [--http ADDR]
+
+Serves the fixtures of the MCP conformance suite over stdio, or over Streamable HTTP at
+http://ADDR/mcp (scripts/conformance.sh runs the suite against it).
+
+Options:
+  --http ADDR  serve Streamable HTTP at http://ADDR/mcp (e.g. 127.0.0.1:3001)
+  -h, --help   print this help";
+    if std::env::args().skip(1).any(|a| a == "-h" || a == "--help") {
+        println!("{usage}");
+        return Ok(());
+    }
     let mut args = std::env::args().skip(1);
     let http = match (args.next().as_deref(), args.next()) {
         (None, _) => None,

@@ -27,8 +27,22 @@ use serde_json::{Value, json};
 
 const DEFAULT_QUESTION: &str = "Which customers spent the most?";
 
+const USAGE: &str = "\
+usage: data_analyst [QUESTION]
+
+An agent answers QUESTION (default: \"Which customers spent the most?\") from canopy-sql's
+sample shop database. Offline, a scripted model picks the query; with OPENAI_API_KEY
+(optionally OPENAI_BASE_URL, CANOPY_MODEL) or ANTHROPIC_API_KEY set, a real model does.
+
+Options:
+  -h, --help  print this help";
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    if std::env::args().skip(1).any(|a| a == "-h" || a == "--help") {
+        println!("{USAGE}");
+        return Ok(());
+    }
     let question = std::env::args()
         .nth(1)
         .unwrap_or_else(|| DEFAULT_QUESTION.to_owned());

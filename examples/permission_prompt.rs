@@ -23,8 +23,21 @@ use canopy::{
 };
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
+const USAGE: &str = "\
+usage: permission_prompt
+
+Calls office__desk__notes__write_note through a tree whose `office` node asks first, and
+asks you (y/n) on the terminal; anything but y declines.
+
+Options:
+  -h, --help  print this help";
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    if std::env::args().skip(1).any(|a| a == "-h" || a == "--help") {
+        println!("{USAGE}");
+        return Ok(());
+    }
     let tree = Tree::builder(
         Node::new("hub").child(
             Node::new("office")

@@ -24,8 +24,21 @@ use canopy::{
 };
 use serde_json::json;
 
+const USAGE: &str = "\
+usage: quickstart
+
+Builds a three-level tree of rmcp servers, prints its topology and exposed tools, then
+calls research__lab__crunch__analyze and prints the call's events.
+
+Options:
+  -h, --help  print this help";
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    if std::env::args().skip(1).any(|a| a == "-h" || a == "--help") {
+        println!("{USAGE}");
+        return Ok(());
+    }
     let tree = Tree::builder(
         Node::new("hub")
             .description("Front door of a small research team")

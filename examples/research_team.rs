@@ -46,9 +46,24 @@ use serde_json::{Value, json};
 
 const DEFAULT_QUESTION: &str = "How do trees share resources through fungal networks?";
 
+const USAGE: &str = "\
+usage: research_team [--yes] [QUESTION]
+
+A lead agent delegates QUESTION to two researcher agents and files the answer with a notes
+writer whose write_note asks first. Offline, every agent is scripted; with OPENAI_API_KEY
+(optionally OPENAI_BASE_URL, CANOPY_MODEL) or ANTHROPIC_API_KEY set, a real model is used.
+
+Options:
+  --yes       accept the permission prompt without asking
+  -h, --help  print this help";
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "-h" || a == "--help") {
+        println!("{USAGE}");
+        return Ok(());
+    }
     let yes = args.iter().any(|a| a == "--yes");
     let question = args
         .iter()

@@ -16,6 +16,9 @@
 //!
 //! Try it: `npx @modelcontextprotocol/inspector --cli cargo run -q --example serve_tree --method tools/list`
 //! Logs go to stderr (`RUST_LOG=debug` for more); stdout carries only MCP messages.
+//!
+//! `cargo run --example serve_tree -- --http 127.0.0.1:3000` serves Streamable HTTP at
+//! `http://127.0.0.1:3000/mcp` instead (`Tree::serve_http`), until Ctrl-C.
 
 #[path = "common/servers.rs"]
 mod servers;
@@ -25,8 +28,28 @@ use canopy::{
     topology::Policy,
 };
 
+const USAGE: &str = "\
+usage: serve_tree [--http ADDR]
+
+Serves a demo tree (research leaves, a notebook that asks before writing, a faulty server)
+as one MCP server over stdio, or over Streamable HTTP at http://ADDR/mcp until Ctrl-C.
+
+Options:
+  --http ADDR  serve Streamable HTTP at http://ADDR/mcp (e.g. 127.0.0.1:3000)
+  -h, --help   print this help";
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let http = match args.as_slice() {
+        [] => None,
+        [flag] if flag == "-h" || flag == "--help" => {
+            println!("{USAGE}");
+            return Ok(());
+        }
+        [flag, addr] if flag == "--http" => Some(addr.clone()),
+        _ => anyhow::bail!("{USAGE}"),
+    };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
@@ -48,6 +71,16 @@ async fn main() -> anyhow::Result<()> {
     )
     .build()
     .await?;
-    tree.serve_stdio().await?;
+    match http {
+        None => tree.serve_stdio().await?,
+        Some(addr) => {
+            let server = tree.serve_http(addr.as_str()).await?;
+            // Tests read this line to learn the port when ADDR ends in :0.
+            eprintln!("serving on {}", server.url());
+            tokio::signal::ctrl_c().await?;
+            server.shutdown().await?;
+        }
+    }
+    tree.shutdown().await;
     Ok(())
 }

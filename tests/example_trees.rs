@@ -9,7 +9,9 @@ use canopy::node::{Tree, treefile};
 
 #[test]
 fn every_example_tree_file_loads() {
-    // remote.toml reads LAB_URL from the environment: give it one here.
+    // remote.toml reads LAB_URL from the environment: give it one here. The trees for
+    // installed binaries find theirs on PATH: the built ones, first.
+    let search_path = path_with(installed_bin_dir());
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/trees");
     let mut loaded = 0;
     for entry in std::fs::read_dir(&dir).expect("examples/trees") {
@@ -19,6 +21,7 @@ fn every_example_tree_file_loads() {
             let env = |name: &str| match name {
                 "LAB_URL" => Some("http://127.0.0.1:3001/mcp".to_owned()),
                 "LEAF_SERVER" => Some("sh".to_owned()),
+                "PATH" => search_path.to_str().map(str::to_owned),
                 other => std::env::var(other).ok(),
             };
             let origin = path.file_name().and_then(|n| n.to_str()).unwrap_or("tree");
@@ -28,7 +31,7 @@ fn every_example_tree_file_loads() {
             loaded += 1;
         }
     }
-    assert_eq!(loaded, 7);
+    assert_eq!(loaded, 9);
 }
 
 #[tokio::test]
@@ -91,4 +94,120 @@ async fn the_analyst_tree_answers_from_the_sample_database() {
     assert_eq!(summary["outcome"], "answered");
     assert_eq!(summary["toolCalls"], 2);
     tree.shutdown().await;
+}
+
+/// Builds the workspace's own binaries (`canopy`, `canopy-sql`) and the `leaf_server`
+/// example, and puts them in a fresh folder, as `cargo install` would in `~/.cargo/bin`.
+fn installed_bin_dir() -> &'static Path {
+    static BIN: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    BIN.get_or_init(install_binaries)
+}
+
+fn install_binaries() -> std::path::PathBuf {
+    let status = std::process::Command::new(env!("CARGO"))
+        .args(["build", "--quiet", "-p", "canopy-cli", "-p", "canopy-sql"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status()
+        .expect("cargo runs");
+    assert!(status.success(), "building canopy and canopy-sql failed");
+    let leaf_server = common::example_binary("leaf_server");
+    let profile = leaf_server
+        .parent()
+        .and_then(|examples| examples.parent())
+        .expect("target/<profile>")
+        .to_owned();
+    let bin = Path::new(env!("CARGO_TARGET_TMPDIR")).join("installed-bin");
+    let _ = std::fs::remove_dir_all(&bin);
+    std::fs::create_dir_all(&bin).expect("bin dir");
+    for (from, name) in [
+        (profile.join("canopy"), "canopy"),
+        (profile.join("canopy-sql"), "canopy-sql"),
+        (leaf_server, "leaf_server"),
+    ] {
+        std::fs::copy(&from, bin.join(name))
+            .unwrap_or_else(|error| panic!("copy {}: {error}", from.display()));
+    }
+    bin
+}
+
+/// `PATH` with `bin` first.
+fn path_with(bin: &Path) -> std::ffi::OsString {
+    std::env::join_paths(std::iter::once(bin.to_owned()).chain(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    )))
+    .expect("PATH")
+}
+
+/// `canopy call TREE TOOL --args JSON` with the installed binaries first on `PATH`, run from
+/// a folder outside the checkout (so nothing can lean on `cargo` or the repository layout).
+fn call_installed(bin: &Path, tree: &str, tool: &str, args: &str) -> std::process::Output {
+    let path = path_with(bin);
+    let tree = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("examples/trees")
+        .join(tree);
+    let data = Path::new(env!("CARGO_TARGET_TMPDIR")).join("installed-data");
+    std::process::Command::new(bin.join("canopy"))
+        .args(["call", &tree.to_string_lossy(), tool, "--args", args])
+        .env("PATH", path)
+        // canopy-sql creates its sample database in the user's data directory.
+        .env("XDG_DATA_HOME", &data)
+        .env("HOME", &data)
+        .current_dir(env!("CARGO_TARGET_TMPDIR"))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("canopy runs")
+}
+
+/// The trees for installed binaries work with nothing but those binaries on `PATH`.
+#[test]
+fn the_installed_binaries_trees_run_from_path() {
+    let bin = installed_bin_dir();
+    for (tree, tool, args, expected) in [
+        (
+            "research-installed.toml",
+            "research__web__search",
+            r#"{"query":"rust"}"#,
+            "https://example.org/rust",
+        ),
+        (
+            "research-installed.toml",
+            "research__lab__analyze",
+            r#"{"steps":2}"#,
+            "analysis complete after 2 steps",
+        ),
+        (
+            "sql-installed.toml",
+            "shop__query",
+            r#"{"sql":"SELECT count(*) AS n FROM customers"}"#,
+            "| n ",
+        ),
+    ] {
+        let output = call_installed(bin, tree, tool, args);
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success(),
+            "{tree} {tool} failed ({}):\n{stdout}\n{}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(stdout.contains(expected), "{tree} {tool}: {stdout}");
+    }
+    // The trees name bare commands, which only PATH can resolve.
+    for tree in ["research-installed.toml", "sql-installed.toml"] {
+        let text = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("examples/trees")
+                .join(tree),
+        )
+        .expect("read");
+        assert!(!text.contains("cargo\""), "{tree} runs cargo");
+        assert!(
+            !text.contains("cwd"),
+            "{tree} depends on a working directory"
+        );
+        assert!(
+            text.contains("cargo install --path"),
+            "{tree} says how to install"
+        );
+    }
 }

@@ -135,3 +135,110 @@ fn data_analyst_answers_from_the_sample_database() {
         assert!(out.contains(line), "missing {line:?} in:\n{out}");
     }
 }
+
+/// `docs/first-leaf.md`'s program: the leaf's tools through the tree, in-process and as a
+/// stdio child, with the permission prompt answered.
+#[test]
+fn first_leaf_mounts_its_leaf_in_process_and_as_a_stdio_child() {
+    let out = run("first_leaf", "");
+    for line in [
+        "  local__greet",
+        "  local__add",
+        "  remote__greet",
+        "  remote__add",
+        "local__add 2 + 3 = 5",
+        "local__greet: Hello, Ada! (greeting #1)",
+        "  -> allowed",
+        "remote__greet: Hello, Grace! (greeting #1)",
+        "local__add [2, 3]: tool arguments must be a JSON object, not an array: [2,3]",
+    ] {
+        assert!(
+            out.lines().any(|l| l == line),
+            "missing {line:?} in:\n{out}"
+        );
+    }
+    let prompt = out
+        .lines()
+        .find(|l| l.starts_with("permission prompt: "))
+        .unwrap_or_else(|| panic!("no permission prompt in:\n{out}"));
+    assert!(prompt.contains("remote/greet"), "{prompt}");
+}
+
+/// The guide shows the example's source as it is: the code block in `docs/first-leaf.md`
+/// is `examples/first_leaf.rs`, byte for byte, so the guide cannot drift from what runs.
+#[test]
+fn the_first_leaf_guide_shows_the_example_verbatim() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let guide = std::fs::read_to_string(root.join("docs/first-leaf.md")).expect("the guide");
+    let source = std::fs::read_to_string(root.join("examples/first_leaf.rs")).expect("the example");
+    let block = format!("```rust\n{source}```\n");
+    assert!(
+        guide.contains(&block),
+        "docs/first-leaf.md does not show examples/first_leaf.rs as it is"
+    );
+    let readme = std::fs::read_to_string(root.join("README.md")).expect("README");
+    assert!(
+        readme.contains("(docs/first-leaf.md)"),
+        "README links the guide"
+    );
+}
+
+/// Every example binary answers `--help` with its usage (and does not take `--help` for a
+/// server name, a question or a tree to serve).
+#[test]
+fn every_example_binary_has_help() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .expect("examples/")
+        .filter_map(|entry| {
+            let path = entry.expect("entry").path();
+            (path.extension().is_some_and(|e| e == "rs"))
+                .then(|| path.file_stem()?.to_str().map(str::to_owned))
+                .flatten()
+        })
+        .collect();
+    names.sort();
+    assert!(names.len() >= 8, "{names:?}");
+    for name in &names {
+        for flag in ["--help", "-h"] {
+            let output = Command::new(common::example_binary(name))
+                .arg(flag)
+                .stdin(Stdio::null())
+                .output()
+                .expect("the example starts");
+            let stdout = String::from_utf8_lossy(&output.stdout);
+            assert!(
+                output.status.success(),
+                "{name} {flag} exited with {}:\n{stdout}\n{}",
+                output.status,
+                String::from_utf8_lossy(&output.stderr)
+            );
+            assert!(
+                stdout.starts_with(&format!("usage: {name}")),
+                "{name} {flag} printed no usage line:\n{stdout}"
+            );
+            assert!(stdout.contains("-h, --help"), "{name} {flag}:\n{stdout}");
+        }
+    }
+}
+
+/// `leaf_server` with no server, or an unknown one, says how to use it.
+#[test]
+fn leaf_server_explains_a_bad_server_name() {
+    for (args, expected) in [
+        (&[][..], "usage: leaf_server SERVER [--http ADDR]"),
+        (
+            &["labb"][..],
+            "unknown server 'labb' (web, lab, notes, faulty, dynamic, watched)",
+        ),
+    ] {
+        let output = Command::new(common::example_binary("leaf_server"))
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("leaf_server starts");
+        assert!(!output.status.success(), "{args:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    }
+}

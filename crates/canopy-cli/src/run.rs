@@ -32,7 +32,9 @@ called with {\"task\": TASK}. On a terminal the run is shown live: each agent's 
 streamed text, each tool call with the node that runs it, progress bars, and permission
 prompts asked inline (--yes accepts them, --no declines them; with no terminal they are
 declined). Without a terminal the same is printed as plain lines on stderr. The final answer
-and a usage table (tokens and cost per agent, each including its descendants) go to stdout.
+and a usage table go to stdout: one row per agent with what it used itself (model calls, tool
+calls, input and output tokens, cost in USD; its agent descendants have their own rows), and
+a total row for the whole run.
 With --json, stdout has the call's events, one JSON object per line, and nothing else.
 Exit status: 0 when the agent answered, 1 when the run failed, stopped at its turn limit or
 ran out of budget, 2 bad usage or a bad tree file.")]

@@ -25,6 +25,7 @@
 // them, so it uses rmcp's deprecated (SEP-2577) items on purpose.
 #![allow(deprecated)]
 
+mod arguments;
 mod backend;
 pub mod budget;
 mod builder;
@@ -33,12 +34,14 @@ mod error;
 mod event;
 mod local;
 mod remote;
+mod serve;
 mod server;
 mod service;
 mod tree;
 pub mod treefile;
 mod upstream;
 
+pub use self::arguments::{Arguments, ArgumentsError};
 pub use self::budget::{Budget, BudgetExceeded, Limits};
 pub use self::builder::{AgentFactory, DEFAULT_PAGE_SIZE, Node, TreeBuilder};
 pub use self::error::{BuildError, CallError};
@@ -46,6 +49,7 @@ pub use self::event::{
     CallId, Event, EventKind, NodeState, Prompt, PromptAnswer, PromptKind, TreeEvents,
 };
 pub use self::remote::{DEFAULT_TIMEOUT, HttpSpec, StartMode, StdioSpec};
+pub use self::serve::{HttpOptions, HttpServer};
 pub use self::server::{CanopyServer, DEFAULT_PARK_TIMEOUT};
 pub use self::service::{NodeContext, NodeService, SubtreeTool};
 pub use self::tree::{CallHandle, ToolRoute, Tree};

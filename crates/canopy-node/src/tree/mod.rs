@@ -22,14 +22,15 @@ use canopy_topology::{
 use rmcp::{
     ErrorData as McpError, Peer, RoleServer,
     model::{
-        CallToolRequestParams, CallToolResponse, CallToolResult, JsonObject, Prompt as McpPrompt,
-        Resource, ResourceTemplate, Tool,
+        CallToolRequestParams, CallToolResponse, CallToolResult, Prompt as McpPrompt, Resource,
+        ResourceTemplate, Tool,
     },
 };
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
+    arguments::Arguments,
     backend::{Backend, Catalog},
     builder::{BackendFactory, Node, TreeBuilder},
     call::{CallScope, CallerInfo, Driver, Step},
@@ -65,7 +66,7 @@ pub(crate) enum ListenNotice {
 ///
 /// Build one with [`Tree::builder`]; call tools with [`Tree::call_tool`] or
 /// [`Tree::start_call`] (which streams the call's events); serve it to MCP clients with
-/// [`Tree::server`].
+/// [`Tree::serve_stdio`], [`Tree::serve_http`], or [`Tree::server`] on any rmcp transport.
 #[derive(Clone, Debug)]
 pub struct Tree {
     pub(crate) inner: Arc<TreeInner>,
@@ -362,11 +363,17 @@ impl Tree {
 
     /// Calls a tool by its exposed name and waits for the result. Prompts raised on the way
     /// are cancelled (nobody reads the events): use [`Tree::start_call`] to answer them.
+    ///
+    /// `arguments` is anything that converts into [`Arguments`]: a `serde_json::Value`
+    /// object, a [`JsonObject`](rmcp::model::JsonObject), `()` for none, or an
+    /// `Option<JsonObject>`. A value that is not an object fails the call with an
+    /// `invalid params` error.
     pub async fn call_tool(
         &self,
         name: &str,
-        arguments: Option<JsonObject>,
+        arguments: impl Into<Arguments>,
     ) -> Result<CallToolResult, CallError> {
+        let arguments = arguments.into().into_object()?;
         let id = self.inner.next_call_id();
         if !self.inner.quiet_upstream.is_listened_to() {
             // Nobody reads anything: run inline with no queue, driver or token (a panicking
@@ -396,7 +403,11 @@ impl Tree {
 
     /// Starts a call and returns its handle: read its events (progress, logs, prompts to
     /// answer…) with [`CallHandle::next_event`], then its result.
-    pub fn start_call(&self, name: &str, arguments: Option<JsonObject>) -> CallHandle {
+    ///
+    /// `arguments` converts into [`Arguments`] as for [`Tree::call_tool`]; a value that is
+    /// not an object ends the call at once with an `error` event and an `invalid params`
+    /// error.
+    pub fn start_call(&self, name: &str, arguments: impl Into<Arguments>) -> CallHandle {
         self.start_call_with(name, arguments, crate::budget::Limits::none())
     }
 
@@ -405,15 +416,37 @@ impl Tree {
     pub fn start_call_with(
         &self,
         name: &str,
-        arguments: Option<JsonObject>,
+        arguments: impl Into<Arguments>,
         limits: crate::budget::Limits,
     ) -> CallHandle {
         let id = self.inner.next_call_id();
-        let mut params = CallToolRequestParams::new(name.to_owned());
-        params.arguments = arguments;
         let (events_tx, events) = mpsc::unbounded_channel();
         let ct = CancellationToken::new();
         let (done_tx, done) = oneshot::channel();
+        let arguments = match arguments.into().into_object() {
+            Ok(arguments) => arguments,
+            Err(error) => {
+                // Refused before it starts: the handle reads as a call that failed at once.
+                let error = CallError::from(error);
+                let _ = events_tx.send(Event::new(
+                    EventKind::Error {
+                        code: error.code(),
+                        message: error.message().to_owned(),
+                    },
+                    NodePath::root(),
+                    Some(id),
+                ));
+                let _ = done_tx.send(Err(error));
+                return CallHandle {
+                    id,
+                    events,
+                    done,
+                    ct,
+                };
+            }
+        };
+        let mut params = CallToolRequestParams::new(name.to_owned());
+        params.arguments = arguments;
         let budget = (!limits.is_unlimited()).then(|| crate::budget::Budget::new(limits));
         let call =
             Arc::clone(&self.inner).host_call(id, params, Some(events_tx), ct.clone(), budget);

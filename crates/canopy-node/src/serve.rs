@@ -1,0 +1,258 @@
+//! Serving a tree over Streamable HTTP: rmcp's `StreamableHttpService` under axum at `/mcp`.
+//!
+//! [`Tree::serve_http`] binds the address, starts serving in the background and returns an
+//! [`HttpServer`]: the bound address (useful with port 0), and a graceful shutdown that
+//! stops accepting connections, closes the sessions and their open SSE streams, and waits
+//! until every connection has closed. Sessions serve 2025-06-18 / 2025-11-25 clients; a request carrying the
+//! 2026-07-28 per-request `_meta` takes rmcp's stateless path on the same service.
+//!
+//! rmcp checks `Host` and `Origin` (DNS-rebinding protection): by default only loopback
+//! names with the bound port, and loopback origins, are accepted; [`HttpOptions`] adds more.
+//!
+//! ```no_run
+//! # async fn demo(tree: canopy_node::Tree) -> std::io::Result<()> {
+//! let server = tree.serve_http("127.0.0.1:0").await?;
+//! println!("serving at {}", server.url()); // http://127.0.0.1:PORT/mcp
+//! // … later:
+//! server.shutdown().await?;
+//! # Ok(()) }
+//! ```
+
+use std::net::SocketAddr;
+
+use rmcp::transport::streamable_http_server::{
+    StreamableHttpServerConfig, StreamableHttpService, session::local::LocalSessionManager,
+};
+use tokio::net::{TcpListener, ToSocketAddrs};
+use tokio_util::sync::{CancellationToken, DropGuard};
+
+use crate::Tree;
+
+/// Options of [`Tree::serve_http_with`]: which extra `Host` and `Origin` values to accept.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct HttpOptions {
+    allowed_hosts: Vec<String>,
+    allowed_origins: Vec<String>,
+}
+
+impl HttpOptions {
+    /// The defaults: loopback hosts with the bound port, loopback origins.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Also accepts this `Host` (a name, or `name:port`), e.g. the server's public name.
+    #[must_use]
+    pub fn allow_host(mut self, host: impl Into<String>) -> Self {
+        self.allowed_hosts.push(host.into());
+        self
+    }
+
+    /// Also accepts this `Origin` (`scheme://host[:port|:*]`), e.g. a web app's origin.
+    #[must_use]
+    pub fn allow_origin(mut self, origin: impl Into<String>) -> Self {
+        self.allowed_origins.push(origin.into());
+        self
+    }
+}
+
+/// A tree served over Streamable HTTP, started by [`Tree::serve_http`].
+///
+/// Dropping it stops the server too (without waiting); [`HttpServer::shutdown`] stops it
+/// and waits until it has stopped.
+#[derive(Debug)]
+pub struct HttpServer {
+    local_addr: SocketAddr,
+    stop: CancellationToken,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+    _guard: DropGuard,
+}
+
+impl HttpServer {
+    /// The address the server is bound to (the real port when it was asked for port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The MCP endpoint: `http://ADDR/mcp`.
+    pub fn url(&self) -> String {
+        format!("http://{}/mcp", self.local_addr)
+    }
+
+    /// A token that stops the server when cancelled (e.g. from a signal handler), while
+    /// another task waits in [`HttpServer::wait`].
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.stop.clone()
+    }
+
+    /// Stops the server gracefully: no new connections, sessions and open SSE streams
+    /// closed. Resolves once every connection has closed.
+    pub async fn shutdown(self) -> std::io::Result<()> {
+        self.stop.cancel();
+        self.wait().await
+    }
+
+    /// Waits until the server stops: after its [`shutdown_token`](Self::shutdown_token) is
+    /// cancelled, or when serving fails.
+    pub async fn wait(mut self) -> std::io::Result<()> {
+        match (&mut self.task).await {
+            Ok(served) => served,
+            Err(error) => Err(std::io::Error::other(format!(
+                "the HTTP server's task ended abnormally: {error}"
+            ))),
+        }
+    }
+}
+
+impl Tree {
+    /// Serves the tree over Streamable HTTP at `http://ADDR/mcp`, in the background, with
+    /// the default [`HttpOptions`]. Pass port 0 to get a free port
+    /// ([`HttpServer::local_addr`] tells which).
+    pub async fn serve_http(&self, addr: impl ToSocketAddrs) -> std::io::Result<HttpServer> {
+        self.serve_http_with(addr, HttpOptions::default()).await
+    }
+
+    /// Serves the tree over Streamable HTTP at `http://ADDR/mcp`, accepting the extra
+    /// hosts and origins of `options`.
+    pub async fn serve_http_with(
+        &self,
+        addr: impl ToSocketAddrs,
+        options: HttpOptions,
+    ) -> std::io::Result<HttpServer> {
+        let listener = bind(addr).await?;
+        let local_addr = listener.local_addr()?;
+        let stop = CancellationToken::new();
+        let mut config = StreamableHttpServerConfig::default()
+            // Closes the open SSE streams on shutdown, which graceful shutdown waits for.
+            .with_cancellation_token(stop.child_token())
+            .with_allowed_origins(allowed_origins(&options.allowed_origins))
+            .enforce_origin_validation();
+        config = match allowed_hosts(local_addr, &options.allowed_hosts) {
+            Some(hosts) => config.with_allowed_hosts(hosts),
+            None => {
+                tracing::warn!(
+                    "bound to {local_addr} with no allowed host: any Host header is accepted \
+                     (no DNS-rebinding protection)"
+                );
+                config.disable_allowed_hosts()
+            }
+        };
+        let server = self.server();
+        let service = StreamableHttpService::new(
+            move || Ok(server.clone()),
+            LocalSessionManager::default().into(),
+            config,
+        );
+        let router = axum::Router::new().nest_service("/mcp", service);
+        // Without TCP_NODELAY, a kept-alive session's small responses wait ~40 ms for
+        // delayed ACKs (Nagle).
+        use axum::serve::ListenerExt;
+        let listener = listener.tap_io(|stream| {
+            let _ = stream.set_nodelay(true);
+        });
+        let stopped = stop.clone();
+        let task = tokio::spawn(async move {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(stopped.cancelled_owned())
+                .await
+        });
+        Ok(HttpServer {
+            local_addr,
+            _guard: stop.clone().drop_guard(),
+            stop,
+            task,
+        })
+    }
+}
+
+/// Binds the first address `addr` resolves to that can be bound; the error names the
+/// address.
+async fn bind(addr: impl ToSocketAddrs) -> std::io::Result<TcpListener> {
+    let mut failure = None;
+    for candidate in tokio::net::lookup_host(addr).await? {
+        match TcpListener::bind(candidate).await {
+            Ok(listener) => return Ok(listener),
+            Err(error) => {
+                failure = Some(std::io::Error::new(
+                    error.kind(),
+                    format!("cannot listen on {candidate}: {error}"),
+                ));
+            }
+        }
+    }
+    Err(failure.unwrap_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "the address resolves to nothing",
+        )
+    }))
+}
+
+/// The `Host` values the server accepts: loopback names with the bound port, the bound IP
+/// itself when it is a specific one, and the extra ones. `None` when bound to an unspecified
+/// address (0.0.0.0, ::) with no extra names: the host cannot be known.
+fn allowed_hosts(local: SocketAddr, extra: &[String]) -> Option<Vec<String>> {
+    let port = local.port();
+    if local.ip().is_unspecified() && extra.is_empty() {
+        return None;
+    }
+    let mut hosts = vec![
+        format!("127.0.0.1:{port}"),
+        format!("localhost:{port}"),
+        format!("[::1]:{port}"),
+    ];
+    if !local.ip().is_loopback() && !local.ip().is_unspecified() {
+        hosts.push(local.to_string());
+    }
+    hosts.extend(extra.iter().cloned());
+    Some(hosts)
+}
+
+/// The `Origin` values the server accepts (a request without `Origin` is always accepted:
+/// it does not come from a browser page).
+fn allowed_origins(extra: &[String]) -> Vec<String> {
+    let mut origins: Vec<String> = ["http", "https"]
+        .iter()
+        .flat_map(|scheme| {
+            ["127.0.0.1", "localhost", "[::1]"]
+                .iter()
+                .map(move |host| format!("{scheme}://{host}:*"))
+        })
+        .collect();
+    origins.extend(extra.iter().cloned());
+    origins
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_are_loopback_names_with_the_bound_port() {
+        let local: SocketAddr = "127.0.0.1:4242".parse().expect("addr");
+        assert_eq!(
+            allowed_hosts(local, &[]),
+            Some(vec![
+                "127.0.0.1:4242".to_owned(),
+                "localhost:4242".to_owned(),
+                "[::1]:4242".to_owned()
+            ])
+        );
+        let any: SocketAddr = "0.0.0.0:80".parse().expect("addr");
+        assert_eq!(allowed_hosts(any, &[]), None);
+        let named = allowed_hosts(any, &["mcp.example.com".into()]).expect("hosts");
+        assert_eq!(named.last().map(String::as_str), Some("mcp.example.com"));
+    }
+
+    #[test]
+    fn origins_are_loopback_on_any_port_plus_the_extra_ones() {
+        let origins = allowed_origins(&["https://app.example.com".into()]);
+        assert!(origins.contains(&"http://localhost:*".to_owned()));
+        assert!(origins.contains(&"https://[::1]:*".to_owned()));
+        assert_eq!(
+            origins.last().map(String::as_str),
+            Some("https://app.example.com")
+        );
+    }
+}
