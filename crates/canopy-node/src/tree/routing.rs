@@ -35,6 +35,7 @@ impl TreeInner {
         &self,
         decision: &Decision,
         id: &canopy_topology::CanonicalId,
+        arguments: Option<&rmcp::model::JsonObject>,
         scope: &CallScope,
     ) -> Result<Option<CallToolResult>, McpError> {
         match decision {
@@ -49,7 +50,7 @@ impl TreeInner {
                     serde_json::json!({ "reason": "denied", "node": by.to_string(), "rule": rule.glob }),
                 ),
             )),
-            Decision::Ask { by } => Box::pin(self.ask_permission(by, id, scope)).await,
+            Decision::Ask { by } => Box::pin(self.ask_permission(by, id, arguments, scope)).await,
         }
     }
 
@@ -59,12 +60,22 @@ impl TreeInner {
         &self,
         by: &[(NodePath, canopy_topology::Rule)],
         id: &canopy_topology::CanonicalId,
+        arguments: Option<&rmcp::model::JsonObject>,
         scope: &CallScope,
     ) -> Result<Option<CallToolResult>, McpError> {
         let asker = by.last().map(|(path, _)| path.clone()).unwrap_or_default();
+        // The root is named as the tree is (`hub`), not `(root)`: that is the name the
+        // person wrote in the tree file.
         let rules: Vec<String> = by
             .iter()
-            .map(|(path, rule)| format!("'{}' asks for '{}'", display_path(path), rule.glob))
+            .map(|(path, rule)| {
+                let node = if path.is_root() {
+                    self.name.to_string()
+                } else {
+                    path.to_string()
+                };
+                format!("the policy of '{node}' asks for '{}'", rule.glob)
+            })
             .collect();
         let message = format!("Allow the call to '{id}'? ({})", rules.join("; "));
         let (prompt, answer) = Prompt::new(
@@ -73,6 +84,9 @@ impl TreeInner {
             message,
             empty_object_schema(),
         );
+        let prompt = prompt.with_arguments(Some(serde_json::Value::Object(
+            arguments.cloned().unwrap_or_default(),
+        )));
         match scope.ask(&asker, prompt, answer).await {
             PromptAnswer::Accept(_) => Ok(None),
             PromptAnswer::Decline | PromptAnswer::Cancel => {
@@ -144,7 +158,10 @@ impl TreeInner {
         if let Some(budget) = &scope.budget {
             budget.charge_call().map_err(|spent| spent.to_error())?;
         }
-        if let Some(refused) = self.permit(&route.decision, &route.id, scope).await? {
+        if let Some(refused) = self
+            .permit(&route.decision, &route.id, params.arguments.as_ref(), scope)
+            .await?
+        {
             return Ok(CallToolResponse::Complete(refused));
         }
         let (node, backend) = self.node(route.node)?;
@@ -234,7 +251,10 @@ impl TreeInner {
                     &routes.prompts.iter().map(|p| &*p.name).collect::<Vec<_>>(),
                 )
             })?;
-        if let Some(refused) = self.permit(&route.decision, &route.id, scope).await? {
+        if let Some(refused) = self
+            .permit(&route.decision, &route.id, params.arguments.as_ref(), scope)
+            .await?
+        {
             return Err(McpError::invalid_request(text_of(&refused), None));
         }
         let (node, backend) = self.node(route.node)?;
