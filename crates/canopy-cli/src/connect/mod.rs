@@ -65,7 +65,8 @@ pub(crate) struct ConnectArgs {
     /// Print results as JSON.
     #[arg(long, global = true)]
     pub(crate) json: bool,
-    /// Accept URL-mode elicitations and fill forms with defaults without asking.
+    /// Accept permission questions (URL-mode elicitations, empty or confirm-only forms)
+    /// without asking; fill forms at the terminal, or with their defaults without one.
     #[arg(long, global = true, conflicts_with = "no")]
     pub(crate) yes: bool,
     /// Decline every elicitation.
