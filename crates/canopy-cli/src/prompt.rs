@@ -244,6 +244,8 @@ pub(crate) fn terminal_config(history: bool) -> rustyline::Config {
     rustyline::Config::builder()
         .behavior(rustyline::Behavior::PreferTerm)
         .auto_add_history(history)
+        // As in a shell: Tab completes the common prefix, a second Tab lists the choices.
+        .completion_type(rustyline::CompletionType::List)
         .build()
 }
 
