@@ -1,12 +1,17 @@
-//! Prompts at the terminal: y/N permission questions, and small forms built from the JSON
+//! Prompts at the terminal: y/n permission questions, and small forms built from the JSON
 //! schema of an information request (MCP elicitation: a flat object of string, number,
 //! integer, boolean and enum properties).
 //!
-//! The questions are written to stderr (stdout carries results and JSON lines) and the
-//! answers read from stdin. Reading and writing go through `BufRead`/`Write` so the forms
-//! can be tested with in-memory input.
+//! The questions are written to stderr (stdout carries results and JSON lines). On a
+//! terminal the answers are read with a line editor (rustyline), so Ctrl-C and Ctrl-D are
+//! keys that refuse the question rather than signals; elsewhere they go through [`Lines`]
+//! over any `BufRead`/`Write`, which is how the dialogues are tested.
+//!
+//! A permission question always waits for an explicit yes: an `ask` policy's prompt, and
+//! any form that asks for nothing (an empty object schema) or only for one boolean (a
+//! confirmation), since accepting such a form without a question would say yes for the user.
 
-use std::io::{self, BufRead, IsTerminal, Write};
+use std::io::{self, IsTerminal, Write};
 
 use canopy_node::{PromptAnswer, PromptKind};
 use serde_json::{Map, Number, Value};
@@ -31,11 +36,10 @@ pub(crate) enum Answering {
 impl Answering {
     /// The policy for the flags given, asking at the terminal when stdin and stderr are one.
     pub(crate) fn from_flags(yes: bool, no: bool) -> Self {
-        let terminal = io::stdin().is_terminal() && io::stderr().is_terminal();
         match (yes, no) {
             (true, _) => Self::Yes,
             (_, true) => Self::No,
-            _ if terminal => Self::Terminal,
+            _ if on_a_terminal() => Self::Terminal,
             _ => Self::Nobody,
         }
     }
@@ -43,9 +47,56 @@ impl Answering {
     fn terminal(self) -> bool {
         match self {
             Self::Terminal => true,
-            Self::Yes => io::stdin().is_terminal() && io::stderr().is_terminal(),
+            Self::Yes => on_a_terminal(),
             Self::No | Self::Nobody => false,
         }
+    }
+}
+
+fn on_a_terminal() -> bool {
+    io::stdin().is_terminal() && io::stderr().is_terminal()
+}
+
+/// One question to answer: what the node sent, with what the terminal needs to show it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Question<'a> {
+    /// Permission or information request, as the node said.
+    pub(crate) kind: PromptKind,
+    /// The question, for a person.
+    pub(crate) message: &'a str,
+    /// The requested schema.
+    pub(crate) schema: &'a Value,
+    /// The arguments of the call a permission prompt is about, ready to show.
+    pub(crate) arguments: Option<&'a str>,
+}
+
+impl<'a> Question<'a> {
+    /// A question without arguments to show.
+    pub(crate) fn new(kind: PromptKind, message: &'a str, schema: &'a Value) -> Self {
+        Self {
+            kind,
+            message,
+            schema,
+            arguments: None,
+        }
+    }
+}
+
+/// What a form with this schema is, seen as a permission question: `None` when it asks for
+/// information, `Some(None)` when it asks for nothing (an empty object), `Some(Some(name))`
+/// when its only field is the boolean `name` (a confirmation, answered `true` on a yes).
+pub(crate) fn permission_form(schema: &Value) -> Option<Option<String>> {
+    let properties = match schema.get("properties") {
+        None | Some(Value::Null) => return Some(None),
+        Some(Value::Object(properties)) => properties,
+        Some(_) => return None,
+    };
+    match properties.iter().collect::<Vec<_>>().as_slice() {
+        [] => Some(None),
+        [(name, property)] if property.get("type").and_then(Value::as_str) == Some("boolean") => {
+            Some(Some((*name).clone()))
+        }
+        _ => None,
     }
 }
 
@@ -53,28 +104,48 @@ impl Answering {
 /// terminal is asked.
 pub(crate) fn answer(
     answering: Answering,
-    kind: PromptKind,
-    message: &str,
-    schema: &Value,
+    question: Question<'_>,
     view: &LiveView,
 ) -> PromptAnswer {
-    match (kind, answering) {
+    let confirm = match question.kind {
+        PromptKind::Permission => Some(None),
+        _ => permission_form(question.schema),
+    };
+    let accepted = |confirm: Option<String>| {
+        let mut content = Map::new();
+        if let Some(name) = confirm {
+            content.insert(name, Value::Bool(true));
+        }
+        PromptAnswer::Accept(content)
+    };
+    let message = question.message;
+    match (confirm, answering) {
         (_, Answering::No) => PromptAnswer::Decline,
-        (PromptKind::Permission, Answering::Yes) => PromptAnswer::accept(),
-        (PromptKind::Permission, Answering::Terminal) => {
-            let accepted = at_terminal(view, |input, output| ask_yes_no(message, input, output))
-                .unwrap_or(false);
-            if accepted {
-                PromptAnswer::accept()
-            } else {
-                PromptAnswer::Decline
+        (Some(confirm), Answering::Yes) => accepted(confirm),
+        (Some(confirm), Answering::Terminal) => {
+            let text = permission_text(question);
+            match at_terminal(view, |lines| ask_yes_no(&text, lines)) {
+                Ok(true) => accepted(confirm),
+                Ok(false) => PromptAnswer::Decline,
+                Err(error) => {
+                    view.line(&format!(
+                        "canopy: cannot read the answer ({error}), so the permission prompt \
+                         was declined: {message}"
+                    ));
+                    PromptAnswer::Decline
+                }
             }
         }
-        (PromptKind::Input, _) if answering.terminal() => match form_fields(schema) {
-            Ok(fields) => at_terminal(view, |input, output| {
-                fill_form(message, &fields, input, output)
-            })
-            .unwrap_or(PromptAnswer::Cancel),
+        (Some(_), Answering::Nobody) => {
+            view.line(&format!(
+                "canopy: no terminal to ask, so the permission prompt was declined (pass --yes \
+                 to accept): {message}"
+            ));
+            PromptAnswer::Decline
+        }
+        (None, _) if answering.terminal() => match form_fields(question.schema) {
+            Ok(fields) => at_terminal(view, |lines| fill_form(message, &fields, lines))
+                .unwrap_or(PromptAnswer::Cancel),
             Err(error) => {
                 view.line(&format!(
                     "canopy: cannot show the form ({error}); cancelled: {message}"
@@ -82,8 +153,8 @@ pub(crate) fn answer(
                 PromptAnswer::Cancel
             }
         },
-        (PromptKind::Input, Answering::Yes) => {
-            match form_fields(schema)
+        (None, Answering::Yes) => {
+            match form_fields(question.schema)
                 .ok()
                 .and_then(|fields| defaults_only(&fields))
             {
@@ -97,14 +168,7 @@ pub(crate) fn answer(
                 }
             }
         }
-        (PromptKind::Permission, _) => {
-            view.line(&format!(
-                "canopy: no terminal to ask, so the permission prompt was declined (pass --yes \
-                 to accept): {message}"
-            ));
-            PromptAnswer::Decline
-        }
-        _ => {
+        (None, _) => {
             view.line(&format!(
                 "canopy: no terminal to answer an information request, so it was cancelled: \
                  {message}"
@@ -114,38 +178,133 @@ pub(crate) fn answer(
     }
 }
 
-/// Runs a terminal dialogue on stdin/stderr with the bars hidden, off the async workers.
+/// The permission question as shown: the message, then the call's arguments.
+pub(crate) fn permission_text(question: Question<'_>) -> String {
+    match question.arguments {
+        Some(arguments) => {
+            let indented = arguments.replace('\n', "\n  ");
+            format!("{}\n  arguments: {indented}", question.message)
+        }
+        None => question.message.to_owned(),
+    }
+}
+
+/// Where a dialogue reads its answers and writes its questions.
+pub(crate) trait Lines {
+    /// Shows a line of the question.
+    fn say(&mut self, text: &str) -> io::Result<()>;
+    /// Asks with `prompt` and reads one line; `None` when the person refuses to answer
+    /// (end of input, Ctrl-D, Ctrl-C).
+    fn ask(&mut self, prompt: &str) -> io::Result<Option<String>>;
+}
+
+/// A dialogue over a reader and a writer (the tests').
+#[cfg(test)]
+#[derive(Debug)]
+pub(crate) struct Plain<R, W> {
+    /// Where the answers come from.
+    pub(crate) input: R,
+    /// Where the questions go.
+    pub(crate) output: W,
+}
+
+#[cfg(test)]
+impl<R: io::BufRead, W: Write> Lines for Plain<R, W> {
+    fn say(&mut self, text: &str) -> io::Result<()> {
+        writeln!(self.output, "{text}")
+    }
+
+    fn ask(&mut self, prompt: &str) -> io::Result<Option<String>> {
+        write!(self.output, "{prompt}")?;
+        self.output.flush()?;
+        let mut line = String::new();
+        if self.input.read_line(&mut line)? == 0 {
+            writeln!(self.output)?;
+            return Ok(None);
+        }
+        Ok(Some(line))
+    }
+}
+
+/// A dialogue at the terminal, with a line editor: Ctrl-C and Ctrl-D end it.
+struct Terminal(rustyline::DefaultEditor);
+
+impl Terminal {
+    fn open() -> io::Result<Self> {
+        rustyline::DefaultEditor::with_config(terminal_config(false))
+            .map(Self)
+            .map_err(io::Error::other)
+    }
+}
+
+/// The line editor's settings: on the terminal itself (`/dev/tty`), so stdout can be
+/// redirected while the questions are asked; with a history of what was typed (the REPL)
+/// or without (answers to questions).
+pub(crate) fn terminal_config(history: bool) -> rustyline::Config {
+    rustyline::Config::builder()
+        .behavior(rustyline::Behavior::PreferTerm)
+        .auto_add_history(history)
+        // As in a shell: Tab completes the common prefix, a second Tab lists the choices.
+        .completion_type(rustyline::CompletionType::List)
+        .build()
+}
+
+impl Lines for Terminal {
+    fn say(&mut self, text: &str) -> io::Result<()> {
+        let mut stderr = io::stderr();
+        writeln!(stderr, "{text}")?;
+        stderr.flush()
+    }
+
+    fn ask(&mut self, prompt: &str) -> io::Result<Option<String>> {
+        match self.0.readline(prompt) {
+            Ok(line) => Ok(Some(line)),
+            Err(
+                rustyline::error::ReadlineError::Interrupted | rustyline::error::ReadlineError::Eof,
+            ) => Ok(None),
+            Err(rustyline::error::ReadlineError::Io(error)) => Err(error),
+            Err(error) => Err(io::Error::other(error)),
+        }
+    }
+}
+
+/// Runs a terminal dialogue with the bars hidden, off the async workers.
 fn at_terminal<R>(
     view: &LiveView,
-    dialogue: impl FnOnce(&mut dyn BufRead, &mut dyn Write) -> io::Result<R>,
+    dialogue: impl FnOnce(&mut dyn Lines) -> io::Result<R>,
 ) -> io::Result<R> {
     tokio::task::block_in_place(|| {
         view.suspend(|| {
-            let stdin = io::stdin();
-            let mut input = stdin.lock();
-            let mut output = io::stderr();
-            dialogue(&mut input, &mut output)
+            let mut terminal = Terminal::open()?;
+            dialogue(&mut terminal)
         })
     })
 }
 
-/// Asks a y/N question; only `y` or `yes` accepts. End of input declines.
-pub(crate) fn ask_yes_no(
-    question: &str,
-    input: &mut dyn BufRead,
-    output: &mut dyn Write,
-) -> io::Result<bool> {
-    write!(output, "{question} [y/N] ")?;
-    output.flush()?;
-    let mut line = String::new();
-    if input.read_line(&mut line)? == 0 {
-        writeln!(output)?;
-        return Ok(false);
+/// Asks a y/n question until it is answered: `y`/`yes` accepts; `n`/`no`, an empty line,
+/// end of input and Ctrl-C decline; anything else asks again.
+/// A question of several lines is shown first, and asked with `[y/N]` alone.
+pub(crate) fn ask_yes_no(question: &str, lines: &mut dyn Lines) -> io::Result<bool> {
+    let mut prompt = if question.contains('\n') {
+        lines.say(question)?;
+        "[y/N] ".to_owned()
+    } else {
+        format!("{question} [y/N] ")
+    };
+    loop {
+        let Some(line) = lines.ask(&prompt)? else {
+            lines.say("(declined)")?;
+            return Ok(false);
+        };
+        match line.trim().to_ascii_lowercase().as_str() {
+            "y" | "yes" => return Ok(true),
+            "" | "n" | "no" => {
+                lines.say("(declined)")?;
+                return Ok(false);
+            }
+            _ => prompt = "Please answer y (yes) or n (no) [y/N] ".to_owned(),
+        }
     }
-    Ok(matches!(
-        line.trim().to_ascii_lowercase().as_str(),
-        "y" | "yes"
-    ))
 }
 
 /// One field of a form.
@@ -345,18 +504,15 @@ fn pick(options: &[(String, Option<String>)], text: &str) -> Result<String, Stri
 }
 
 /// Shows the form and reads one answer per field. Typing `:decline` or `:cancel` at any
-/// field refuses the request; end of input cancels it. Invalid answers are asked again.
+/// field refuses the request; end of input (or Ctrl-C) cancels it. Invalid answers are
+/// asked again.
 pub(crate) fn fill_form(
     message: &str,
     fields: &[Field],
-    input: &mut dyn BufRead,
-    output: &mut dyn Write,
+    lines: &mut dyn Lines,
 ) -> io::Result<PromptAnswer> {
-    writeln!(output, "{message}")?;
-    writeln!(
-        output,
-        "  (* required; Enter keeps the default; :decline or :cancel to refuse)"
-    )?;
+    lines.say(message)?;
+    lines.say("  (* required; Enter keeps the default; :decline or :cancel to refuse)")?;
     let mut content = Map::new();
     for field in fields {
         if let FieldKind::Enum(options) | FieldKind::MultiEnum(options) = &field.kind {
@@ -365,17 +521,13 @@ pub(crate) fn fill_form(
                     .as_deref()
                     .map(|t| format!(" — {t}"))
                     .unwrap_or_default();
-                writeln!(output, "    {}. {value}{title}", i + 1)?;
+                lines.say(&format!("    {}. {value}{title}", i + 1))?;
             }
         }
         loop {
-            write!(output, "  {} ", field_prompt(field))?;
-            output.flush()?;
-            let mut line = String::new();
-            if input.read_line(&mut line)? == 0 {
-                writeln!(output)?;
+            let Some(line) = lines.ask(&format!("  {} ", field_prompt(field)))? else {
                 return Ok(PromptAnswer::Cancel);
-            }
+            };
             match line.trim() {
                 ":decline" => return Ok(PromptAnswer::Decline),
                 ":cancel" => return Ok(PromptAnswer::Cancel),
@@ -387,7 +539,7 @@ pub(crate) fn fill_form(
                     break;
                 }
                 Ok(None) => break,
-                Err(error) => writeln!(output, "    {error}")?,
+                Err(error) => lines.say(&format!("    {error}"))?,
             }
         }
     }
@@ -484,9 +636,8 @@ mod tests {
         // colour by number, name (required: empty is asked again), age default, ratio,
         // size by title, subscribe, tags.
         let typed = "2\n\nGrace\n\n0.5\nLarge\ny\na, c\n";
-        let mut output = Vec::new();
-        let answer =
-            fill_form("Who are you?", &fields, &mut typed.as_bytes(), &mut output).expect("io");
+        let mut lines = plain(typed);
+        let answer = fill_form("Who are you?", &fields, &mut lines).expect("io");
         let PromptAnswer::Accept(content) = answer else {
             panic!("accepted, got {answer:?}")
         };
@@ -495,7 +646,7 @@ mod tests {
             json!({"name": "Grace", "age": 30, "ratio": 0.5, "subscribe": true,
                    "colour": "green", "size": "l", "tags": ["a", "c"]})
         );
-        let shown = String::from_utf8(output).expect("utf8");
+        let shown = String::from_utf8(lines.output).expect("utf8");
         assert!(shown.starts_with("Who are you?\n"), "{shown}");
         assert!(shown.contains("this field is required"), "{shown}");
         assert!(shown.contains("1. red — Red"), "{shown}");
@@ -504,10 +655,9 @@ mod tests {
     #[test]
     fn a_form_can_be_refused() {
         let fields = form_fields(&schema()).expect("fields");
-        let mut sink = Vec::new();
-        let declined = fill_form("?", &fields, &mut ":decline\n".as_bytes(), &mut sink);
+        let declined = fill_form("?", &fields, &mut plain(":decline\n"));
         assert_eq!(declined.expect("io"), PromptAnswer::Decline);
-        let ended = fill_form("?", &fields, &mut "Grace\n".as_bytes(), &mut sink);
+        let ended = fill_form("?", &fields, &mut plain("Grace\n"));
         assert_eq!(
             ended.expect("io"),
             PromptAnswer::Cancel,
@@ -537,12 +687,60 @@ mod tests {
         );
     }
 
+    fn plain(typed: &str) -> Plain<&[u8], Vec<u8>> {
+        Plain {
+            input: typed.as_bytes(),
+            output: Vec::new(),
+        }
+    }
+
     #[test]
     fn yes_or_no() {
-        let mut sink = Vec::new();
-        assert!(ask_yes_no("Go?", &mut "y\n".as_bytes(), &mut sink).expect("io"));
-        assert!(!ask_yes_no("Go?", &mut "\n".as_bytes(), &mut sink).expect("io"));
-        assert!(!ask_yes_no("Go?", &mut "".as_bytes(), &mut sink).expect("io"));
+        let answered = |typed: &str| ask_yes_no("Go?", &mut plain(typed)).expect("io");
+        assert!(answered("y\n"));
+        assert!(answered("YES\n"));
+        assert!(!answered("n\n"));
+        assert!(!answered("\n"), "an empty line declines");
+        assert!(!answered(""), "end of input declines");
+        assert!(answered("maybe\ny\n"), "anything else asks again");
+        assert!(!answered("sure\n"), "asked again, then end of input");
+        let mut lines = plain("ok\nno\n");
+        assert!(!ask_yes_no("Go?", &mut lines).expect("io"));
+        assert_eq!(
+            String::from_utf8(lines.output).expect("utf8"),
+            "Go? [y/N] Please answer y (yes) or n (no) [y/N] (declined)\n"
+        );
+    }
+
+    #[test]
+    fn empty_and_confirm_forms_are_permission_questions() {
+        assert_eq!(
+            permission_form(&json!({"type": "object", "properties": {}})),
+            Some(None)
+        );
+        assert_eq!(permission_form(&json!({"type": "object"})), Some(None));
+        assert_eq!(
+            permission_form(&json!({"type": "object", "properties": {"ok": {"type": "boolean"}}})),
+            Some(Some("ok".to_owned()))
+        );
+        assert_eq!(permission_form(&schema()), None);
+        assert_eq!(
+            permission_form(&json!({"properties": {"name": {"type": "string"}}})),
+            None
+        );
+    }
+
+    #[test]
+    fn a_permission_question_shows_the_arguments() {
+        let schema = json!({});
+        let question = Question {
+            arguments: Some("{\n  \"text\": \"x\"\n}"),
+            ..Question::new(PromptKind::Permission, "Allow?", &schema)
+        };
+        assert_eq!(
+            permission_text(question),
+            "Allow?\n  arguments: {\n    \"text\": \"x\"\n  }"
+        );
     }
 
     #[test]

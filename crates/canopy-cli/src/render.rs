@@ -20,6 +20,8 @@ pub(crate) struct LiveView {
     multi: MultiProgress,
     bars: HashMap<String, ProgressBar>,
     live: bool,
+    /// How the root node is named in lines (the tree's name).
+    root: String,
 }
 
 impl LiveView {
@@ -35,7 +37,24 @@ impl LiveView {
             multi: MultiProgress::with_draw_target(target),
             bars: HashMap::new(),
             live,
+            root: ROOT_LABEL.to_owned(),
         }
+    }
+
+    /// The view with the root node shown as `name` (the tree's own name) in its lines.
+    pub(crate) fn with_root(mut self, name: &str) -> Self {
+        name.clone_into(&mut self.root);
+        self
+    }
+
+    /// How the node at `path` is shown: its path, or the tree's name for the root.
+    pub(crate) fn label(&self, path: &str) -> String {
+        node_label(path, &self.root)
+    }
+
+    /// The line an event is shown as (see [`event_line`]).
+    pub(crate) fn event_line(&self, event: &Event) -> Option<String> {
+        event_line(event, &self.root)
     }
 
     /// Prints a line above the bars (or on stderr when there are none).
@@ -118,7 +137,7 @@ impl LiveView {
     /// by whoever answers them; results, and the error that ends a call, by the caller (so
     /// that an error is printed once).
     pub(crate) fn show(&mut self, event: &Event) {
-        let key = node_label(&event.path.to_string());
+        let key = self.label(&event.path.to_string());
         match &event.kind {
             EventKind::Progress {
                 progress,
@@ -130,13 +149,13 @@ impl LiveView {
                 ..
             } => {
                 self.finish(&key);
-                if let Some(line) = event_line(event) {
+                if let Some(line) = self.event_line(event) {
                     self.line(&line);
                 }
             }
             EventKind::Result { .. } | EventKind::Error { .. } | EventKind::Prompt(_) => {}
             _ => {
-                if let Some(line) = event_line(event) {
+                if let Some(line) = self.event_line(event) {
                     self.line(&line);
                 }
             }
@@ -164,10 +183,13 @@ fn spinner_style() -> ProgressStyle {
         .unwrap_or_else(|_| ProgressStyle::default_spinner())
 }
 
-/// How a node path is shown: the path, or `(root)`.
-pub(crate) fn node_label(path: &str) -> String {
+/// How the root is shown when the tree's name is not known.
+const ROOT_LABEL: &str = "(root)";
+
+/// How a node path is shown: the path, or `root` (the tree's name) for the root.
+pub(crate) fn node_label(path: &str, root: &str) -> String {
     if path.is_empty() {
-        "(root)".to_owned()
+        root.to_owned()
     } else {
         path.to_owned()
     }
@@ -194,9 +216,10 @@ fn number(value: f64) -> String {
     }
 }
 
-/// The line an event is shown as, if it is shown as a line (not progress or a result).
-pub(crate) fn event_line(event: &Event) -> Option<String> {
-    let node = node_label(&event.path.to_string());
+/// The line an event is shown as, if it is shown as a line (not progress or a result); the
+/// root node is called `root`.
+pub(crate) fn event_line(event: &Event, root: &str) -> Option<String> {
+    let node = node_label(&event.path.to_string(), root);
     match &event.kind {
         EventKind::Log {
             level,
@@ -393,7 +416,8 @@ mod tests {
 
     #[test]
     fn the_root_has_a_label() {
-        assert_eq!(node_label(""), "(root)");
-        assert_eq!(node_label("research/web"), "research/web");
+        assert_eq!(node_label("", "hub"), "hub");
+        assert_eq!(node_label("research/web", "hub"), "research/web");
+        assert_eq!(LiveView::new(false).label(""), "(root)");
     }
 }

@@ -2,7 +2,7 @@
 //! (which agent is thinking, what it says, which tool runs where, progress bars, prompts
 //! answered inline), then the final answer and a usage and cost table per agent.
 
-use std::{collections::BTreeMap, io::IsTerminal, path::PathBuf, time::Duration};
+use std::{collections::BTreeMap, path::PathBuf, time::Duration};
 
 use canopy_agent::UsageReport;
 use canopy_node::{Event, EventKind, Limits, NodeState, Tree};
@@ -12,9 +12,8 @@ use serde_json::Value;
 
 use crate::{
     Failure, Outcome,
-    call::{drive, parse_timeout},
+    call::{EventFlags, drive, parse_timeout},
     load::build_tree,
-    prompt::Answering,
     render::{LiveView, node_label, print_line},
 };
 
@@ -48,15 +47,8 @@ pub(crate) struct RunArgs {
     /// The task for the root agent.
     #[arg(value_name = "TASK")]
     pub(crate) task: String,
-    /// Print every event as one JSON line on stdout.
-    #[arg(long)]
-    pub(crate) json: bool,
-    /// Accept permission prompts.
-    #[arg(long, conflicts_with = "no")]
-    pub(crate) yes: bool,
-    /// Decline every prompt.
-    #[arg(long)]
-    pub(crate) no: bool,
+    #[command(flatten)]
+    pub(crate) output: EventFlags,
     /// The most tool calls the whole run may make (every node on the way counts).
     #[arg(long, value_name = "N")]
     pub(crate) max_calls: Option<u64>,
@@ -78,7 +70,7 @@ const DEADLINE_GRACE: Duration = Duration::from_secs(5);
 
 /// Runs `canopy run`.
 pub(crate) async fn run(args: RunArgs) -> Outcome {
-    let answering = Answering::from_flags(args.yes, args.no);
+    let answering = args.output.answering();
     let tree = build_tree(&args.tree, args.build).await?;
     let tool = match root_tool(&tree, args.tool.as_deref()) {
         Ok(tool) => tool,
@@ -98,14 +90,14 @@ pub(crate) async fn run(args: RunArgs) -> Outcome {
     let mut task = serde_json::Map::new();
     task.insert("task".to_owned(), Value::String(args.task.clone()));
     let call = tree.start_call_with(&tool, Some(task), limits);
-    let mut view = LiveView::new(!args.json && std::io::stderr().is_terminal());
+    let mut view = args.output.view(tree.name());
     let mut agents = AgentView::default();
     // The budget's deadline stops agents between turns, but a tool call already running
     // is not interrupted by it: past the deadline and a short grace, the run is cancelled.
     let guard = args.timeout.map(|t| t + DEADLINE_GRACE);
     let ended = drive(
         call,
-        args.json,
+        args.output.json,
         answering,
         guard,
         |view, event| agents.show(view, event),
@@ -126,7 +118,7 @@ pub(crate) async fn run(args: RunArgs) -> Outcome {
         Err(error) => return Err(ended.failure(&tool, guard, error)),
     };
     let summary = result.structured_content.clone().unwrap_or(Value::Null);
-    if !args.json {
+    if !args.output.json {
         let answer = result
             .content
             .iter()
@@ -135,7 +127,7 @@ pub(crate) async fn run(args: RunArgs) -> Outcome {
             .join("\n");
         print_line(&answer);
         print_line("");
-        print_line(&usage_table(&agents.usage, &summary));
+        print_line(&usage_table(&agents.usage, &summary, tree.name()));
     }
     if result.is_error == Some(true) {
         return Err(Failure::Failed(format!(
@@ -203,7 +195,7 @@ struct AgentView {
 impl AgentView {
     fn show(&mut self, view: &mut LiveView, event: &Event) {
         let path = event.path.to_string();
-        let key = node_label(&path);
+        let key = view.label(&path);
         match &event.kind {
             EventKind::Partial { data } => {
                 if let Some(text) = data.get("text").and_then(Value::as_str) {
@@ -256,7 +248,7 @@ impl AgentView {
         if let Some(text) = self.text.remove(path)
             && !text.trim().is_empty()
         {
-            view.line(&format!("[{}] says: {}", node_label(path), text.trim()));
+            view.line(&format!("[{}] says: {}", view.label(path), text.trim()));
         }
     }
 }
@@ -271,7 +263,7 @@ fn cost_text(cost: f64, prefix: &str) -> String {
 
 /// The usage table: one row per agent with its own usage (what it reported minus what its
 /// nearest agent descendants reported), and the run's total.
-fn usage_table(reported: &BTreeMap<String, UsageReport>, summary: &Value) -> String {
+fn usage_table(reported: &BTreeMap<String, UsageReport>, summary: &Value, root: &str) -> String {
     let total: UsageReport = summary
         .get("total")
         .and_then(|t| serde_json::from_value(t.clone()).ok())
@@ -296,7 +288,7 @@ fn usage_table(reported: &BTreeMap<String, UsageReport>, summary: &Value) -> Str
                 own.cost_usd -= below.cost_usd;
             }
         }
-        rows.push(row(&node_label(path), &own));
+        rows.push(row(&node_label(path, root), &own));
     }
     rows.push(row("total", &total));
     let widths: Vec<usize> = (0..6)
@@ -372,12 +364,12 @@ mod tests {
         reported.insert("research/deep".to_owned(), report(10, 1));
         reported.insert("writer".to_owned(), report(5, 1));
         let summary = json!({ "total": report(60, 6) });
-        let table = usage_table(&reported, &summary);
+        let table = usage_table(&reported, &summary, "team");
         let lines: Vec<Vec<&str>> = table
             .lines()
             .map(|l| l.split_whitespace().collect())
             .collect();
-        assert_eq!(lines[1][..4], ["(root)", "1", "0", "15"]);
+        assert_eq!(lines[1][..4], ["team", "1", "0", "15"]);
         assert_eq!(lines[2][..4], ["research", "3", "0", "30"]);
         assert_eq!(lines[3][..4], ["research/deep", "1", "0", "10"]);
         assert_eq!(lines[4][..4], ["writer", "1", "0", "5"]);

@@ -109,12 +109,24 @@ fn permission_prompts_follow_the_flags() {
     assert!(events[0]["id"].is_string());
     assert_eq!(
         events[0]["message"],
-        "Allow the call to 'notes/write_note'? ('(root)' asks for 'notes/write_note')"
+        "Allow the call to 'notes/write_note'? (the policy of 'hub' asks for 'notes/write_note')"
+    );
+    assert_eq!(
+        events[0]["arguments"],
+        json!({"text": "a"}),
+        "the prompt carries the call's arguments"
     );
     let last = events.last().expect("a result");
     assert_eq!(last["type"], "result");
     assert_eq!(last["result"]["isError"], true);
     assert!(stderr(&declined).contains("the permission prompt was declined"));
+    assert!(
+        stderr(&declined).ends_with(
+            "canopy: the call to 'notes__write_note' was declined: there was no terminal to ask\n"
+        ),
+        "a decline, not a tool error: {}",
+        stderr(&declined)
+    );
 
     let accepted = run(&[
         "call",
@@ -136,6 +148,88 @@ fn permission_prompts_follow_the_flags() {
         "--no",
     ]);
     assert_eq!(refused.status.code(), Some(1));
+    assert_eq!(
+        stderr(&refused),
+        "[hub] permission prompt: Allow the call to 'notes/write_note'? (the policy of 'hub' \
+         asks for 'notes/write_note') (declined: --no)\n\
+         canopy: the call to 'notes__write_note' was declined (--no)\n"
+    );
+}
+
+#[test]
+fn key_value_arguments_are_typed_by_the_tools_schema() {
+    let typed = run(&[
+        "call",
+        &demo(),
+        "research__lab__analyze",
+        "steps=2",
+        "step_ms=1",
+        "--json",
+    ]);
+    assert_eq!(typed.status.code(), Some(0), "{}", stderr(&typed));
+    let last = events(&typed).pop().expect("a result");
+    assert_eq!(
+        last["result"]["content"][0]["text"],
+        "analysis complete after 2 steps"
+    );
+
+    let text = run(&[
+        "call",
+        &demo(),
+        "research__web__search",
+        "query=no such page",
+    ]);
+    assert_eq!(text.status.code(), Some(0), "{}", stderr(&text));
+    assert_eq!(stdout(&text), "no results for 'no such page'\n");
+
+    let unknown = run(&["call", &demo(), "research__web__search", "qeury=rust"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    let err = stderr(&unknown);
+    assert!(
+        err.starts_with(
+            "canopy: the tool 'research__web__search' has no argument 'qeury' (its arguments: query)\n\
+             the input schema of 'research__web__search':\n{"
+        ),
+        "{err}"
+    );
+
+    let badly_typed = run(&["call", &demo(), "research__lab__analyze", "steps=many"]);
+    assert_eq!(badly_typed.status.code(), Some(2));
+    assert!(
+        stderr(&badly_typed)
+            .starts_with("canopy: argument 'steps' must be an integer, not 'many'\n"),
+        "{}",
+        stderr(&badly_typed)
+    );
+
+    let both = run(&[
+        "call",
+        &demo(),
+        "research__web__search",
+        "query=x",
+        "--args",
+        "{}",
+    ]);
+    assert_eq!(both.status.code(), Some(2));
+}
+
+#[test]
+fn a_call_with_bad_arguments_shows_the_input_schema() {
+    let missing = run(&[
+        "call",
+        &demo(),
+        "notes__write_note",
+        "--args",
+        "{}",
+        "--yes",
+    ]);
+    assert_eq!(missing.status.code(), Some(1));
+    let err = stderr(&missing);
+    assert!(
+        err.contains("the input schema of 'notes__write_note':\n{"),
+        "{err}"
+    );
+    assert!(err.contains("\"text\""), "{err}");
 }
 
 #[test]

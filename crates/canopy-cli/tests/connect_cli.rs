@@ -31,6 +31,9 @@ fn stdio_one_shot_commands() {
     let call = over_stdio(&["call", "search", "--args", r#"{"query":"rust"}"#], "web");
     assert_eq!(call.status.code(), Some(0), "{}", stderr(&call));
     assert_eq!(stdout(&call), "https://example.org/rust\n");
+    let words = over_stdio(&["call", "search", "query=rust"], "web");
+    assert_eq!(words.status.code(), Some(0), "{}", stderr(&words));
+    assert_eq!(stdout(&words), "https://example.org/rust\n");
 
     let resources = over_stdio(&["resources"], "notes");
     assert_eq!(stdout(&resources), "notes://all — all notes\n");
@@ -55,10 +58,40 @@ fn stdio_failures_have_exit_statuses() {
 
     let unknown = over_stdio(&["call", "nope"], "web");
     assert_eq!(unknown.status.code(), Some(1));
+    assert_eq!(
+        stderr(&unknown),
+        "canopy connect: no tool 'nope' on the server (its tools: fetch, search)\n"
+    );
+    let typo = over_stdio(&["call", "serch", "query=rust"], "web");
+    assert_eq!(typo.status.code(), Some(1));
+    assert_eq!(
+        stderr(&typo),
+        "canopy connect: no tool 'serch' on the server; did you mean 'search'?\n"
+    );
+
+    // Bad arguments: the server's message (no raw error data), then the tool's schema.
+    let missing = over_stdio(&["call", "search", "--args", "{}"], "web");
+    assert_eq!(missing.status.code(), Some(1));
+    assert_eq!(
+        stdout(&missing),
+        "failed to deserialize parameters: missing field `query`\n"
+    );
+    let err = stderr(&missing);
     assert!(
-        stderr(&unknown).contains("tools/call failed"),
+        err.starts_with(
+            "canopy connect: the tool 'search' refused its arguments\n\
+             the input schema of 'search':\n{"
+        ),
+        "{err}"
+    );
+    let unknown_key = over_stdio(&["call", "search", "qeury=rust"], "web");
+    assert_eq!(unknown_key.status.code(), Some(2));
+    assert!(
+        stderr(&unknown_key).starts_with(
+            "canopy connect: the tool 'search' has no argument 'qeury' (its arguments: query)\n"
+        ),
         "{}",
-        stderr(&unknown)
+        stderr(&unknown_key)
     );
 
     let bad_args = over_stdio(&["call", "search", "--args", "nope"], "web");
@@ -101,12 +134,32 @@ fn the_repl_reads_commands_from_stdin() {
         .stdin
         .take()
         .expect("stdin")
-        .write_all(b"call search {\"query\": \"mcp\"}\nbogus\nquit\n")
+        .write_all(
+            b"call search {\"query\": \"mcp\"}\nbogus\ncall search query=\"no such\"\n\
+              call search\nhelp\nquit\n",
+        )
         .expect("writes");
     let output = child.wait_with_output().expect("ends");
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    assert_eq!(stdout(&output), "https://example.org/mcp\n");
-    assert!(stderr(&output).contains("unknown command 'bogus'"));
+    assert_eq!(
+        stdout(&output),
+        "https://example.org/mcp\nno results for 'no such'\n\
+         failed to deserialize parameters: missing field `query`\n"
+    );
+    let err = stderr(&output);
+    assert!(err.contains("unknown command 'bogus'"), "{err}");
+    assert!(
+        err.contains("the tool 'search' refused its arguments\nthe input schema of 'search':"),
+        "{err}"
+    );
+    assert!(
+        err.contains("call NAME [key=value ...]"),
+        "the help shows key=value: {err}"
+    );
+    assert!(
+        !err.contains("--args") && !err.contains("Mcp error"),
+        "no --args and no raw errors in the REPL: {err}"
+    );
 }
 
 #[tokio::test]

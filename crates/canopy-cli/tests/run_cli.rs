@@ -149,7 +149,11 @@ fn the_plain_output_ends_with_the_answer_and_a_usage_table() {
     );
     let cells =
         |line: &str| -> Vec<String> { line.split_whitespace().map(str::to_owned).collect() };
-    assert_eq!(cells(lines[3])[..3], ["(root)", "3", "2"]);
+    assert_eq!(
+        cells(lines[3])[..3],
+        ["lead", "3", "2"],
+        "the root is named as the tree is"
+    );
     assert_eq!(cells(lines[4])[..3], ["research", "2", "1"]);
     assert_eq!(cells(lines[5])[..3], ["total", "5", "3"]);
     assert_eq!(lines.len(), 6);
@@ -157,12 +161,12 @@ fn the_plain_output_ends_with_the_answer_and_a_usage_table() {
     // Without a terminal, the live view is plain lines on stderr.
     let err = stderr(&output);
     for expected in [
-        "[(root)] says: I will ask the researcher.",
-        "[(root)] calls research__run",
+        "[lead] says: I will ask the researcher.",
+        "[lead] calls research__run",
         "[research] progress 0/10 turn 1: thinking",
         "[research/web] finished research/web/search",
         "[research] finished research/run (",
-        "[(root)] permission prompt: Allow the call to 'notes/write_note'?",
+        "[lead] permission prompt: Allow the call to 'notes/write_note'? (the policy of 'lead' asks for 'notes/write_note')",
         "(accepted: --yes)",
     ] {
         assert!(err.contains(expected), "no '{expected}' in:\n{err}");
@@ -314,7 +318,7 @@ fn a_leafs_progress_is_part_of_the_run() {
     assert_eq!(plain.status.code(), Some(0), "{}", stderr(&plain));
     let err = stderr(&plain);
     for expected in [
-        "[(root)] calls lab__analyze",
+        "[analyst] calls lab__analyze",
         "[lab] started lab/analyze",
         "[lab] progress 3/5 step 3 of 5",
         "[lab] finished lab/analyze",

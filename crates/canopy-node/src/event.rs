@@ -181,6 +181,9 @@ pub struct Prompt {
     pub message: String,
     /// The JSON schema of the requested answer (an object schema; empty for permissions).
     pub schema: Value,
+    /// For a permission prompt: the arguments of the call that waits for it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub arguments: Option<Value>,
     #[serde(skip)]
     answer: AnswerSlot,
     /// The MCP elicitation this prompt stands for, when a node sent one: forwarded verbatim
@@ -200,6 +203,7 @@ impl fmt::Debug for Prompt {
             .field("kind", &self.kind)
             .field("message", &self.message)
             .field("schema", &self.schema)
+            .field("arguments", &self.arguments)
             .finish_non_exhaustive()
     }
 }
@@ -217,6 +221,7 @@ impl Prompt {
             kind,
             message,
             schema,
+            arguments: None,
             answer: Arc::new(Mutex::new(Some(tx))),
             origin: None,
             input_key: None,
@@ -229,15 +234,20 @@ impl Prompt {
         id: String,
         params: ElicitRequestParams,
     ) -> (Self, oneshot::Receiver<PromptAnswer>) {
+        let mut permission = None;
         let (message, schema) = match &params {
             ElicitRequestParams::FormElicitationParams {
                 message,
                 requested_schema,
-                ..
-            } => (
-                message.clone(),
-                serde_json::to_value(requested_schema).unwrap_or_else(|_| empty_object_schema()),
-            ),
+                meta,
+            } => {
+                permission = meta.as_ref().and_then(|m| m.0.get(PERMISSION_META_KEY));
+                (
+                    message.clone(),
+                    serde_json::to_value(requested_schema)
+                        .unwrap_or_else(|_| empty_object_schema()),
+                )
+            }
             ElicitRequestParams::UrlElicitationParams { message, url, .. } => {
                 (format!("{message} ({url})"), empty_object_schema())
             }
@@ -246,9 +256,51 @@ impl Prompt {
                 empty_object_schema(),
             ),
         };
-        let (mut prompt, rx) = Self::new(id, PromptKind::Input, message, schema);
+        // A permission question another Canopy node raised stays one on the way up.
+        let kind = if permission.is_some() {
+            PromptKind::Permission
+        } else {
+            PromptKind::Input
+        };
+        let arguments = permission.and_then(|p| p.get("arguments")).cloned();
+        let (mut prompt, rx) = Self::new(id, kind, message, schema);
+        prompt.arguments = arguments;
         prompt.origin = Some(Arc::new(params));
         (prompt, rx)
+    }
+
+    /// The prompt with the arguments of the call it is about (a permission prompt).
+    pub(crate) fn with_arguments(mut self, arguments: Option<Value>) -> Self {
+        self.arguments = arguments;
+        self
+    }
+
+    /// The call's arguments for a person: pretty JSON, cut after 20 lines or 1,000
+    /// characters (` …` marks the cut). `None` when the prompt carries no arguments.
+    pub fn arguments_text(&self) -> Option<String> {
+        let arguments = self.arguments.as_ref()?;
+        let text =
+            serde_json::to_string_pretty(arguments).unwrap_or_else(|_| arguments.to_string());
+        let mut shown = String::new();
+        let mut cut = false;
+        for (i, line) in text.lines().enumerate() {
+            if i == ARGUMENTS_SHOWN_LINES {
+                cut = true;
+                break;
+            }
+            if !shown.is_empty() {
+                shown.push('\n');
+            }
+            shown.push_str(line);
+        }
+        if let Some((at, _)) = shown.char_indices().nth(ARGUMENTS_SHOWN_CHARS) {
+            shown.truncate(at);
+            cut = true;
+        }
+        if cut {
+            shown.push_str(" …");
+        }
+        Some(shown)
     }
 
     /// The elicitation this prompt stands for, if a node sent one.
@@ -274,6 +326,17 @@ impl Prompt {
         }
     }
 }
+
+/// How many lines of a call's arguments a permission prompt shows.
+const ARGUMENTS_SHOWN_LINES: usize = 20;
+
+/// How many characters of a call's arguments a permission prompt shows.
+const ARGUMENTS_SHOWN_CHARS: usize = 1000;
+
+/// The `_meta` key that marks an elicitation as a permission question (an `ask` policy)
+/// when a Canopy tree sends it to an MCP client: `{"arguments": {…}}`, the call's
+/// arguments. Its schema is an empty object, so any client can answer it as a plain form.
+pub const PERMISSION_META_KEY: &str = "canopy/permission";
 
 /// The JSON schema of an empty object: the schema of a permission prompt.
 pub(crate) fn empty_object_schema() -> Value {
@@ -327,6 +390,85 @@ mod tests {
         assert_eq!(json["kind"], "permission");
         assert_eq!(json["id"], "p1");
         assert_eq!(json["path"], "");
+        assert!(json.get("arguments").is_none(), "none given, none written");
+    }
+
+    #[test]
+    fn a_permission_prompt_carries_the_calls_arguments() {
+        let (prompt, _rx) = Prompt::new(
+            "p1".into(),
+            PromptKind::Permission,
+            "May I?".into(),
+            empty_object_schema(),
+        );
+        let prompt = prompt.with_arguments(Some(serde_json::json!({"text": "hi"})));
+        assert_eq!(
+            prompt.arguments_text().as_deref(),
+            Some("{\n  \"text\": \"hi\"\n}")
+        );
+        let line: Value = serde_json::from_str(
+            &Event::new(EventKind::Prompt(prompt), NodePath::root(), Some(CallId(1)))
+                .to_json_line(),
+        )
+        .expect("json");
+        assert_eq!(line["arguments"], serde_json::json!({"text": "hi"}));
+
+        let many: Map<String, Value> = (0..100)
+            .map(|i| (format!("k{i:03}"), Value::from(i)))
+            .collect();
+        let (long, _rx) = Prompt::new("p2".into(), PromptKind::Permission, "?".into(), Value::Null);
+        let text = long
+            .with_arguments(Some(Value::Object(many)))
+            .arguments_text()
+            .expect("text");
+        assert_eq!(text.lines().count(), ARGUMENTS_SHOWN_LINES);
+        assert!(text.ends_with(" …"), "{text}");
+        let (huge, _rx) = Prompt::new("p3".into(), PromptKind::Permission, "?".into(), Value::Null);
+        let text = huge
+            .with_arguments(Some(serde_json::json!({"text": "x".repeat(5000)})))
+            .arguments_text()
+            .expect("text");
+        assert_eq!(text.chars().count(), ARGUMENTS_SHOWN_CHARS + 2);
+    }
+
+    #[test]
+    fn a_marked_elicitation_is_a_permission_prompt() {
+        let (prompt, _rx) = Prompt::new(
+            "p1".into(),
+            PromptKind::Permission,
+            "Allow?".into(),
+            empty_object_schema(),
+        );
+        let prompt = prompt.with_arguments(Some(serde_json::json!({"text": "hi"})));
+        let params =
+            crate::upstream::elicit_params(&NodePath::parse("team").expect("path"), &prompt);
+        let ElicitRequestParams::FormElicitationParams { message, meta, .. } = &params else {
+            panic!("a form")
+        };
+        assert_eq!(
+            message,
+            "[team] Allow?\nArguments: {\n  \"text\": \"hi\"\n}"
+        );
+        assert_eq!(
+            meta.as_ref().and_then(|m| m.0.get(PERMISSION_META_KEY)),
+            Some(&serde_json::json!({"arguments": {"text": "hi"}}))
+        );
+        let (forwarded, _rx) = Prompt::from_elicitation("p9".into(), params);
+        assert_eq!(forwarded.kind, PromptKind::Permission);
+        assert_eq!(forwarded.arguments, Some(serde_json::json!({"text": "hi"})));
+
+        let (input, _rx) = Prompt::new(
+            "p2".into(),
+            PromptKind::Input,
+            "Name?".into(),
+            empty_object_schema(),
+        );
+        let ElicitRequestParams::FormElicitationParams { meta, .. } =
+            crate::upstream::elicit_params(&NodePath::root(), &input)
+        else {
+            panic!("a form")
+        };
+        assert!(meta.is_none(), "an information request is not marked");
     }
 }
 

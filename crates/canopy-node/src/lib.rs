@@ -46,7 +46,8 @@ pub use self::budget::{Budget, BudgetExceeded, Limits};
 pub use self::builder::{AgentFactory, DEFAULT_PAGE_SIZE, Node, TreeBuilder};
 pub use self::error::{BuildError, CallError};
 pub use self::event::{
-    CallId, Event, EventKind, NodeState, Prompt, PromptAnswer, PromptKind, TreeEvents,
+    CallId, Event, EventKind, NodeState, PERMISSION_META_KEY, Prompt, PromptAnswer, PromptKind,
+    TreeEvents,
 };
 pub use self::remote::{DEFAULT_TIMEOUT, HttpSpec, StartMode, StdioSpec};
 pub use self::serve::{HttpOptions, HttpServer};

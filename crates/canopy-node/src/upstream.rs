@@ -16,7 +16,7 @@ use rmcp::{
 use serde_json::Value;
 use tokio::sync::mpsc;
 
-use crate::event::{Event, EventHub, EventKind, Prompt, PromptAnswer};
+use crate::event::{Event, EventHub, EventKind, Prompt, PromptAnswer, PromptKind};
 
 /// Answers sampling requests for calls made by a Rust host (an MCP client answers its own).
 pub trait SamplingHandler: Send + Sync + 'static {
@@ -262,13 +262,27 @@ pub(crate) fn elicit_params(path: &NodePath, prompt: &Prompt) -> ElicitRequestPa
     }
     let schema: ElicitationSchema = serde_json::from_value(prompt.schema.clone())
         .unwrap_or_else(|_| ElicitationSchema::builder().build_unchecked());
-    let message = if path.is_root() {
+    let mut message = if path.is_root() {
         prompt.message.clone()
     } else {
         format!("[{path}] {}", prompt.message)
     };
+    // A permission question stays a valid form (an empty object), marked so that a client
+    // that knows Canopy asks for an explicit yes, with the call's arguments in the text for
+    // one that does not.
+    let meta = (prompt.kind == PromptKind::Permission).then(|| {
+        if let Some(arguments) = prompt.arguments_text() {
+            message.push_str(&format!("\nArguments: {arguments}"));
+        }
+        let mut meta = rmcp::model::RequestMetaObject::new();
+        meta.0.insert(
+            crate::event::PERMISSION_META_KEY.to_owned(),
+            serde_json::json!({ "arguments": prompt.arguments }),
+        );
+        meta
+    });
     ElicitRequestParams::FormElicitationParams {
-        meta: None,
+        meta,
         message,
         requested_schema: schema,
     }

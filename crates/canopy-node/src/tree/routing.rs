@@ -35,6 +35,7 @@ impl TreeInner {
         &self,
         decision: &Decision,
         id: &canopy_topology::CanonicalId,
+        arguments: Option<&rmcp::model::JsonObject>,
         scope: &CallScope,
     ) -> Result<Option<CallToolResult>, McpError> {
         match decision {
@@ -54,7 +55,7 @@ impl TreeInner {
                 on_unanswerable,
             } => {
                 if scope.can_ask {
-                    Box::pin(self.ask_permission(by, id, scope)).await
+                    Box::pin(self.ask_permission(by, id, arguments, scope)).await
                 } else {
                     Ok(unanswerable(by, *on_unanswerable, id, scope))
                 }
@@ -68,12 +69,22 @@ impl TreeInner {
         &self,
         by: &[(NodePath, canopy_topology::Rule)],
         id: &canopy_topology::CanonicalId,
+        arguments: Option<&rmcp::model::JsonObject>,
         scope: &CallScope,
     ) -> Result<Option<CallToolResult>, McpError> {
         let asker = by.last().map(|(path, _)| path.clone()).unwrap_or_default();
+        // The root is named as the tree is (`hub`), not `(root)`: that is the name the
+        // person wrote in the tree file.
         let rules: Vec<String> = by
             .iter()
-            .map(|(path, rule)| format!("'{}' asks for '{}'", display_path(path), rule.glob))
+            .map(|(path, rule)| {
+                let node = if path.is_root() {
+                    self.name.to_string()
+                } else {
+                    path.to_string()
+                };
+                format!("the policy of '{node}' asks for '{}'", rule.glob)
+            })
             .collect();
         let message = format!("Allow the call to '{id}'? ({})", rules.join("; "));
         let (prompt, answer) = Prompt::new(
@@ -82,6 +93,9 @@ impl TreeInner {
             message,
             empty_object_schema(),
         );
+        let prompt = prompt.with_arguments(Some(serde_json::Value::Object(
+            arguments.cloned().unwrap_or_default(),
+        )));
         match scope.ask(&asker, prompt, answer).await {
             PromptAnswer::Accept(_) => Ok(None),
             PromptAnswer::Decline | PromptAnswer::Cancel => {
@@ -159,7 +173,10 @@ impl TreeInner {
         if let Some(budget) = &scope.budget {
             budget.charge_call().map_err(|spent| spent.to_error())?;
         }
-        if let Some(refused) = self.permit(&route.decision, &route.id, scope).await? {
+        if let Some(refused) = self
+            .permit(&route.decision, &route.id, params.arguments.as_ref(), scope)
+            .await?
+        {
             return Ok(CallToolResponse::Complete(refused));
         }
         let (node, backend) = self.node(route.node)?;
@@ -253,7 +270,10 @@ impl TreeInner {
             .lookup_name(CapabilityKind::Prompt, &params.name)
             .ok_or_else(|| unknown("prompt", &params.name, &routes.plan, CapabilityKind::Prompt))
             .map_err(|error| self.note_down_nodes(error))?;
-        if let Some(refused) = self.permit(&route.decision, &route.id, scope).await? {
+        if let Some(refused) = self
+            .permit(&route.decision, &route.id, params.arguments.as_ref(), scope)
+            .await?
+        {
             return Err(McpError::invalid_request(text_of(&refused), None));
         }
         let (node, backend) = self.node(route.node)?;

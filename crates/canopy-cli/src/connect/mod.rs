@@ -2,39 +2,32 @@
 //! Streamable HTTP (a URL) or stdio (a command to launch, after `--`).
 //!
 //! One-shot subcommands (`tools`, `call`, `read`, …) print their result and exit; with no
-//! subcommand it opens a line REPL with the same commands. Progress is shown while requests
-//! run, log messages are printed on stderr, and elicitations (or 2026-07-28 input requests,
-//! which rmcp's client turns into the same handler calls) are answered at the terminal.
+//! subcommand it opens a REPL ([`repl`]) with the same commands, parsed by the same
+//! grammar ([`Action`]). Progress is shown while requests run, log messages are printed on
+//! stderr, and elicitations are answered at the terminal ([`client`]).
 
-use std::{
-    ffi::OsString,
-    io::{BufRead, IsTerminal, Write},
-    sync::{Arc, Mutex, MutexGuard},
-};
+mod client;
+mod repl;
 
-use canopy_node::{PromptAnswer, PromptKind};
+use std::{ffi::OsString, io::IsTerminal};
+
 use clap::{Args, Subcommand, ValueEnum};
 use rmcp::{
-    ClientHandler, RoleClient,
     model::{
-        CallToolRequestParams, ClientCapabilities, ClientConfig, ElicitRequestParams, ElicitResult,
-        ElicitationAction, GetPromptRequestParams, Implementation, LoggingMessageNotificationParam,
-        ProgressNotificationParam, ProtocolVersion, ReadResourceRequestParams,
-        ResourceUpdatedNotificationParam, SubscribeRequestParams, SubscriptionFilter,
-        UnsubscribeRequestParams,
+        CallToolRequestParams, GetPromptRequestParams, ProtocolVersion, ReadResourceRequestParams,
+        SubscribeRequestParams, SubscriptionFilter, Tool, UnsubscribeRequestParams,
     },
-    service::{
-        ClientLifecycleMode, ClientServiceExt, NotificationContext, RequestContext, RunningService,
-    },
+    service::{ClientLifecycleMode, ClientServiceExt, ServiceError},
     transport::{StreamableHttpClientTransport, TokioChildProcess},
 };
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
+use self::client::{Client, Session};
 use crate::{
     Failure, Outcome,
-    call::parse_arguments,
-    prompt::{self, Answering},
+    call::{parse_arguments, says_invalid_arguments, schema_note, word_arguments},
+    prompt::Answering,
     render::{LiveView, format_result, pretty, print_line},
     serve::shutdown_signal,
 };
@@ -47,6 +40,7 @@ use crate::{
     after_help = "\
 Examples:
   canopy connect http://127.0.0.1:3000/mcp tools
+  canopy connect http://127.0.0.1:3000/mcp call research__web__search query=rust
   canopy connect http://127.0.0.1:3000/mcp call research__web__search --args '{\"query\":\"rust\"}'
   canopy connect tools -- canopy serve hub.toml        launch a stdio server and list its tools
   canopy connect read notes://all -- my-mcp-server --flag
@@ -55,6 +49,9 @@ Examples:
   canopy connect http://127.0.0.1:3000/mcp            an interactive session (type `help`)
 
 A command to launch comes last, after `--` (the subcommand, if any, goes before it).
+A call's (or a prompt's) arguments are key=value words, typed by the tool's input schema,
+or one JSON object with --args. The interactive session has line editing, history and Tab
+completion of commands, tool names and argument names.
 --protocol picks the revision; by default the client probes 2026-07-28 (server/discover)
 and falls back to the initialize handshake. --json prints results as JSON."
 )]
@@ -68,7 +65,8 @@ pub(crate) struct ConnectArgs {
     /// Print results as JSON.
     #[arg(long, global = true)]
     pub(crate) json: bool,
-    /// Accept URL-mode elicitations and fill forms with defaults without asking.
+    /// Accept permission questions (URL-mode elicitations, empty or confirm-only forms)
+    /// without asking; fill forms at the terminal, or with their defaults without one.
     #[arg(long, global = true, conflicts_with = "no")]
     pub(crate) yes: bool,
     /// Decline every elicitation.
@@ -111,6 +109,9 @@ pub(crate) enum Action {
     Call {
         /// The tool's name.
         name: String,
+        /// Its arguments as key=value words (typed by its input schema), or one JSON object.
+        #[arg(value_name = "KEY=VALUE", conflicts_with = "args")]
+        arguments: Vec<String>,
         /// Its arguments, a JSON object.
         #[arg(long, value_name = "JSON")]
         args: Option<String>,
@@ -130,6 +131,9 @@ pub(crate) enum Action {
     Prompt {
         /// The prompt's name.
         name: String,
+        /// Its arguments as key=value words, or one JSON object.
+        #[arg(value_name = "KEY=VALUE", conflicts_with = "args")]
+        arguments: Vec<String>,
         /// Its arguments, a JSON object.
         #[arg(long, value_name = "JSON")]
         args: Option<String>,
@@ -150,6 +154,7 @@ pub(crate) enum Action {
         /// The argument's name.
         arg: String,
         /// What was typed so far.
+        #[arg(default_value = "")]
         value: String,
     },
     /// Subscribe to a resource and print its updates until Ctrl-C.
@@ -221,144 +226,6 @@ fn target(url: Option<String>, command: Option<Vec<String>>) -> Result<Target, F
     }
 }
 
-/// The client side: shows progress and logs, answers elicitations, prints updates.
-#[derive(Clone)]
-struct Client {
-    view: Arc<Mutex<LiveView>>,
-    answering: Answering,
-    protocol: Option<ProtocolVersion>,
-    /// What the progress bar of the running request is called.
-    current: Arc<Mutex<String>>,
-}
-
-impl Client {
-    fn view(&self) -> MutexGuard<'_, LiveView> {
-        self.view
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    fn start(&self, label: &str) {
-        *self.current.lock().unwrap_or_else(|p| p.into_inner()) = label.to_owned();
-    }
-
-    fn done(&self) {
-        let label = std::mem::take(&mut *self.current.lock().unwrap_or_else(|p| p.into_inner()));
-        self.view().finish(&label);
-    }
-}
-
-impl ClientHandler for Client {
-    fn get_info(&self) -> ClientConfig {
-        let capabilities = ClientCapabilities::builder().enable_elicitation().build();
-        let mut config = ClientConfig::new(
-            capabilities,
-            Implementation::new("canopy", env!("CARGO_PKG_VERSION")),
-        );
-        if let Some(version) = &self.protocol {
-            config = config.with_protocol_version(version.clone());
-        }
-        config
-    }
-
-    async fn on_progress(
-        &self,
-        params: ProgressNotificationParam,
-        _context: NotificationContext<RoleClient>,
-    ) {
-        let label = self
-            .current
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
-        let label = if label.is_empty() {
-            "progress".to_owned()
-        } else {
-            label
-        };
-        self.view().progress(
-            &label,
-            params.progress,
-            params.total,
-            params.message.as_deref(),
-        );
-    }
-
-    async fn on_logging_message(
-        &self,
-        params: LoggingMessageNotificationParam,
-        _context: NotificationContext<RoleClient>,
-    ) {
-        let level = serde_json::to_value(params.level)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default();
-        let logger = params.logger.map(|l| format!(" {l}:")).unwrap_or_default();
-        let data = match params.data {
-            Value::String(text) => text,
-            other => other.to_string(),
-        };
-        self.view()
-            .line(&format!("[server] {level}{logger} {data}"));
-    }
-
-    async fn on_resource_updated(
-        &self,
-        params: ResourceUpdatedNotificationParam,
-        _context: NotificationContext<RoleClient>,
-    ) {
-        print_line(&format!("updated {}", params.uri));
-    }
-
-    async fn create_elicitation(
-        &self,
-        request: ElicitRequestParams,
-        _context: RequestContext<RoleClient>,
-    ) -> Result<ElicitResult, rmcp::ErrorData> {
-        let (kind, message, schema) = match &request {
-            ElicitRequestParams::FormElicitationParams {
-                message,
-                requested_schema,
-                ..
-            } => (
-                PromptKind::Input,
-                message.clone(),
-                serde_json::to_value(requested_schema).unwrap_or_default(),
-            ),
-            ElicitRequestParams::UrlElicitationParams { message, url, .. } => (
-                // Opening a URL is a permission question: may I send you there?
-                PromptKind::Permission,
-                format!("{message}\nOpen {url} to continue. Done?"),
-                Value::Null,
-            ),
-            _ => (
-                PromptKind::Input,
-                "(an input request of an unknown kind)".to_owned(),
-                Value::Null,
-            ),
-        };
-        let this = self.clone();
-        let answer = {
-            let view = this.view();
-            prompt::answer(this.answering, kind, &message, &schema, &view)
-        };
-        Ok(match answer {
-            PromptAnswer::Accept(content) => {
-                let result = ElicitResult::new(ElicitationAction::Accept);
-                if kind == PromptKind::Input {
-                    result.with_content(Value::Object(content))
-                } else {
-                    result
-                }
-            }
-            PromptAnswer::Decline => ElicitResult::new(ElicitationAction::Decline),
-            _ => ElicitResult::new(ElicitationAction::Cancel),
-        })
-    }
-}
-
-type Session = RunningService<RoleClient, Client>;
-
 async fn open(
     target: &Target,
     protocol: Option<Protocol>,
@@ -406,16 +273,15 @@ async fn open(
 /// Runs `canopy connect`.
 pub(crate) async fn run(args: ConnectArgs, command: Option<Vec<String>>) -> Outcome {
     let target = target(args.url, command)?;
-    let client = Client {
-        view: Arc::new(Mutex::new(LiveView::new(std::io::stderr().is_terminal()))),
-        answering: Answering::from_flags(args.yes, args.no),
-        protocol: args.protocol.map(Protocol::version),
-        current: Arc::default(),
-    };
+    let client = Client::new(
+        LiveView::new(std::io::stderr().is_terminal()),
+        Answering::from_flags(args.yes, args.no),
+        args.protocol.map(Protocol::version),
+    );
     let session = open(&target, args.protocol, client.clone()).await?;
     let outcome = match args.action {
         Some(action) => perform(&session, &client, action, args.json).await,
-        None => repl(&session, &client, args.json).await,
+        None => repl::run(&session, &client, args.json).await,
     };
     client.view().clear();
     let _ = session.cancel().await;
@@ -431,8 +297,160 @@ fn output<T: Serialize>(json: bool, value: &T, human: impl FnOnce(&Value) -> Str
     }
 }
 
-fn failed(what: &str, error: impl std::fmt::Display) -> Failure {
-    Failure::Failed(format!("canopy connect: {what} failed: {error}"))
+fn failed(what: &str, error: &ServiceError) -> Failure {
+    Failure::Failed(format!(
+        "canopy connect: {what} failed: {}",
+        describe(error)
+    ))
+}
+
+/// A request's error for a person: the server's message (not its JSON data), or what
+/// happened to the connection.
+fn describe(error: &ServiceError) -> String {
+    match error {
+        ServiceError::McpError(error) => error.message.to_string(),
+        ServiceError::TransportSend(error) => format!("the connection failed: {error}"),
+        ServiceError::TransportClosed => "the server closed the connection".to_owned(),
+        other => other.to_string(),
+    }
+}
+
+/// The names among `names` closest to `wanted`: by edit distance (up to a third of the
+/// name, at least 1), and those that contain it (`write_note` in `notes__write_note`); best
+/// first, at most 3.
+pub(crate) fn suggestions<'a>(
+    wanted: &str,
+    names: impl IntoIterator<Item = &'a str>,
+) -> Vec<&'a str> {
+    let limit = (wanted.chars().count() / 3).max(1);
+    let mut close: Vec<(usize, &str)> = names
+        .into_iter()
+        .filter_map(|name| {
+            let distance = strsim::damerau_levenshtein(wanted, name);
+            let contains = !wanted.is_empty() && name.contains(wanted);
+            if distance <= limit {
+                Some((distance, name))
+            } else if contains {
+                Some((limit + 1, name))
+            } else {
+                None
+            }
+        })
+        .collect();
+    close.sort();
+    close.into_iter().take(3).map(|(_, name)| name).collect()
+}
+
+/// `no tool 'X' on the server; did you mean 'a' or 'b'?` (or the tools it has).
+fn unknown_tool(name: &str, tools: &[Tool]) -> String {
+    let names: Vec<&str> = tools.iter().map(|t| &*t.name).collect();
+    let close = suggestions(name, names.iter().copied());
+    let hint = match close.as_slice() {
+        [] if names.is_empty() => " (it has no tools)".to_owned(),
+        [] => format!(" (its tools: {})", names.join(", ")),
+        close => format!(
+            "; did you mean {}?",
+            close
+                .iter()
+                .map(|n| format!("'{n}'"))
+                .collect::<Vec<_>>()
+                .join(" or ")
+        ),
+    };
+    format!("canopy connect: no tool '{name}' on the server{hint}")
+}
+
+/// Performs a `tools/call`: the arguments typed by the tool's schema, a failure explained
+/// (an unknown name with suggestions, bad arguments with the schema, a decline as such).
+async fn call(
+    session: &Session,
+    client: &Client,
+    name: String,
+    arguments: &[String],
+    args: Option<&str>,
+    json: bool,
+) -> Outcome {
+    let peer = session.peer();
+    let json_arguments = parse_arguments(args)?;
+    let typed_by_schema = match arguments {
+        [] => false,
+        [one] => !one.trim_start().starts_with('{'),
+        _ => true,
+    };
+    let tool = if typed_by_schema {
+        let tools = client
+            .tools(peer)
+            .await
+            .map_err(|e| failed("tools/list", &e))?;
+        match tools.iter().find(|t| t.name == name) {
+            Some(tool) => Some(tool.clone()),
+            None => return Err(Failure::Failed(unknown_tool(&name, &tools))),
+        }
+    } else {
+        None
+    };
+    let schema = tool.as_ref().map(|t| &*t.input_schema);
+    let arguments = match word_arguments(arguments, &name, schema) {
+        Ok(words) => words.or(json_arguments),
+        Err(message) => {
+            let note = schema
+                .map(|s| format!("\n{}", schema_note(&name, s)))
+                .unwrap_or_default();
+            return Err(Failure::Usage(format!("canopy connect: {message}{note}")));
+        }
+    };
+    let mut params = CallToolRequestParams::new(name.clone());
+    params.arguments = arguments;
+    client.start(&name);
+    let result = session.call_tool(params).await;
+    client.done();
+    let schema_of = |tool: Option<Tool>| {
+        tool.map(|t| format!("\n{}", schema_note(&name, &t.input_schema)))
+            .unwrap_or_default()
+    };
+    let result = match result {
+        Ok(result) => result,
+        Err(error) => {
+            // Find out whether the name or the arguments were wrong.
+            let invalid = matches!(&error, ServiceError::McpError(e) if e.code.0 == -32602);
+            let tools = if invalid {
+                client.tools(peer).await.ok()
+            } else {
+                None
+            };
+            return Err(match tools {
+                Some(tools) if !tools.iter().any(|t| t.name == name) => {
+                    Failure::Failed(unknown_tool(&name, &tools))
+                }
+                Some(tools) => {
+                    let tool = tools.into_iter().find(|t| t.name == name);
+                    Failure::Failed(format!(
+                        "canopy connect: the call to '{name}' failed: {}{}",
+                        describe(&error),
+                        schema_of(tool)
+                    ))
+                }
+                None => failed("tools/call", &error),
+            });
+        }
+    };
+    client.view().clear();
+    output(json, &result, format_result);
+    if result.is_error == Some(true) {
+        if client.declined() {
+            eprintln!("canopy connect: the call to '{name}' was declined by the user");
+        } else if says_invalid_arguments(&result) {
+            let tool = client.tool(peer, &name).await.ok().flatten();
+            eprintln!(
+                "canopy connect: the tool '{name}' refused its arguments{}",
+                schema_of(tool)
+            );
+        } else {
+            eprintln!("canopy connect: the tool '{name}' reported an error");
+        }
+        return Err(Failure::Quiet(1));
+    }
+    Ok(())
 }
 
 /// Performs one action and prints its result.
@@ -442,36 +460,26 @@ async fn perform(session: &Session, client: &Client, action: Action, json: bool)
             let tools = session
                 .list_all_tools()
                 .await
-                .map_err(|e| failed("tools/list", e))?;
+                .map_err(|e| failed("tools/list", &e))?;
             output(json, &tools, |v| listing(v, "name", "description"));
         }
-        Action::Call { name, args } => {
-            let arguments = parse_arguments(args.as_deref())?;
-            let mut params = CallToolRequestParams::new(name.clone());
-            params.arguments = arguments;
-            client.start(&name);
-            let result = session.call_tool(params).await;
-            client.done();
-            let result = result.map_err(|e| failed("tools/call", e))?;
-            client.view().clear();
-            output(json, &result, format_result);
-            if result.is_error == Some(true) {
-                eprintln!("canopy connect: the tool '{name}' reported an error");
-                return Err(Failure::Quiet(1));
-            }
-        }
+        Action::Call {
+            name,
+            arguments,
+            args,
+        } => call(session, client, name, &arguments, args.as_deref(), json).await?,
         Action::Resources => {
             let resources = session
                 .list_all_resources()
                 .await
-                .map_err(|e| failed("resources/list", e))?;
+                .map_err(|e| failed("resources/list", &e))?;
             output(json, &resources, |v| listing(v, "uri", "name"));
         }
         Action::Templates => {
             let templates = session
                 .list_all_resource_templates()
                 .await
-                .map_err(|e| failed("resources/templates/list", e))?;
+                .map_err(|e| failed("resources/templates/list", &e))?;
             output(json, &templates, |v| listing(v, "uriTemplate", "name"));
         }
         Action::Read { uri } => {
@@ -480,25 +488,33 @@ async fn perform(session: &Session, client: &Client, action: Action, json: bool)
                 .read_resource(ReadResourceRequestParams::new(uri.clone()))
                 .await;
             client.done();
-            let result = result.map_err(|e| failed("resources/read", e))?;
+            let result = result.map_err(|e| failed("resources/read", &e))?;
             output(json, &result, format_result);
         }
         Action::Prompts => {
             let prompts = session
                 .list_all_prompts()
                 .await
-                .map_err(|e| failed("prompts/list", e))?;
+                .map_err(|e| failed("prompts/list", &e))?;
             output(json, &prompts, prompt_listing);
         }
-        Action::Prompt { name, args } => {
+        Action::Prompt {
+            name,
+            arguments,
+            args,
+        } => {
             let mut params = GetPromptRequestParams::new(name.clone());
-            if let Some(arguments) = parse_arguments(args.as_deref())? {
+            // A prompt's arguments are strings: no schema to type them by.
+            let text_schema = prompt_argument_schema(&arguments);
+            let words = word_arguments(&arguments, &name, Some(&text_schema))
+                .map_err(|message| Failure::Usage(format!("canopy connect: {message}")))?;
+            if let Some(arguments) = words.or(parse_arguments(args.as_deref())?) {
                 params = params.with_arguments(arguments);
             }
             client.start(&name);
             let result = session.get_prompt(params).await;
             client.done();
-            let result = result.map_err(|e| failed("prompts/get", e))?;
+            let result = result.map_err(|e| failed("prompts/get", &e))?;
             output(json, &result, format_result);
         }
         Action::Complete {
@@ -524,7 +540,7 @@ async fn perform(session: &Session, client: &Client, action: Action, json: bool)
                     ));
                 }
             }
-            .map_err(|e| failed("completion/complete", e))?;
+            .map_err(|e| failed("completion/complete", &e))?;
             output(json, &completion, |v| {
                 v.get("values")
                     .and_then(Value::as_array)
@@ -556,7 +572,7 @@ async fn subscribe(session: &Session, uri: &str) -> Outcome {
         let mut subscription = session
             .listen(filter)
             .await
-            .map_err(|e| failed("subscriptions/listen", e))?;
+            .map_err(|e| failed("subscriptions/listen", &e))?;
         eprintln!("subscribed to {uri}; Ctrl-C stops");
         loop {
             tokio::select! {
@@ -569,7 +585,7 @@ async fn subscribe(session: &Session, uri: &str) -> Outcome {
                         }
                     }
                     Ok(None) => break,
-                    Err(error) => return Err(failed("subscription", error)),
+                    Err(error) => return Err(failed("subscription", &error)),
                 },
                 () = shutdown_signal() => {
                     let _ = subscription.cancel().await;
@@ -581,7 +597,7 @@ async fn subscribe(session: &Session, uri: &str) -> Outcome {
         session
             .subscribe(SubscribeRequestParams::new(uri))
             .await
-            .map_err(|e| failed("resources/subscribe", e))?;
+            .map_err(|e| failed("resources/subscribe", &e))?;
         eprintln!("subscribed to {uri}; Ctrl-C stops");
         shutdown_signal().await;
         let _ = session
@@ -647,149 +663,16 @@ fn prompt_listing(prompts: &Value) -> String {
         .unwrap_or_default()
 }
 
-const REPL_HELP: &str = "\
-commands:
-  tools                              list the tools
-  call NAME [{json}]                 call a tool
-  resources                          list the resources
-  templates                          list the resource templates
-  read URI                           read a resource
-  prompts                            list the prompts
-  prompt NAME [{json}]               get a prompt
-  complete prompt|template REF ARG VALUE   complete an argument
-  subscribe URI                      print a resource's updates until Ctrl-C
-  help                               this list
-  quit                               leave (end of input too)";
-
-/// One line of the REPL.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum ReplLine {
-    /// An action.
-    Action(Action),
-    /// `help`.
-    Help,
-    /// `quit`, `exit`.
-    Quit,
-    /// Nothing typed.
-    Empty,
-}
-
-/// Parses a REPL line. `call` and `prompt` take the rest of the line as JSON arguments, so
-/// JSON needs no quoting.
-pub(crate) fn parse_repl_line(line: &str) -> Result<ReplLine, String> {
-    let line = line.trim();
-    let (command, rest) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
-    let rest = rest.trim();
-    let words: Vec<&str> = rest.split_whitespace().collect();
-    let one = |what: &str| -> Result<String, String> {
-        match words.as_slice() {
-            [word] => Ok((*word).to_owned()),
-            _ => Err(format!("usage: {command} {what}")),
-        }
-    };
-    let named = |usage: &str| -> Result<(String, Option<String>), String> {
-        let (name, json) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
-        if name.is_empty() {
-            return Err(format!("usage: {command} {usage}"));
-        }
-        let json = json.trim();
-        Ok((name.to_owned(), (!json.is_empty()).then(|| json.to_owned())))
-    };
-    Ok(match command {
-        "" => ReplLine::Empty,
-        "help" | "?" => ReplLine::Help,
-        "quit" | "exit" | "q" => ReplLine::Quit,
-        "tools" => ReplLine::Action(Action::Tools),
-        "resources" => ReplLine::Action(Action::Resources),
-        "templates" => ReplLine::Action(Action::Templates),
-        "prompts" => ReplLine::Action(Action::Prompts),
-        "read" => ReplLine::Action(Action::Read { uri: one("URI")? }),
-        "subscribe" => ReplLine::Action(Action::Subscribe { uri: one("URI")? }),
-        "call" => {
-            let (name, args) = named("NAME [{json}]")?;
-            ReplLine::Action(Action::Call { name, args })
-        }
-        "prompt" => {
-            let (name, args) = named("NAME [{json}]")?;
-            ReplLine::Action(Action::Prompt { name, args })
-        }
-        "complete" => match words.as_slice() {
-            [kind @ ("prompt" | "template"), reference, arg, value] => {
-                let reference = Some((*reference).to_owned());
-                let (prompt, template) = if *kind == "prompt" {
-                    (reference, None)
-                } else {
-                    (None, reference)
-                };
-                ReplLine::Action(Action::Complete {
-                    prompt,
-                    template,
-                    arg: (*arg).to_owned(),
-                    value: (*value).to_owned(),
-                })
-            }
-            [kind @ ("prompt" | "template"), reference, arg] => {
-                let reference = Some((*reference).to_owned());
-                let (prompt, template) = if *kind == "prompt" {
-                    (reference, None)
-                } else {
-                    (None, reference)
-                };
-                ReplLine::Action(Action::Complete {
-                    prompt,
-                    template,
-                    arg: (*arg).to_owned(),
-                    value: String::new(),
-                })
-            }
-            _ => return Err("usage: complete prompt|template REF ARG [VALUE]".into()),
-        },
-        other => return Err(format!("unknown command '{other}' (type `help`)")),
-    })
-}
-
-/// The interactive session: one command per line until `quit` or end of input.
-async fn repl(session: &Session, client: &Client, json: bool) -> Outcome {
-    let interactive = std::io::stdin().is_terminal();
-    if let Some(info) = session.peer_info() {
-        let name = info
-            .server_info
-            .as_ref()
-            .map(|i| format!("{} {}", i.name, i.version))
-            .unwrap_or_else(|| "the server".to_owned());
-        eprintln!(
-            "connected to {name} (protocol {}); type `help` for the commands",
-            info.protocol_version
-        );
-    }
-    loop {
-        if interactive {
-            eprint!("canopy> ");
-            let _ = std::io::stderr().flush();
-        }
-        let line = tokio::task::spawn_blocking(|| {
-            let mut line = String::new();
-            std::io::stdin()
-                .lock()
-                .read_line(&mut line)
-                .map(|n| (n > 0).then_some(line))
-        })
-        .await
-        .map_err(|error| Failure::Failed(format!("canopy connect: {error}")))?
-        .map_err(|error| Failure::Failed(format!("canopy connect: cannot read stdin: {error}")))?;
-        let Some(line) = line else { break };
-        match parse_repl_line(&line) {
-            Ok(ReplLine::Empty) => {}
-            Ok(ReplLine::Help) => eprintln!("{REPL_HELP}"),
-            Ok(ReplLine::Quit) => break,
-            Ok(ReplLine::Action(action)) => match perform(session, client, action, json).await {
-                Ok(()) | Err(Failure::Quiet(_)) => {}
-                Err(Failure::Failed(message) | Failure::Usage(message)) => eprintln!("{message}"),
-            },
-            Err(message) => eprintln!("{message}"),
-        }
-    }
-    Ok(())
+/// A schema that types every `key=value` word as text (a prompt's arguments are strings).
+fn prompt_argument_schema(words: &[String]) -> Map<String, Value> {
+    let properties: Map<String, Value> = words
+        .iter()
+        .filter_map(|word| word.split_once('='))
+        .map(|(key, _)| (key.to_owned(), serde_json::json!({"type": "string"})))
+        .collect();
+    let mut schema = Map::new();
+    schema.insert("properties".to_owned(), Value::Object(properties));
+    schema
 }
 
 #[cfg(test)]
@@ -832,44 +715,25 @@ mod tests {
     }
 
     #[test]
-    fn repl_lines_parse() {
+    fn suggestions_are_close_names_and_suffixes() {
+        let names = [
+            "notes__write_note",
+            "notes__read_notes",
+            "research__web__search",
+            "wait",
+        ];
         assert_eq!(
-            parse_repl_line("tools"),
-            Ok(ReplLine::Action(Action::Tools))
+            suggestions("notes__writenote", names),
+            ["notes__write_note"]
         );
+        assert_eq!(suggestions("write_note", names), ["notes__write_note"]);
+        assert_eq!(suggestions("wiat", names), ["wait"]);
+        assert!(suggestions("frobnicate", names).is_empty());
+        let tools: Vec<Tool> = Vec::new();
         assert_eq!(
-            parse_repl_line("call web__search {\"query\": \"rust lang\"}"),
-            Ok(ReplLine::Action(Action::Call {
-                name: "web__search".into(),
-                args: Some("{\"query\": \"rust lang\"}".into())
-            }))
+            unknown_tool("x", &tools),
+            "canopy connect: no tool 'x' on the server (it has no tools)"
         );
-        assert_eq!(
-            parse_repl_line("call fail"),
-            Ok(ReplLine::Action(Action::Call {
-                name: "fail".into(),
-                args: None
-            }))
-        );
-        assert_eq!(
-            parse_repl_line("read notes://all"),
-            Ok(ReplLine::Action(Action::Read {
-                uri: "notes://all".into()
-            }))
-        );
-        assert_eq!(
-            parse_repl_line("complete prompt summarize topic ru"),
-            Ok(ReplLine::Action(Action::Complete {
-                prompt: Some("summarize".into()),
-                template: None,
-                arg: "topic".into(),
-                value: "ru".into()
-            }))
-        );
-        assert_eq!(parse_repl_line("  "), Ok(ReplLine::Empty));
-        assert_eq!(parse_repl_line("quit"), Ok(ReplLine::Quit));
-        assert_eq!(parse_repl_line("read"), Err("usage: read URI".into()));
-        assert!(parse_repl_line("frobnicate").is_err());
     }
 
     #[test]
