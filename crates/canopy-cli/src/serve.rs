@@ -1,11 +1,8 @@
 //! `canopy serve`: the tree's root as one MCP server, over stdio or Streamable HTTP.
 //!
-//! HTTP is rmcp's `StreamableHttpService` under axum at `/mcp`. rmcp already validates `Host`
-//! and `Origin` (DNS-rebinding protection) through `StreamableHttpServerConfig`; this module
-//! only fills its allow-lists: loopback names with the bound port, loopback origins, and
-//! whatever `--allow-host` / `--allow-origin` add. Sessions (`LocalSessionManager`) serve
-//! 2025-06-18 / 2025-11-25 clients; rmcp routes a request that carries the 2026-07-28
-//! per-request `_meta` to its stateless path on the same service, whatever the session mode.
+//! HTTP is [`Tree::serve_http_with`] (rmcp's `StreamableHttpService` under axum at `/mcp`,
+//! with rmcp's `Host`/`Origin` checks against DNS rebinding): this module only adds what
+//! `--allow-host` / `--allow-origin` name, and stops the server on Ctrl-C or SIGTERM.
 
 use std::{
     io::IsTerminal as _,
@@ -13,12 +10,8 @@ use std::{
     path::PathBuf,
 };
 
-use canopy_node::Tree;
+use canopy_node::{HttpOptions, Tree};
 use clap::Args;
-use rmcp::transport::streamable_http_server::{
-    StreamableHttpServerConfig, StreamableHttpService, session::local::LocalSessionManager,
-};
-use tokio_util::sync::CancellationToken;
 
 use crate::{Failure, Outcome, load::build_tree};
 
@@ -103,34 +96,18 @@ async fn serve_stdio(tree: &Tree, path: &std::path::Path) -> Outcome {
 }
 
 async fn serve_http(tree: &Tree, addr: SocketAddr, args: &ServeArgs) -> Outcome {
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|error| Failure::Failed(format!("canopy: cannot listen on {addr}: {error}")))?;
-    let local = listener
-        .local_addr()
-        .map_err(|error| Failure::Failed(format!("canopy: {error}")))?;
-    let stop = CancellationToken::new();
-    let mut config = StreamableHttpServerConfig::default()
-        .with_cancellation_token(stop.child_token())
-        .with_allowed_origins(allowed_origins(&args.allow_origins))
-        .enforce_origin_validation();
-    match allowed_hosts(local, &args.allow_hosts) {
-        Some(hosts) => config = config.with_allowed_hosts(hosts),
-        None => {
-            tracing::warn!(
-                "bound to {local} with no --allow-host: any Host header is accepted \
-                 (no DNS-rebinding protection)"
-            );
-            config = config.disable_allowed_hosts();
-        }
+    let mut options = HttpOptions::new();
+    for host in &args.allow_hosts {
+        options = options.allow_host(host.clone());
     }
-    let server = tree.server();
-    let service = StreamableHttpService::new(
-        move || Ok(server.clone()),
-        LocalSessionManager::default().into(),
-        config,
-    );
-    let router = axum::Router::new().nest_service("/mcp", service);
+    for origin in &args.allow_origins {
+        options = options.allow_origin(origin.clone());
+    }
+    let server = tree
+        .serve_http_with(addr, options)
+        .await
+        .map_err(|error| Failure::Failed(format!("canopy: {error}")))?;
+    let local = server.local_addr();
     // Tests and scripts read this line to learn the port when ADDR ends in :0.
     eprintln!(
         "canopy: serving tree '{}' at http://{local}/mcp",
@@ -142,18 +119,14 @@ async fn serve_http(tree: &Tree, addr: SocketAddr, args: &ServeArgs) -> Outcome 
              http://{local}/mcp\n  Ctrl-C stops the server."
         );
     }
-    // Without TCP_NODELAY, a kept-alive session's small responses wait ~40 ms for
-    // delayed ACKs (Nagle).
-    use axum::serve::ListenerExt;
-    let listener = listener.tap_io(|stream| {
-        let _ = stream.set_nodelay(true);
+    let stop = server.shutdown_token();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        stop.cancel();
     });
-    axum::serve(listener, router)
-        .with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            tracing::info!("shutting down");
-            stop.cancel();
-        })
+    server
+        .wait()
         .await
         .map_err(|error| Failure::Failed(format!("canopy: the HTTP server failed: {error}")))
 }
@@ -192,41 +165,6 @@ pub(crate) fn parse_addr(text: &str) -> Result<SocketAddr, String> {
         "canopy: invalid --http address '{text}': expected IP:PORT (127.0.0.1:3000, \
          [::1]:3000), localhost:PORT or PORT"
     ))
-}
-
-/// The `Host` values the server accepts: loopback names with the bound port, the bound IP
-/// itself when it is a specific one, and the extra ones. `None` when bound to an unspecified
-/// address (0.0.0.0, ::) with no extra names: the host cannot be known.
-pub(crate) fn allowed_hosts(local: SocketAddr, extra: &[String]) -> Option<Vec<String>> {
-    let port = local.port();
-    if local.ip().is_unspecified() && extra.is_empty() {
-        return None;
-    }
-    let mut hosts = vec![
-        format!("127.0.0.1:{port}"),
-        format!("localhost:{port}"),
-        format!("[::1]:{port}"),
-    ];
-    if !local.ip().is_loopback() && !local.ip().is_unspecified() {
-        hosts.push(local.to_string());
-    }
-    hosts.extend(extra.iter().cloned());
-    Some(hosts)
-}
-
-/// The `Origin` values the server accepts (a request without `Origin` is always accepted:
-/// it does not come from a browser page).
-pub(crate) fn allowed_origins(extra: &[String]) -> Vec<String> {
-    let mut origins: Vec<String> = ["http", "https"]
-        .iter()
-        .flat_map(|scheme| {
-            ["127.0.0.1", "localhost", "[::1]"]
-                .iter()
-                .map(move |host| format!("{scheme}://{host}:*"))
-        })
-        .collect();
-    origins.extend(extra.iter().cloned());
-    origins
 }
 
 /// Resolves on Ctrl-C or (on Unix) SIGTERM.
@@ -276,33 +214,5 @@ mod tests {
             Ok("127.0.0.1:9".parse().expect("addr"))
         );
         assert!(parse_addr("example.com:80").is_err());
-    }
-
-    #[test]
-    fn hosts_are_loopback_names_with_the_port() {
-        let local: SocketAddr = "127.0.0.1:4242".parse().expect("addr");
-        assert_eq!(
-            allowed_hosts(local, &[]),
-            Some(vec![
-                "127.0.0.1:4242".to_owned(),
-                "localhost:4242".to_owned(),
-                "[::1]:4242".to_owned()
-            ])
-        );
-        let any: SocketAddr = "0.0.0.0:80".parse().expect("addr");
-        assert_eq!(allowed_hosts(any, &[]), None);
-        let named = allowed_hosts(any, &["mcp.example.com".into()]).expect("hosts");
-        assert!(named.contains(&"mcp.example.com".to_owned()));
-    }
-
-    #[test]
-    fn origins_are_loopback_on_any_port() {
-        let origins = allowed_origins(&["https://app.example.com".into()]);
-        assert!(origins.contains(&"http://localhost:*".to_owned()));
-        assert!(origins.contains(&"https://[::1]:*".to_owned()));
-        assert_eq!(
-            origins.last().map(String::as_str),
-            Some("https://app.example.com")
-        );
     }
 }
