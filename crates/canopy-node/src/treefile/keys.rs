@@ -6,7 +6,7 @@
 //! use canopy_node::treefile::keys;
 //!
 //! assert!(keys::NODE.contains(&"children"));
-//! assert_eq!(keys::POLICY, ["allow", "ask", "deny"]);
+//! assert_eq!(keys::POLICY, ["allow", "ask", "deny", "on_unanswerable"]);
 //! let (table, _) = keys::TABLES[0];
 //! assert_eq!(table, "node");
 //! ```
