@@ -83,12 +83,13 @@ async fn serve_stdio(tree: &Tree, path: &std::path::Path) -> Outcome {
     tracing::info!(tree = tree.name(), "serving over stdio");
     // Someone who runs this by hand sees what it waits for; an MCP client launching it (its
     // stderr a pipe or a log file) gets nothing extra.
+    let stop = shutdown_signal();
     if std::io::stderr().is_terminal() {
         eprintln!("{}", stdio_banner(tree, path));
     }
     tokio::select! {
         served = tree.serve_stdio() => served.map_err(|error| Failure::Failed(format!("canopy: {error}"))),
-        () = shutdown_signal() => {
+        () = stop => {
             tracing::info!("shutting down");
             Ok(())
         }
@@ -108,6 +109,7 @@ async fn serve_http(tree: &Tree, addr: SocketAddr, args: &ServeArgs) -> Outcome 
         .await
         .map_err(|error| Failure::Failed(format!("canopy: {error}")))?;
     let local = server.local_addr();
+    let signal = shutdown_signal();
     // Tests and scripts read this line to learn the port when ADDR ends in :0.
     eprintln!(
         "canopy: serving tree '{}' at http://{local}/mcp",
@@ -121,7 +123,7 @@ async fn serve_http(tree: &Tree, addr: SocketAddr, args: &ServeArgs) -> Outcome 
     }
     let stop = server.shutdown_token();
     tokio::spawn(async move {
-        shutdown_signal().await;
+        signal.await;
         tracing::info!("shutting down");
         stop.cancel();
     });
@@ -167,27 +169,37 @@ pub(crate) fn parse_addr(text: &str) -> Result<SocketAddr, String> {
     ))
 }
 
-/// Resolves on Ctrl-C or (on Unix) SIGTERM.
-pub(crate) async fn shutdown_signal() {
-    let ctrl_c = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
+/// Resolves on Ctrl-C or (on Unix) SIGTERM. The handlers are installed when this is
+/// called, not when the future is first polled: from then on the signal is caught (and
+/// no longer ends the process), so call it before telling anyone that Ctrl-C stops us.
+pub(crate) fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
+    {
+        use tokio::signal::unix::{Signal, SignalKind, signal};
+        async fn next(signal: Option<Signal>) {
+            match signal {
+                Some(mut signal) => {
+                    signal.recv().await;
+                }
+                None => std::future::pending::<()>().await,
             }
-            Err(_) => std::future::pending::<()>().await,
         }
-    };
+        let interrupt = next(signal(SignalKind::interrupt()).ok());
+        let terminate = next(signal(SignalKind::terminate()).ok());
+        async move {
+            tokio::select! {
+                () = interrupt => {}
+                () = terminate => {}
+            }
+        }
+    }
     #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = terminate => {}
+    {
+        async {
+            if tokio::signal::ctrl_c().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
     }
 }
 

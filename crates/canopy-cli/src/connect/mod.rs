@@ -573,6 +573,8 @@ async fn subscribe(session: &Session, uri: &str) -> Outcome {
             .listen(filter)
             .await
             .map_err(|e| failed("subscriptions/listen", &e))?;
+        let stop = shutdown_signal();
+        tokio::pin!(stop);
         eprintln!("subscribed to {uri}; Ctrl-C stops");
         loop {
             tokio::select! {
@@ -587,7 +589,7 @@ async fn subscribe(session: &Session, uri: &str) -> Outcome {
                     Ok(None) => break,
                     Err(error) => return Err(failed("subscription", &error)),
                 },
-                () = shutdown_signal() => {
+                () = &mut stop => {
                     let _ = subscription.cancel().await;
                     break;
                 }
@@ -598,8 +600,9 @@ async fn subscribe(session: &Session, uri: &str) -> Outcome {
             .subscribe(SubscribeRequestParams::new(uri))
             .await
             .map_err(|e| failed("resources/subscribe", &e))?;
+        let stop = shutdown_signal();
         eprintln!("subscribed to {uri}; Ctrl-C stops");
-        shutdown_signal().await;
+        stop.await;
         let _ = session
             .unsubscribe(UnsubscribeRequestParams::new(uri))
             .await;
