@@ -19,7 +19,10 @@ use tokio::{
 /// typed at the terminal (`\x03` is Ctrl-C).
 fn on_a_terminal(args: &[&str]) -> Child {
     let quote = |text: &str| format!("'{}'", text.replace('\'', r"'\''"));
-    let mut line = quote(&canopy_binary().display().to_string());
+    // `script` runs the line with `$SHELL -c`. `exec` makes canopy the terminal's foreground
+    // process itself: dash (the /bin/sh a CI machine may have as its shell) would otherwise
+    // stay between, take the Ctrl-C too and exit with status 130 whatever canopy did.
+    let mut line = format!("exec {}", quote(&canopy_binary().display().to_string()));
     for arg in args {
         line.push(' ');
         line.push_str(&quote(arg));
@@ -33,6 +36,7 @@ fn on_a_terminal(args: &[&str]) -> Child {
             &line,
             "/dev/null",
         ])
+        .env("SHELL", "/bin/sh")
         .env("LEAF_SERVER", leaf_server())
         .env_remove("RUST_LOG")
         .stdin(Stdio::piped())
