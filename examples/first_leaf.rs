@@ -20,7 +20,7 @@ use canopy::rmcp::{
     tool, tool_handler, tool_router,
 };
 use canopy::{
-    node::{EventKind, Node, PromptAnswer, StdioSpec, Tree},
+    node::{Answer, EventKind, Node, StdioSpec, Tree},
     topology::Policy,
 };
 
@@ -141,10 +141,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // prompt waits until it is answered.
     let mut call = tree.start_call("remote__greet", json!({ "name": "Grace" }));
     while let Some(event) = call.next_event().await {
-        if let EventKind::Prompt(prompt) = &event.kind {
+        if let EventKind::Question(prompt) = &event.kind {
             println!("permission prompt: {}", prompt.message);
             println!("  -> allowed");
-            prompt.respond(PromptAnswer::accept());
+            prompt.respond(Answer::accept());
         }
     }
     let hello = call.result().await?;

@@ -18,7 +18,7 @@
 mod servers;
 
 use canopy::{
-    node::{EventKind, Node, PromptAnswer, Tree},
+    node::{Answer, EventKind, Node, Tree},
     topology::Policy,
 };
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -54,7 +54,7 @@ async fn main() -> anyhow::Result<()> {
     let mut stdin = BufReader::new(tokio::io::stdin()).lines();
     while let Some(event) = call.next_event().await {
         match &event.kind {
-            EventKind::Prompt(prompt) => {
+            EventKind::Question(prompt) => {
                 let mut stdout = tokio::io::stdout();
                 stdout
                     .write_all(format!("[{}] {} [y/N] ", event.path, prompt.message).as_bytes())
@@ -62,13 +62,13 @@ async fn main() -> anyhow::Result<()> {
                 stdout.flush().await?;
                 let line = stdin.next_line().await?.unwrap_or_default();
                 let answer = if line.trim().eq_ignore_ascii_case("y") {
-                    PromptAnswer::accept()
+                    Answer::accept()
                 } else {
-                    PromptAnswer::Decline
+                    Answer::Decline
                 };
                 println!(
                     "  -> {}",
-                    if answer == PromptAnswer::Decline {
+                    if answer == Answer::Decline {
                         "declined"
                     } else {
                         "allowed"

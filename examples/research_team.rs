@@ -39,7 +39,7 @@ use canopy::{
         Agent, AgentConfig, Model, ModelError, ModelRequest, Part, Pricing, Role, UsageReport,
         providers::scripted::{ScriptStep, Scripted},
     },
-    node::{EventKind, Node, PromptAnswer, Tree},
+    node::{Answer, EventKind, Node, Tree},
     topology::Policy,
 };
 use serde_json::{Value, json};
@@ -158,13 +158,13 @@ async fn main() -> anyhow::Result<()> {
                     usage.insert(who, serde_json::from_value(report.clone())?);
                 }
             }
-            EventKind::Prompt(prompt) => {
+            EventKind::Question(prompt) => {
                 flush(&mut said, &who);
                 let allow = ask(&prompt.message, yes);
                 prompt.respond(if allow {
-                    PromptAnswer::accept()
+                    Answer::accept()
                 } else {
-                    PromptAnswer::Decline
+                    Answer::Decline
                 });
             }
             _ => {}

@@ -11,7 +11,7 @@ use common::{TestClient, args, text};
 use std::{path::Path, time::Duration};
 
 use canopy::{
-    node::{EventKind, HttpSpec, Node, PromptAnswer, StdioSpec, Tree},
+    node::{Answer, EventKind, HttpSpec, Node, StdioSpec, Tree},
     topology::{Health, TopologyFormat},
 };
 use rmcp::{
@@ -305,13 +305,13 @@ async fn the_everything_servers_elicitation_reaches_the_host() {
     let mut call = tree.start_call("everything__trigger-elicitation-request", None);
     let mut asked = Vec::new();
     while let Some(event) = call.next_event().await {
-        if let EventKind::Prompt(prompt) = &event.kind {
+        if let EventKind::Question(prompt) = &event.kind {
             assert_eq!(event.path.to_string(), "everything");
             asked.push(prompt.schema.clone());
             let mut answer = serde_json::Map::new();
             answer.insert("name".into(), "Ada".into());
             answer.insert("check".into(), true.into());
-            prompt.respond(PromptAnswer::Accept(answer));
+            prompt.respond(Answer::Accept(answer));
         }
     }
     let result = call.result().await.expect("a result");

@@ -10,7 +10,7 @@ use common::{args, text};
 use std::{process::Stdio, time::Duration};
 
 use canopy::{
-    node::{EventKind, HttpSpec, Node, PromptAnswer, StdioSpec, Tree},
+    node::{Answer, EventKind, HttpSpec, Node, StdioSpec, Tree},
     topology::TopologyFormat,
 };
 use serde_json::{Value, json};
@@ -117,10 +117,10 @@ async fn an_http_childs_elicitation_reaches_the_host() {
     let (tree, _http) = tree().await;
     let mut call = tree.start_call("notes__greet", None);
     while let Some(event) = call.next_event().await {
-        if let EventKind::Prompt(prompt) = &event.kind {
+        if let EventKind::Question(prompt) = &event.kind {
             assert_eq!(event.path.to_string(), "notes");
             assert_eq!(prompt.message, "What is your name?");
-            prompt.respond(PromptAnswer::Accept(
+            prompt.respond(Answer::Accept(
                 json!({"name": "Ada"})
                     .as_object()
                     .cloned()
@@ -322,9 +322,9 @@ async fn a_python_sdk_leaf_works_under_the_tree() {
 
     let mut call = tree.start_call("py__leaf__ask_color", None);
     while let Some(event) = call.next_event().await {
-        if let EventKind::Prompt(prompt) = &event.kind {
+        if let EventKind::Question(prompt) = &event.kind {
             assert_eq!(prompt.message, "What is your favourite color?");
-            prompt.respond(PromptAnswer::Accept(
+            prompt.respond(Answer::Accept(
                 json!({"color": "teal"})
                     .as_object()
                     .cloned()

@@ -478,9 +478,9 @@ async fn canonical_ids_work_wherever_exposed_names_do() {
     let mut call = tree.start_call("notes/write_note", args(json!({"text": "by id"})));
     let mut asked = Vec::new();
     while let Some(event) = call.next_event().await {
-        if let canopy::node::EventKind::Prompt(prompt) = &event.kind {
+        if let canopy::node::EventKind::Question(prompt) = &event.kind {
             asked.push(prompt.message.clone());
-            prompt.respond(canopy::node::PromptAnswer::Accept(Default::default()));
+            prompt.respond(canopy::node::Answer::Accept(Default::default()));
         }
     }
     assert_eq!(text(&call.result().await.expect("written")), "1 notes");

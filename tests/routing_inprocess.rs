@@ -11,7 +11,7 @@ use common::{args, text};
 use std::sync::atomic::Ordering;
 
 use canopy::{
-    node::{CallHandle, Event, EventKind, Node, NodeState, PromptAnswer, PromptKind, Tree},
+    node::{Answer, CallHandle, Event, EventKind, Node, NodeState, QuestionKind, Tree},
     topology::{Policy, TopologyFormat},
 };
 use serde_json::{Value, json};
@@ -48,11 +48,11 @@ async fn fixture(root_policy: Policy) -> Fixture {
 /// Reads every event of a call, answering prompts with `answer`.
 async fn collect(
     mut call: CallHandle,
-    answer: impl Fn(&canopy::node::Prompt) -> PromptAnswer,
+    answer: impl Fn(&canopy::node::Question) -> Answer,
 ) -> (Vec<Event>, CallHandle) {
     let mut events = Vec::new();
     while let Some(event) = call.next_event().await {
-        if let EventKind::Prompt(prompt) = &event.kind {
+        if let EventKind::Question(prompt) = &event.kind {
             assert!(
                 prompt.respond(answer(prompt)),
                 "the prompt was still pending"
@@ -96,7 +96,7 @@ async fn progress_from_depth_three_arrives_in_order_before_the_result() {
         "research__lab__crunch__analyze",
         args(json!({"steps": 4, "step_ms": 5})),
     );
-    let (events, call) = collect(call, |_| PromptAnswer::Decline).await;
+    let (events, call) = collect(call, |_| Answer::Decline).await;
     let kinds: Vec<(String, String)> = events
         .iter()
         .map(|e| {
@@ -132,10 +132,10 @@ async fn elicitation_from_depth_three_is_answered_by_the_host() {
     let f = fixture(Policy::new()).await;
     let call = f.tree.start_call("office__desk__notes__greet", None);
     let (events, call) = collect(call, |prompt| {
-        assert_eq!(prompt.kind, PromptKind::Input);
+        assert_eq!(prompt.kind, QuestionKind::Input);
         assert_eq!(prompt.message, "What is your name?");
         assert_eq!(prompt.schema["properties"]["name"]["type"], "string");
-        PromptAnswer::Accept(
+        Answer::Accept(
             json!({"name": "Ada"})
                 .as_object()
                 .cloned()
@@ -145,7 +145,7 @@ async fn elicitation_from_depth_three_is_answered_by_the_host() {
     .await;
     let prompt = events
         .iter()
-        .find(|e| matches!(e.kind, EventKind::Prompt(_)))
+        .find(|e| matches!(e.kind, EventKind::Question(_)))
         .expect("a prompt event");
     assert_eq!(prompt.path.to_string(), "office/desk/notes");
     assert_eq!(text(&call.result().await.expect("ok")), "Hello, Ada!");
@@ -159,19 +159,19 @@ async fn ask_policy_pauses_the_call_until_the_user_answers() {
         args(json!({"text": "hello"})),
     );
     let (events, call) = collect(call, |prompt| {
-        assert_eq!(prompt.kind, PromptKind::Permission);
+        assert_eq!(prompt.kind, QuestionKind::Permission);
         assert!(
             prompt.message.contains("office/desk/notes/write_note"),
             "{}",
             prompt.message
         );
-        PromptAnswer::accept()
+        Answer::accept()
     })
     .await;
     assert_eq!(
         events
             .iter()
-            .filter(|e| matches!(e.kind, EventKind::Prompt(_)))
+            .filter(|e| matches!(e.kind, EventKind::Question(_)))
             .count(),
         1
     );
@@ -181,7 +181,7 @@ async fn ask_policy_pauses_the_call_until_the_user_answers() {
         "office__desk__notes__write_note",
         args(json!({"text": "again"})),
     );
-    let (_, call) = collect(call, |_| PromptAnswer::Decline).await;
+    let (_, call) = collect(call, |_| Answer::Decline).await;
     let result = call
         .result()
         .await
@@ -401,7 +401,7 @@ async fn many_concurrent_calls_each_get_their_own_progress() {
         })
         .collect();
     for (steps, call) in calls {
-        let (events, call) = collect(call, |_| PromptAnswer::Decline).await;
+        let (events, call) = collect(call, |_| Answer::Decline).await;
         let progress: Vec<f64> = events
             .iter()
             .filter_map(|e| {
@@ -582,7 +582,7 @@ async fn list_changes_logs_and_sampling_from_a_leaf() {
     );
 
     let (events, _) = collect(tree.start_call("deep__dyn__chatty", None), |_| {
-        PromptAnswer::Decline
+        Answer::Decline
     })
     .await;
     let log = events

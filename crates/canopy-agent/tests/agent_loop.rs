@@ -19,7 +19,7 @@ use canopy_agent::{
     Agent, AgentConfig, Message, Model, ModelDelta, ModelError, ModelRequest, ModelResponse,
     Outcome, Part, Role, RunSummary, StopReason, ToolCall, Usage, UsageReport, model::DeltaSink,
 };
-use canopy_node::{EventKind, Limits, Node, PromptAnswer, Tree};
+use canopy_node::{Answer, EventKind, Limits, Node, Tree};
 use canopy_topology::Policy;
 use rmcp::{
     ErrorData, RoleServer, ServerHandler,
@@ -521,16 +521,16 @@ async fn an_ask_policy_pauses_the_loop_until_the_user_answers() {
     )
     .await;
     for (answer, expected) in [
-        (PromptAnswer::Accept(JsonObject::new()), "post: hello"),
+        (Answer::Accept(JsonObject::new()), "post: hello"),
         (
-            PromptAnswer::Decline,
+            Answer::Decline,
             "The user did not allow the call to 'tools/post'.",
         ),
     ] {
         let mut handle = tree.start_call("run", task("post it"));
         let mut asked = false;
         while let Some(event) = handle.next_event().await {
-            if let EventKind::Prompt(prompt) = &event.kind {
+            if let EventKind::Question(prompt) = &event.kind {
                 assert!(prompt.message.contains("tools/post"), "{}", prompt.message);
                 assert!(prompt.respond(answer.clone()));
                 asked = true;

@@ -3,7 +3,7 @@
 
 use std::{io::IsTerminal, path::PathBuf, time::Duration};
 
-use canopy_node::{CallError, CallHandle, Event, EventKind, PromptAnswer, PromptKind};
+use canopy_node::{Answer, CallError, CallHandle, Event, EventKind, QuestionKind};
 use canopy_topology::CapabilityKind;
 use clap::Args;
 use rmcp::model::CallToolResult;
@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 use crate::{
     Failure, Outcome,
     load::build_tree,
-    prompt::{self, Answering, Question},
+    prompt::{self, Answering, Query},
     render::{LiveView, format_result, pretty, print_line},
     serve::shutdown_signal,
 };
@@ -434,17 +434,17 @@ pub(crate) async fn drive(
         } else {
             show(view, &event);
         }
-        if let EventKind::Prompt(prompt) = &event.kind {
+        if let EventKind::Question(prompt) = &event.kind {
             let arguments = prompt.arguments_text();
-            let question = Question {
+            let question = Query {
                 arguments: arguments.as_deref(),
-                ..Question::new(prompt.kind, &prompt.message, &prompt.schema)
+                ..Query::new(prompt.kind, &prompt.message, &prompt.schema)
             };
             let answer = prompt::answer(answering, question, view);
             if !json && let Some(line) = answered_by_flag(answering, &event, &answer, view) {
                 view.line(&line);
             }
-            if answer == PromptAnswer::Decline && is_permission(question) {
+            if answer == Answer::Decline && is_permission(question) {
                 declined = Some(match answering {
                     Answering::Terminal => "declined by the user",
                     Answering::No => "declined (--no)",
@@ -465,8 +465,8 @@ pub(crate) async fn drive(
 
 /// Whether the question is a permission question (an `ask` policy's, or a form that asks for
 /// nothing but a yes).
-fn is_permission(question: Question<'_>) -> bool {
-    question.kind == PromptKind::Permission || prompt::permission_form(question.schema).is_some()
+fn is_permission(question: Query<'_>) -> bool {
+    question.kind == QuestionKind::Permission || prompt::permission_form(question.schema).is_some()
 }
 
 /// The line that records a prompt answered by `--yes` or `--no`, so the plain view shows
@@ -475,7 +475,7 @@ fn is_permission(question: Question<'_>) -> bool {
 fn answered_by_flag(
     answering: Answering,
     event: &Event,
-    answer: &PromptAnswer,
+    answer: &Answer,
     view: &LiveView,
 ) -> Option<String> {
     let flag = match answering {
@@ -484,9 +484,9 @@ fn answered_by_flag(
         Answering::Terminal | Answering::Nobody => return None,
     };
     let verdict = match answer {
-        PromptAnswer::Accept(_) => "accepted",
-        PromptAnswer::Decline => "declined",
-        PromptAnswer::Cancel => "cancelled",
+        Answer::Accept(_) => "accepted",
+        Answer::Decline => "declined",
+        Answer::Cancel => "cancelled",
         _ => "answered",
     };
     view.event_line(event)

@@ -13,7 +13,7 @@
 
 use std::io::{self, IsTerminal, Write};
 
-use canopy_node::{PromptAnswer, PromptKind};
+use canopy_node::{Answer, QuestionKind};
 use serde_json::{Map, Number, Value};
 
 use crate::render::LiveView;
@@ -59,9 +59,9 @@ fn on_a_terminal() -> bool {
 
 /// One question to answer: what the node sent, with what the terminal needs to show it.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Question<'a> {
+pub(crate) struct Query<'a> {
     /// Permission or information request, as the node said.
-    pub(crate) kind: PromptKind,
+    pub(crate) kind: QuestionKind,
     /// The question, for a person.
     pub(crate) message: &'a str,
     /// The requested schema.
@@ -70,9 +70,9 @@ pub(crate) struct Question<'a> {
     pub(crate) arguments: Option<&'a str>,
 }
 
-impl<'a> Question<'a> {
+impl<'a> Query<'a> {
     /// A question without arguments to show.
-    pub(crate) fn new(kind: PromptKind, message: &'a str, schema: &'a Value) -> Self {
+    pub(crate) fn new(kind: QuestionKind, message: &'a str, schema: &'a Value) -> Self {
         Self {
             kind,
             message,
@@ -102,13 +102,9 @@ pub(crate) fn permission_form(schema: &Value) -> Option<Option<String>> {
 
 /// Answers one prompt according to `answering`; the bars of `view` are hidden while the
 /// terminal is asked.
-pub(crate) fn answer(
-    answering: Answering,
-    question: Question<'_>,
-    view: &LiveView,
-) -> PromptAnswer {
+pub(crate) fn answer(answering: Answering, question: Query<'_>, view: &LiveView) -> Answer {
     let confirm = match question.kind {
-        PromptKind::Permission => Some(None),
+        QuestionKind::Permission => Some(None),
         _ => permission_form(question.schema),
     };
     let accepted = |confirm: Option<String>| {
@@ -116,23 +112,23 @@ pub(crate) fn answer(
         if let Some(name) = confirm {
             content.insert(name, Value::Bool(true));
         }
-        PromptAnswer::Accept(content)
+        Answer::Accept(content)
     };
     let message = question.message;
     match (confirm, answering) {
-        (_, Answering::No) => PromptAnswer::Decline,
+        (_, Answering::No) => Answer::Decline,
         (Some(confirm), Answering::Yes) => accepted(confirm),
         (Some(confirm), Answering::Terminal) => {
             let text = permission_text(question);
             match at_terminal(view, |lines| ask_yes_no(&text, lines)) {
                 Ok(true) => accepted(confirm),
-                Ok(false) => PromptAnswer::Decline,
+                Ok(false) => Answer::Decline,
                 Err(error) => {
                     view.line(&format!(
                         "canopy: cannot read the answer ({error}), so the permission prompt \
                          was declined: {message}"
                     ));
-                    PromptAnswer::Decline
+                    Answer::Decline
                 }
             }
         }
@@ -141,16 +137,16 @@ pub(crate) fn answer(
                 "canopy: no terminal to ask, so the permission prompt was declined (pass --yes \
                  to accept): {message}"
             ));
-            PromptAnswer::Decline
+            Answer::Decline
         }
         (None, _) if answering.terminal() => match form_fields(question.schema) {
             Ok(fields) => at_terminal(view, |lines| fill_form(message, &fields, lines))
-                .unwrap_or(PromptAnswer::Cancel),
+                .unwrap_or(Answer::Cancel),
             Err(error) => {
                 view.line(&format!(
                     "canopy: cannot show the form ({error}); cancelled: {message}"
                 ));
-                PromptAnswer::Cancel
+                Answer::Cancel
             }
         },
         (None, Answering::Yes) => {
@@ -158,13 +154,13 @@ pub(crate) fn answer(
                 .ok()
                 .and_then(|fields| defaults_only(&fields))
             {
-                Some(content) => PromptAnswer::Accept(content),
+                Some(content) => Answer::Accept(content),
                 None => {
                     view.line(&format!(
                         "canopy: no terminal to answer an information request, so it was \
                          cancelled: {message}"
                     ));
-                    PromptAnswer::Cancel
+                    Answer::Cancel
                 }
             }
         }
@@ -173,13 +169,13 @@ pub(crate) fn answer(
                 "canopy: no terminal to answer an information request, so it was cancelled: \
                  {message}"
             ));
-            PromptAnswer::Cancel
+            Answer::Cancel
         }
     }
 }
 
 /// The permission question as shown: the message, then the call's arguments.
-pub(crate) fn permission_text(question: Question<'_>) -> String {
+pub(crate) fn permission_text(question: Query<'_>) -> String {
     match question.arguments {
         Some(arguments) => {
             let indented = arguments.replace('\n', "\n  ");
@@ -510,7 +506,7 @@ pub(crate) fn fill_form(
     message: &str,
     fields: &[Field],
     lines: &mut dyn Lines,
-) -> io::Result<PromptAnswer> {
+) -> io::Result<Answer> {
     lines.say(message)?;
     lines.say("  (* required; Enter keeps the default; :decline or :cancel to refuse)")?;
     let mut content = Map::new();
@@ -526,11 +522,11 @@ pub(crate) fn fill_form(
         }
         loop {
             let Some(line) = lines.ask(&format!("  {} ", field_prompt(field)))? else {
-                return Ok(PromptAnswer::Cancel);
+                return Ok(Answer::Cancel);
             };
             match line.trim() {
-                ":decline" => return Ok(PromptAnswer::Decline),
-                ":cancel" => return Ok(PromptAnswer::Cancel),
+                ":decline" => return Ok(Answer::Decline),
+                ":cancel" => return Ok(Answer::Cancel),
                 _ => {}
             }
             match parse_value(field, &line) {
@@ -543,7 +539,7 @@ pub(crate) fn fill_form(
             }
         }
     }
-    Ok(PromptAnswer::Accept(content))
+    Ok(Answer::Accept(content))
 }
 
 /// `name* (integer, default 3) — The label:`
@@ -638,7 +634,7 @@ mod tests {
         let typed = "2\n\nGrace\n\n0.5\nLarge\ny\na, c\n";
         let mut lines = plain(typed);
         let answer = fill_form("Who are you?", &fields, &mut lines).expect("io");
-        let PromptAnswer::Accept(content) = answer else {
+        let Answer::Accept(content) = answer else {
             panic!("accepted, got {answer:?}")
         };
         assert_eq!(
@@ -656,13 +652,9 @@ mod tests {
     fn a_form_can_be_refused() {
         let fields = form_fields(&schema()).expect("fields");
         let declined = fill_form("?", &fields, &mut plain(":decline\n"));
-        assert_eq!(declined.expect("io"), PromptAnswer::Decline);
+        assert_eq!(declined.expect("io"), Answer::Decline);
         let ended = fill_form("?", &fields, &mut plain("Grace\n"));
-        assert_eq!(
-            ended.expect("io"),
-            PromptAnswer::Cancel,
-            "end of input cancels"
-        );
+        assert_eq!(ended.expect("io"), Answer::Cancel, "end of input cancels");
     }
 
     #[test]
@@ -733,9 +725,9 @@ mod tests {
     #[test]
     fn a_permission_question_shows_the_arguments() {
         let schema = json!({});
-        let question = Question {
+        let question = Query {
             arguments: Some("{\n  \"text\": \"x\"\n}"),
-            ..Question::new(PromptKind::Permission, "Allow?", &schema)
+            ..Query::new(QuestionKind::Permission, "Allow?", &schema)
         };
         assert_eq!(
             permission_text(question),

@@ -7,7 +7,7 @@
 
 use std::{collections::HashMap, fmt::Write as _, time::Duration};
 
-use canopy_node::{Event, EventKind, NodeState, PromptKind};
+use canopy_node::{Event, EventKind, NodeState, QuestionKind};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::Value;
 
@@ -153,7 +153,7 @@ impl LiveView {
                     self.line(&line);
                 }
             }
-            EventKind::Result { .. } | EventKind::Error { .. } | EventKind::Prompt(_) => {}
+            EventKind::Result { .. } | EventKind::Error { .. } | EventKind::Question(_) => {}
             _ => {
                 if let Some(line) = self.event_line(event) {
                     self.line(&line);
@@ -245,10 +245,10 @@ pub(crate) fn event_line(event: &Event, root: &str) -> Option<String> {
         }
         EventKind::Partial { data } => Some(format!("[{node}] partial {}", inline_json(data))),
         EventKind::Error { code, message } => Some(format!("[{node}] error {code}: {message}")),
-        EventKind::Prompt(prompt) => {
+        EventKind::Question(prompt) => {
             let kind = match prompt.kind {
-                PromptKind::Permission => "permission",
-                PromptKind::Input => "input",
+                QuestionKind::Permission => "permission",
+                QuestionKind::Input => "input",
             };
             Some(format!("[{node}] {kind} prompt: {}", prompt.message))
         }

@@ -27,7 +27,7 @@ use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    event::{CallId, Event, EventKind, NodeState, Prompt, PromptAnswer},
+    event::{Answer, CallId, Event, EventKind, NodeState, Question},
     upstream::Upstream,
 };
 
@@ -124,7 +124,7 @@ pub(crate) struct CallScope {
     pub(crate) can_ask: bool,
 }
 
-/// Prompt ids, unique within the process (so also within a call).
+/// Question ids, unique within the process (so also within a call).
 static PROMPT_IDS: AtomicU64 = AtomicU64::new(1);
 
 /// Facts about the caller that travel down with a call.
@@ -191,16 +191,16 @@ impl CallScope {
     pub(crate) async fn ask(
         &self,
         path: &NodePath,
-        prompt: Prompt,
-        answer: oneshot::Receiver<PromptAnswer>,
-    ) -> PromptAnswer {
+        prompt: Question,
+        answer: oneshot::Receiver<Answer>,
+    ) -> Answer {
         let (Some(_), Some(ct)) = (&self.queue, &self.ct) else {
-            return PromptAnswer::Cancel;
+            return Answer::Cancel;
         };
-        self.emit(path, EventKind::Prompt(prompt));
+        self.emit(path, EventKind::Question(prompt));
         tokio::select! {
-            answer = answer => answer.unwrap_or(PromptAnswer::Cancel),
-            () = ct.cancelled() => PromptAnswer::Cancel,
+            answer = answer => answer.unwrap_or(Answer::Cancel),
+            () = ct.cancelled() => Answer::Cancel,
         }
     }
 }
@@ -244,7 +244,7 @@ pub(crate) enum Step<T> {
 #[derive(Debug)]
 pub(crate) enum PendingInput {
     /// A permission prompt or an elicitation.
-    Prompt { path: NodePath, prompt: Prompt },
+    Question { path: NodePath, prompt: Question },
     /// A sampling request.
     Sample {
         params: Box<CreateMessageRequestParams>,
@@ -262,7 +262,7 @@ impl PendingInput {
     /// The key a child chose for this request, to ask the caller under the same one.
     pub(crate) fn child_key(&self) -> Option<&str> {
         match self {
-            Self::Prompt { prompt, .. } => prompt.input_key.as_deref(),
+            Self::Question { prompt, .. } => prompt.input_key.as_deref(),
             Self::Sample { key, .. } | Self::Roots { key, .. } => key.as_deref(),
         }
     }
@@ -342,14 +342,14 @@ impl<T: Send + 'static> Driver<T> {
     ) {
         match msg {
             CallMsg::Event(event) => {
-                let EventKind::Prompt(prompt) = &event.kind else {
+                let EventKind::Question(prompt) = &event.kind else {
                     upstream.forward(event).await;
                     return;
                 };
                 upstream.publish(&event);
                 let (prompt, path) = (prompt.clone(), event.path.clone());
                 if upstream.is_stateless() {
-                    inputs.push(PendingInput::Prompt { path, prompt });
+                    inputs.push(PendingInput::Question { path, prompt });
                     return;
                 }
                 let upstream = Arc::clone(upstream);
@@ -454,7 +454,7 @@ mod tests {
     use tokio::sync::mpsc;
 
     use super::*;
-    use crate::event::PromptKind;
+    use crate::event::QuestionKind;
 
     fn host() -> (Arc<Upstream>, mpsc::UnboundedReceiver<Event>) {
         let (tx, rx) = mpsc::unbounded_channel();
@@ -527,9 +527,9 @@ mod tests {
         let ct = CancellationToken::new();
         let (scope, queue) = CallScope::new(Some(CallId(9)), ct.clone(), Arc::default(), true);
         let work = Box::pin(async move {
-            let (prompt, answer) = Prompt::new(
+            let (prompt, answer) = Question::new(
                 scope.next_prompt_id(),
-                PromptKind::Permission,
+                QuestionKind::Permission,
                 "ok?".into(),
                 serde_json::json!({}),
             );
@@ -540,15 +540,15 @@ mod tests {
         let Step::NeedsInput(inputs) = step else {
             panic!("needs input, got {step:?}")
         };
-        let [PendingInput::Prompt { prompt, .. }] = inputs.as_slice() else {
+        let [PendingInput::Question { prompt, .. }] = inputs.as_slice() else {
             panic!("one prompt")
         };
         assert_eq!(prompt.message, "ok?");
-        assert!(prompt.respond(PromptAnswer::accept()));
+        assert!(prompt.respond(Answer::accept()));
         let Step::Done(result) = driver.run(&upstream, &ct).await else {
             panic!("finished")
         };
-        assert_eq!(result.expect("ok"), PromptAnswer::accept());
+        assert_eq!(result.expect("ok"), Answer::accept());
     }
 
     #[tokio::test]

@@ -93,8 +93,9 @@ pub enum EventKind {
         data: Value,
     },
     /// A question for the user: a permission prompt or an information request. Answer it
-    /// with [`Prompt::respond`].
-    Prompt(Prompt),
+    /// with [`Question::respond`]. Its `--json` type stays `"prompt"` (the event contract).
+    #[serde(rename = "prompt")]
+    Question(Question),
     /// Partial output of long-running work.
     Partial {
         /// The partial content.
@@ -141,7 +142,7 @@ pub enum NodeState {
 /// What a prompt asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum PromptKind {
+pub enum QuestionKind {
     /// May the call go ahead? (an `ask` policy)
     Permission,
     /// Information a node requests from the user (an MCP elicitation).
@@ -151,7 +152,7 @@ pub enum PromptKind {
 /// The user's answer to a prompt.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
-pub enum PromptAnswer {
+pub enum Answer {
     /// Accepted; for input prompts, with the requested content.
     Accept(Map<String, Value>),
     /// Declined: the call continues without the information, or is refused.
@@ -160,23 +161,35 @@ pub enum PromptAnswer {
     Cancel,
 }
 
-impl PromptAnswer {
+impl Answer {
     /// An acceptance with no content (the answer to a permission prompt).
     pub fn accept() -> Self {
         Self::Accept(Map::new())
     }
 }
 
-type AnswerSlot = Arc<Mutex<Option<oneshot::Sender<PromptAnswer>>>>;
+/// The old name of [`Question`].
+#[deprecated(note = "renamed to `Question` (MCP's prompts are another thing)")]
+pub type Prompt = Question;
+
+/// The old name of [`QuestionKind`].
+#[deprecated(note = "renamed to `QuestionKind`")]
+pub type PromptKind = QuestionKind;
+
+/// The old name of [`Answer`].
+#[deprecated(note = "renamed to `Answer`")]
+pub type PromptAnswer = Answer;
+
+type AnswerSlot = Arc<Mutex<Option<oneshot::Sender<Answer>>>>;
 
 /// A question raised anywhere in the tree, waiting for the user's answer.
 #[derive(Clone, Serialize)]
 #[non_exhaustive]
-pub struct Prompt {
+pub struct Question {
     /// The prompt's id, unique within its call.
     pub id: String,
     /// Permission or information request.
-    pub kind: PromptKind,
+    pub kind: QuestionKind,
     /// The question, for a person.
     pub message: String,
     /// The JSON schema of the requested answer (an object schema; empty for permissions).
@@ -196,9 +209,9 @@ pub struct Prompt {
     pub(crate) input_key: Option<String>,
 }
 
-impl fmt::Debug for Prompt {
+impl fmt::Debug for Question {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Prompt")
+        f.debug_struct("Question")
             .field("id", &self.id)
             .field("kind", &self.kind)
             .field("message", &self.message)
@@ -208,13 +221,13 @@ impl fmt::Debug for Prompt {
     }
 }
 
-impl Prompt {
+impl Question {
     pub(crate) fn new(
         id: String,
-        kind: PromptKind,
+        kind: QuestionKind,
         message: String,
         schema: Value,
-    ) -> (Self, oneshot::Receiver<PromptAnswer>) {
+    ) -> (Self, oneshot::Receiver<Answer>) {
         let (tx, rx) = oneshot::channel();
         let prompt = Self {
             id,
@@ -233,7 +246,7 @@ impl Prompt {
     pub(crate) fn from_elicitation(
         id: String,
         params: ElicitRequestParams,
-    ) -> (Self, oneshot::Receiver<PromptAnswer>) {
+    ) -> (Self, oneshot::Receiver<Answer>) {
         let mut permission = None;
         let (message, schema) = match &params {
             ElicitRequestParams::FormElicitationParams {
@@ -258,9 +271,9 @@ impl Prompt {
         };
         // A permission question another Canopy node raised stays one on the way up.
         let kind = if permission.is_some() {
-            PromptKind::Permission
+            QuestionKind::Permission
         } else {
-            PromptKind::Input
+            QuestionKind::Input
         };
         let arguments = permission.and_then(|p| p.get("arguments")).cloned();
         let (mut prompt, rx) = Self::new(id, kind, message, schema);
@@ -310,7 +323,7 @@ impl Prompt {
 
     /// Answers the prompt; the waiting call resumes. Returns `false` if it was already
     /// answered or the call is gone.
-    pub fn respond(&self, answer: PromptAnswer) -> bool {
+    pub fn respond(&self, answer: Answer) -> bool {
         let sender = match self.answer.lock() {
             Ok(mut slot) => slot.take(),
             Err(poisoned) => poisoned.into_inner().take(),
@@ -369,19 +382,19 @@ mod tests {
 
     #[test]
     fn prompt_answers_once() {
-        let (prompt, mut rx) = Prompt::new(
+        let (prompt, mut rx) = Question::new(
             "p1".into(),
-            PromptKind::Permission,
+            QuestionKind::Permission,
             "May I?".into(),
             empty_object_schema(),
         );
         let copy = prompt.clone();
         assert!(prompt.is_pending());
-        assert!(copy.respond(PromptAnswer::accept()));
-        assert!(!prompt.respond(PromptAnswer::Decline));
-        assert_eq!(rx.try_recv().ok(), Some(PromptAnswer::accept()));
+        assert!(copy.respond(Answer::accept()));
+        assert!(!prompt.respond(Answer::Decline));
+        assert_eq!(rx.try_recv().ok(), Some(Answer::accept()));
         let json: Value = serde_json::to_value(Event::new(
-            EventKind::Prompt(prompt),
+            EventKind::Question(prompt),
             NodePath::root(),
             Some(CallId(1)),
         ))
@@ -395,9 +408,9 @@ mod tests {
 
     #[test]
     fn a_permission_prompt_carries_the_calls_arguments() {
-        let (prompt, _rx) = Prompt::new(
+        let (prompt, _rx) = Question::new(
             "p1".into(),
-            PromptKind::Permission,
+            QuestionKind::Permission,
             "May I?".into(),
             empty_object_schema(),
         );
@@ -407,8 +420,12 @@ mod tests {
             Some("{\n  \"text\": \"hi\"\n}")
         );
         let line: Value = serde_json::from_str(
-            &Event::new(EventKind::Prompt(prompt), NodePath::root(), Some(CallId(1)))
-                .to_json_line(),
+            &Event::new(
+                EventKind::Question(prompt),
+                NodePath::root(),
+                Some(CallId(1)),
+            )
+            .to_json_line(),
         )
         .expect("json");
         assert_eq!(line["arguments"], serde_json::json!({"text": "hi"}));
@@ -416,14 +433,24 @@ mod tests {
         let many: Map<String, Value> = (0..100)
             .map(|i| (format!("k{i:03}"), Value::from(i)))
             .collect();
-        let (long, _rx) = Prompt::new("p2".into(), PromptKind::Permission, "?".into(), Value::Null);
+        let (long, _rx) = Question::new(
+            "p2".into(),
+            QuestionKind::Permission,
+            "?".into(),
+            Value::Null,
+        );
         let text = long
             .with_arguments(Some(Value::Object(many)))
             .arguments_text()
             .expect("text");
         assert_eq!(text.lines().count(), ARGUMENTS_SHOWN_LINES);
         assert!(text.ends_with(" …"), "{text}");
-        let (huge, _rx) = Prompt::new("p3".into(), PromptKind::Permission, "?".into(), Value::Null);
+        let (huge, _rx) = Question::new(
+            "p3".into(),
+            QuestionKind::Permission,
+            "?".into(),
+            Value::Null,
+        );
         let text = huge
             .with_arguments(Some(serde_json::json!({"text": "x".repeat(5000)})))
             .arguments_text()
@@ -433,9 +460,9 @@ mod tests {
 
     #[test]
     fn a_marked_elicitation_is_a_permission_prompt() {
-        let (prompt, _rx) = Prompt::new(
+        let (prompt, _rx) = Question::new(
             "p1".into(),
-            PromptKind::Permission,
+            QuestionKind::Permission,
             "Allow?".into(),
             empty_object_schema(),
         );
@@ -453,13 +480,13 @@ mod tests {
             meta.as_ref().and_then(|m| m.0.get(PERMISSION_META_KEY)),
             Some(&serde_json::json!({"arguments": {"text": "hi"}}))
         );
-        let (forwarded, _rx) = Prompt::from_elicitation("p9".into(), params);
-        assert_eq!(forwarded.kind, PromptKind::Permission);
+        let (forwarded, _rx) = Question::from_elicitation("p9".into(), params);
+        assert_eq!(forwarded.kind, QuestionKind::Permission);
         assert_eq!(forwarded.arguments, Some(serde_json::json!({"text": "hi"})));
 
-        let (input, _rx) = Prompt::new(
+        let (input, _rx) = Question::new(
             "p2".into(),
-            PromptKind::Input,
+            QuestionKind::Input,
             "Name?".into(),
             empty_object_schema(),
         );

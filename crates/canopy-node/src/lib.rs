@@ -46,9 +46,11 @@ pub use self::budget::{Budget, BudgetExceeded, Limits};
 pub use self::builder::{AgentFactory, DEFAULT_PAGE_SIZE, Node, TreeBuilder};
 pub use self::error::{BuildError, CallError};
 pub use self::event::{
-    CallId, Event, EventKind, NodeState, PERMISSION_META_KEY, Prompt, PromptAnswer, PromptKind,
+    Answer, CallId, Event, EventKind, NodeState, PERMISSION_META_KEY, Question, QuestionKind,
     TreeEvents,
 };
+#[allow(deprecated)]
+pub use self::event::{Prompt, PromptAnswer, PromptKind};
 pub use self::remote::{DEFAULT_TIMEOUT, HttpSpec, StartMode, StdioSpec};
 pub use self::serve::{HttpOptions, HttpServer};
 pub use self::server::{CanopyServer, DEFAULT_PARK_TIMEOUT};

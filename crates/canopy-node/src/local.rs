@@ -38,7 +38,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::{
     backend::Backend,
     call::{CallMsg, CallScope},
-    event::{EventKind, Prompt, PromptAnswer},
+    event::{Answer, EventKind, Question},
     upstream::elicit_from_answer,
 };
 
@@ -207,13 +207,13 @@ impl SlotState {
                     self.reply(
                         id,
                         Ok(ClientResult::ElicitResult(elicit_from_answer(
-                            PromptAnswer::Cancel,
+                            Answer::Cancel,
                         ))),
                     );
                     return;
                 };
                 let (prompt, answer) =
-                    Prompt::from_elicitation(scope.next_prompt_id(), request.params);
+                    Question::from_elicitation(scope.next_prompt_id(), request.params);
                 let state = Arc::clone(self);
                 tokio::spawn(async move {
                     let answer = scope.ask(&state.path, prompt, answer).await;

@@ -163,7 +163,7 @@ impl CanopyServer {
                             .unwrap_or_default(),
                     };
                     let request = match &input {
-                        PendingInput::Prompt { path, prompt } => InputRequest::Elicitation(
+                        PendingInput::Question { path, prompt } => InputRequest::Elicitation(
                             rmcp::model::ElicitRequest::new(elicit_params(path, prompt)),
                         ),
                         PendingInput::Sample { params, .. } => InputRequest::CreateMessage(
@@ -220,10 +220,10 @@ impl CanopyServer {
         for (key, input) in parked.inputs {
             let response = responses.remove(&key);
             match input {
-                PendingInput::Prompt { prompt, .. } => {
+                PendingInput::Question { prompt, .. } => {
                     let answer = response
                         .and_then(|value| serde_json::from_value::<ElicitResult>(value).ok())
-                        .map_or(crate::event::PromptAnswer::Cancel, |result| {
+                        .map_or(crate::event::Answer::Cancel, |result| {
                             answer_from_elicit(&result)
                         });
                     prompt.respond(answer);

@@ -27,7 +27,7 @@ use crate::{
     backend::Backend,
     budget::{Budget, Limits},
     call::CallScope,
-    event::{CallId, EventKind, Prompt, PromptAnswer, PromptKind},
+    event::{Answer, CallId, EventKind, Question, QuestionKind},
     local::NodeNotices,
     tree::TreeInner,
 };
@@ -239,10 +239,10 @@ impl NodeContext {
     }
 
     /// Asks the user for information (`schema`: a JSON object schema of what to answer).
-    pub async fn ask(&self, message: impl Into<String>, schema: Value) -> PromptAnswer {
-        let (prompt, answer) = Prompt::new(
+    pub async fn ask(&self, message: impl Into<String>, schema: Value) -> Answer {
+        let (prompt, answer) = Question::new(
             self.scope.next_prompt_id(),
-            PromptKind::Input,
+            QuestionKind::Input,
             message.into(),
             schema,
         );

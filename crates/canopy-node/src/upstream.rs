@@ -16,7 +16,7 @@ use rmcp::{
 use serde_json::Value;
 use tokio::sync::mpsc;
 
-use crate::event::{Event, EventHub, EventKind, Prompt, PromptAnswer, PromptKind};
+use crate::event::{Answer, Event, EventHub, EventKind, Question, QuestionKind};
 
 /// Answers sampling requests for calls made by a Rust host (an MCP client answers its own).
 pub trait SamplingHandler: Send + Sync + 'static {
@@ -178,14 +178,10 @@ impl Upstream {
 
     /// Gets the answer to a prompt: `None` when the host answers it itself (it got the
     /// event); otherwise asks the MCP client with an elicitation.
-    pub(crate) async fn answer_prompt(
-        &self,
-        path: &NodePath,
-        prompt: &Prompt,
-    ) -> Option<PromptAnswer> {
+    pub(crate) async fn answer_prompt(&self, path: &NodePath, prompt: &Question) -> Option<Answer> {
         match &self.target {
             Target::Host(Some(events)) if !events.is_closed() => None,
-            Target::Host(_) => Some(PromptAnswer::Cancel),
+            Target::Host(_) => Some(Answer::Cancel),
             Target::Mcp { peer, .. } => Some(elicit(peer, path, prompt).await),
             #[cfg(test)]
             Target::Stateless => None,
@@ -256,7 +252,7 @@ impl Upstream {
 }
 
 /// The elicitation request that carries `prompt` to an MCP client.
-pub(crate) fn elicit_params(path: &NodePath, prompt: &Prompt) -> ElicitRequestParams {
+pub(crate) fn elicit_params(path: &NodePath, prompt: &Question) -> ElicitRequestParams {
     if let Some(original) = prompt.origin() {
         return original.clone();
     }
@@ -270,7 +266,7 @@ pub(crate) fn elicit_params(path: &NodePath, prompt: &Prompt) -> ElicitRequestPa
     // A permission question stays a valid form (an empty object), marked so that a client
     // that knows Canopy asks for an explicit yes, with the call's arguments in the text for
     // one that does not.
-    let meta = (prompt.kind == PromptKind::Permission).then(|| {
+    let meta = (prompt.kind == QuestionKind::Permission).then(|| {
         if let Some(arguments) = prompt.arguments_text() {
             message.push_str(&format!("\nArguments: {arguments}"));
         }
@@ -289,41 +285,41 @@ pub(crate) fn elicit_params(path: &NodePath, prompt: &Prompt) -> ElicitRequestPa
 }
 
 /// Converts an MCP elicitation result into a prompt answer.
-pub(crate) fn answer_from_elicit(result: &ElicitResult) -> PromptAnswer {
+pub(crate) fn answer_from_elicit(result: &ElicitResult) -> Answer {
     match result.action {
-        ElicitationAction::Accept => PromptAnswer::Accept(match &result.content {
+        ElicitationAction::Accept => Answer::Accept(match &result.content {
             Some(Value::Object(map)) => map.clone(),
             _ => serde_json::Map::new(),
         }),
-        ElicitationAction::Decline => PromptAnswer::Decline,
-        _ => PromptAnswer::Cancel,
+        ElicitationAction::Decline => Answer::Decline,
+        _ => Answer::Cancel,
     }
 }
 
 /// Converts a prompt answer into an MCP elicitation result.
-pub(crate) fn elicit_from_answer(answer: PromptAnswer) -> ElicitResult {
+pub(crate) fn elicit_from_answer(answer: Answer) -> ElicitResult {
     match answer {
-        PromptAnswer::Accept(content) => {
+        Answer::Accept(content) => {
             ElicitResult::new(ElicitationAction::Accept).with_content(Value::Object(content))
         }
-        PromptAnswer::Decline => ElicitResult::new(ElicitationAction::Decline),
-        PromptAnswer::Cancel => ElicitResult::new(ElicitationAction::Cancel),
+        Answer::Decline => ElicitResult::new(ElicitationAction::Decline),
+        Answer::Cancel => ElicitResult::new(ElicitationAction::Cancel),
     }
 }
 
-async fn elicit(peer: &Peer<RoleServer>, path: &NodePath, prompt: &Prompt) -> PromptAnswer {
+async fn elicit(peer: &Peer<RoleServer>, path: &NodePath, prompt: &Question) -> Answer {
     if peer
         .peer_info()
         .is_some_and(|info| info.capabilities.elicitation.is_none())
     {
         tracing::warn!(%path, "the client cannot answer prompts (no elicitation capability); declining");
-        return PromptAnswer::Decline;
+        return Answer::Decline;
     }
     match peer.create_elicitation(elicit_params(path, prompt)).await {
         Ok(result) => answer_from_elicit(&result),
         Err(error) => {
             tracing::warn!(%path, %error, "elicitation through the client failed; cancelling");
-            PromptAnswer::Cancel
+            Answer::Cancel
         }
     }
 }

@@ -5,7 +5,7 @@
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use canopy_node::{PERMISSION_META_KEY, PromptAnswer, PromptKind};
+use canopy_node::{Answer, PERMISSION_META_KEY, QuestionKind};
 use rmcp::{
     ClientHandler, Peer, RoleClient,
     model::{
@@ -18,7 +18,7 @@ use rmcp::{
 use serde_json::Value;
 
 use crate::{
-    prompt::{self, Answering, Question},
+    prompt::{self, Answering, Query},
     render::{LiveView, print_line},
 };
 
@@ -188,36 +188,36 @@ impl ClientHandler for Client {
                     .as_ref()
                     .is_some_and(|meta| meta.0.contains_key(PERMISSION_META_KEY));
                 let kind = if marked {
-                    PromptKind::Permission
+                    QuestionKind::Permission
                 } else {
-                    PromptKind::Input
+                    QuestionKind::Input
                 };
                 let schema = serde_json::to_value(requested_schema).unwrap_or_default();
                 (kind, message.clone(), schema, false)
             }
             ElicitRequestParams::UrlElicitationParams { message, url, .. } => (
                 // Opening a URL is a permission question: may I send you there?
-                PromptKind::Permission,
+                QuestionKind::Permission,
                 format!("{message}\nOpen {url} to continue. Done?"),
                 Value::Null,
                 true,
             ),
             _ => (
-                PromptKind::Input,
+                QuestionKind::Input,
                 "(an input request of an unknown kind)".to_owned(),
                 Value::Null,
                 false,
             ),
         };
-        let question = Question::new(kind, &message, &schema);
+        let question = Query::new(kind, &message, &schema);
         let answer = {
             let view = self.view();
             prompt::answer(self.answering, question, &view)
         };
         let permission =
-            kind == PromptKind::Permission || prompt::permission_form(&schema).is_some();
+            kind == QuestionKind::Permission || prompt::permission_form(&schema).is_some();
         Ok(match answer {
-            PromptAnswer::Accept(content) => {
+            Answer::Accept(content) => {
                 let result = ElicitResult::new(ElicitationAction::Accept);
                 if url {
                     result
@@ -225,7 +225,7 @@ impl ClientHandler for Client {
                     result.with_content(Value::Object(content))
                 }
             }
-            PromptAnswer::Decline => {
+            Answer::Decline => {
                 if permission {
                     *lock(&self.declined) = true;
                 }

@@ -29,7 +29,7 @@ use tokio::io::AsyncBufReadExt;
 use super::{HttpSpec, StdioSpec};
 use crate::{
     call::CallScope,
-    event::{EventKind, Prompt, PromptAnswer},
+    event::{Answer, EventKind, Question},
     local::{NodeNotices, sample},
     upstream::elicit_from_answer,
 };
@@ -319,9 +319,9 @@ impl ClientHandler for LinkClient {
                     data: serde_json::Value::String(message),
                 },
             );
-            return Ok(elicit_from_answer(PromptAnswer::Cancel));
+            return Ok(elicit_from_answer(Answer::Cancel));
         };
-        let (prompt, answer) = Prompt::from_elicitation(scope.next_prompt_id(), request);
+        let (prompt, answer) = Question::from_elicitation(scope.next_prompt_id(), request);
         Ok(elicit_from_answer(
             scope.ask(&self.state.path, prompt, answer).await,
         ))

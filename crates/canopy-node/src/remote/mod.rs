@@ -41,7 +41,7 @@ use crate::{
     backend::Backend,
     call::CallMsg,
     call::CallScope,
-    event::Prompt,
+    event::Question,
     local::{NodeNotices, sample_keyed},
     upstream::elicit_from_answer,
 };
@@ -694,7 +694,7 @@ impl RemoteBackend {
             let response = match request {
                 InputRequest::Elicitation(request) => {
                     let (mut prompt, answer) =
-                        Prompt::from_elicitation(scope.next_prompt_id(), request.params);
+                        Question::from_elicitation(scope.next_prompt_id(), request.params);
                     prompt.input_key = Some(key.clone());
                     let answer = scope.ask(&self.path, prompt, answer).await;
                     serde_json::to_value(elicit_from_answer(answer))

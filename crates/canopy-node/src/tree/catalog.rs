@@ -7,7 +7,7 @@ use canopy_topology::{
     CapabilityCounts, CapabilityEntry, CapabilityKind, LinkKind, NodeId, NodePath, Route,
     RoutePlan, UnmatchedRule, plan_routes,
 };
-use rmcp::model::{Prompt as McpPrompt, Resource, ResourceTemplate, Tool};
+use rmcp::model::{Prompt, Resource, ResourceTemplate, Tool};
 
 use super::{ListenNotice, NodeRt, RouteState, Tree, TreeInner, is_denied};
 use crate::{
@@ -302,7 +302,7 @@ impl Listed for Tool {
     }
 }
 
-impl Listed for McpPrompt {
+impl Listed for Prompt {
     fn key(&self) -> &str {
         &self.name
     }

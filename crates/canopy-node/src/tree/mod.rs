@@ -22,7 +22,7 @@ use canopy_topology::{
 use rmcp::{
     ErrorData as McpError, Peer, RoleServer,
     model::{
-        CallToolRequestParams, CallToolResponse, CallToolResult, Prompt as McpPrompt, Resource,
+        CallToolRequestParams, CallToolResponse, CallToolResult, Prompt, Resource,
         ResourceTemplate, Tool,
     },
 };
@@ -90,7 +90,7 @@ pub(crate) struct RouteState {
     /// calls pass it on without allocating.
     pub(crate) tool_names: Vec<std::borrow::Cow<'static, str>>,
     pub(crate) tools: Vec<Tool>,
-    pub(crate) prompts: Vec<McpPrompt>,
+    pub(crate) prompts: Vec<Prompt>,
     pub(crate) resources: Vec<Resource>,
     pub(crate) templates: Vec<ResourceTemplate>,
 }
@@ -337,7 +337,7 @@ impl Tree {
     }
 
     /// Every prompt the tree exposes.
-    pub fn prompts(&self) -> Vec<McpPrompt> {
+    pub fn prompts(&self) -> Vec<Prompt> {
         self.inner.routes.load().prompts.clone()
     }
 

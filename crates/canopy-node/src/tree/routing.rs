@@ -16,7 +16,7 @@ use rmcp::{
 use super::{RouteState, TreeInner, is_denied};
 use crate::{
     call::{CallScope, status, status_with_usage},
-    event::{NodeState, Prompt, PromptAnswer, PromptKind, empty_object_schema},
+    event::{Answer, NodeState, Question, QuestionKind, empty_object_schema},
 };
 
 /// How a routed `tools/call` names its tool.
@@ -87,9 +87,9 @@ impl TreeInner {
             })
             .collect();
         let message = format!("Allow the call to '{id}'? ({})", rules.join("; "));
-        let (prompt, answer) = Prompt::new(
+        let (prompt, answer) = Question::new(
             scope.next_prompt_id(),
-            PromptKind::Permission,
+            QuestionKind::Permission,
             message,
             empty_object_schema(),
         );
@@ -97,8 +97,8 @@ impl TreeInner {
             arguments.cloned().unwrap_or_default(),
         )));
         match scope.ask(&asker, prompt, answer).await {
-            PromptAnswer::Accept(_) => Ok(None),
-            PromptAnswer::Decline | PromptAnswer::Cancel => {
+            Answer::Accept(_) => Ok(None),
+            Answer::Decline | Answer::Cancel => {
                 Ok(Some(CallToolResult::error(vec![ContentBlock::text(
                     format!("The user did not allow the call to '{id}'."),
                 )])))
