@@ -1,21 +1,40 @@
 //! The link from a node to whatever serves its own capabilities: an rmcp handler in the same
 //! process today, a launched process or a remote server through the same trait later.
 
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
+use canopy_topology::{CanonicalId, MountPath, NodePath};
 use futures::future::BoxFuture;
 use rmcp::{
-    ErrorData as McpError,
+    ErrorData as McpError, Peer, RoleServer,
     model::{
         CallToolRequest, CallToolRequestParams, CallToolResponse, ClientRequest,
+        CreateMessageRequestParams, CreateMessageResult, ElicitResult, ElicitationAction,
         ListPromptsRequest, ListResourceTemplatesRequest, ListResourcesRequest, ListToolsRequest,
         PaginatedRequestParams, Prompt, RequestOptionalParam, Resource, ResourceTemplate,
-        ServerResult, SubscribeRequest, SubscribeRequestParams, Tool, UnsubscribeRequest,
-        UnsubscribeRequestParams,
+        ServerNotification, ServerResult, SubscribeRequest, SubscribeRequestParams, Tool,
+        UnsubscribeRequest, UnsubscribeRequestParams,
     },
 };
 
-use crate::call::CallScope;
+use serde_json::Value;
+use tokio::sync::oneshot;
+
+use crate::{
+    call::{CallMsg, CallScope},
+    event::{Answer, EventKind},
+};
+
+/// When a launched child starts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StartMode {
+    /// When the tree is built (the default): its capabilities are known from the start.
+    #[default]
+    Eager,
+    /// On the first call that needs it. The tree lists nothing for it until then.
+    Lazy,
+}
 
 /// What serves a node's own capabilities. Object-safe, so a tree can hold any mix.
 pub(crate) trait Backend: Send + Sync + 'static {
@@ -82,8 +101,8 @@ pub(crate) trait Backend: Send + Sync + 'static {
 
     /// When the node should start (eager nodes are started and listed when the tree is
     /// built; lazy ones in the background).
-    fn start_mode(&self) -> crate::remote::StartMode {
-        crate::remote::StartMode::Eager
+    fn start_mode(&self) -> StartMode {
+        StartMode::Eager
     }
 
     /// Closes the link cleanly (child processes are asked to exit).
@@ -210,4 +229,147 @@ pub(crate) async fn fetch_catalog(
         resources,
         templates,
     })
+}
+
+/// Notices a node sends that concern the tree rather than one call.
+pub(crate) trait NodeNotices: Send + Sync + 'static {
+    /// The node's tools, prompts or resources changed.
+    fn list_changed(&self, path: &NodePath);
+    /// A resource the node owns changed (`uri` as the node knows it).
+    fn resource_updated(&self, path: &NodePath, uri: &str);
+    /// An event that belongs to no call (a log line between calls).
+    fn tree_event(&self, path: &NodePath, kind: EventKind);
+    /// Runs a sampling request that belongs to no listening call through the tree's own
+    /// sampling handler.
+    fn sample(
+        &self,
+        path: &NodePath,
+        params: CreateMessageRequestParams,
+    ) -> BoxFuture<'static, Result<CreateMessageResult, McpError>>;
+    /// A peer shared by the tree's in-process nodes while they list what they offer, so
+    /// discovery needs no session per node.
+    fn discovery_peer(&self) -> Option<Peer<RoleServer>>;
+}
+
+/// Runs a node's sampling request: through the caller of the call it belongs to, or, for a
+/// quiet call or none, through the tree's own sampling handler.
+pub(crate) async fn sample(
+    scope: Option<&CallScope>,
+    path: &NodePath,
+    params: CreateMessageRequestParams,
+    notices: &Weak<dyn NodeNotices>,
+) -> Result<CreateMessageResult, McpError> {
+    sample_keyed(scope, path, params, notices, None).await
+}
+
+/// [`sample`], for a request a child made under `key` in its own `input_required`.
+pub(crate) async fn sample_keyed(
+    scope: Option<&CallScope>,
+    path: &NodePath,
+    params: CreateMessageRequestParams,
+    notices: &Weak<dyn NodeNotices>,
+    key: Option<String>,
+) -> Result<CreateMessageResult, McpError> {
+    if let Some(queue) = scope.and_then(|scope| scope.queue.as_ref()) {
+        let (reply, result) = oneshot::channel();
+        queue.send(CallMsg::Sample {
+            path: path.clone(),
+            params: Box::new(params),
+            key,
+            reply,
+        });
+        return result.await.unwrap_or_else(|_| {
+            Err(McpError::internal_error(
+                "the call ended before sampling finished",
+                None,
+            ))
+        });
+    }
+    match notices.upgrade() {
+        Some(notices) => notices.sample(path, params).await,
+        None => Err(McpError::internal_error("the tree is gone", None)),
+    }
+}
+
+/// Converts a prompt answer into an MCP elicitation result.
+pub(crate) fn elicit_from_answer(answer: Answer) -> ElicitResult {
+    match answer {
+        Answer::Accept(content) => {
+            ElicitResult::new(ElicitationAction::Accept).with_content(Value::Object(content))
+        }
+        Answer::Decline => ElicitResult::new(ElicitationAction::Decline),
+        Answer::Cancel => ElicitResult::new(ElicitationAction::Cancel),
+    }
+}
+
+/// Makes a node's backend once the tree (and so the node's path and notice sink) exists.
+pub(crate) type BackendFactory = Box<dyn FnOnce(BackendContext) -> Arc<dyn Backend> + Send>;
+
+/// What a node's backend is given when the tree it belongs to is made: where the node is,
+/// where its notices go, and (for a node that works with its subtree) the running tree.
+pub(crate) struct BackendContext {
+    /// The node's canonical path.
+    pub(crate) path: NodePath,
+    /// Where the node's tree-level notices go.
+    pub(crate) notices: Weak<dyn NodeNotices>,
+    /// The running tree, as a service node sees it.
+    pub(crate) subtree: Weak<dyn Subtree>,
+}
+
+/// The running tree, as a node that works with its own subtree (a service node) sees it.
+/// The tree implements it; the builder hands it to the service backends it makes.
+pub(crate) trait Subtree: Send + Sync + 'static {
+    /// The mount of the node at `path`.
+    fn mount_of_path(&self, path: &NodePath) -> Option<MountPath>;
+
+    /// The tools below the node at `path` (mounted at `mount`) that policies do not deny, in
+    /// tree order, named relative to the node.
+    fn tools_below(&self, path: &NodePath, mount: &MountPath) -> Vec<SubtreeTool>;
+
+    /// Calls the tool `id` as part of the call `scope` (the policies on its path apply).
+    fn call_tool_by_id<'a>(
+        &'a self,
+        id: &'a CanonicalId,
+        params: CallToolRequestParams,
+        scope: &'a CallScope,
+    ) -> BoxFuture<'a, Result<CallToolResponse, McpError>>;
+}
+
+/// A tool below a service node, as the node sees it.
+#[derive(Clone, Debug)]
+pub struct SubtreeTool {
+    /// The tool with its name relative to the node (codec-encoded, LLM-safe by default),
+    /// description and schema.
+    pub tool: Tool,
+    /// Its canonical id (what [`NodeContext::call_tool`] takes).
+    pub id: CanonicalId,
+    /// Whether a policy asks the user before each call.
+    pub asks: bool,
+}
+
+/// The event a child's progress or log notification stands for, whatever the link it came
+/// over; the other notifications (list changes, resource updates, …) concern the tree, not
+/// a call, and come back as they are.
+// The `Err` is the notification itself, moved back to the caller once (never stored): boxing
+// it would allocate for every list change an in-process child sends.
+#[allow(clippy::result_large_err)]
+pub(crate) fn notification_event(
+    notification: ServerNotification,
+) -> Result<EventKind, ServerNotification> {
+    match notification {
+        ServerNotification::ProgressNotification(n) => Ok(EventKind::Progress {
+            progress: n.params.progress,
+            total: n.params.total,
+            message: n.params.message,
+        }),
+        ServerNotification::LoggingMessageNotification(n) => Ok(EventKind::Log {
+            level: serde_json::to_value(n.params.level)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_else(|| "info".to_owned()),
+            logger: n.params.logger,
+            data: n.params.data,
+        }),
+        other => Err(other),
+    }
 }

@@ -1,26 +1,21 @@
 //! Composing trees in Rust code: [`Node`] describes one node and its children,
 //! [`TreeBuilder`] turns the root node into a running [`Tree`].
 
-use std::{
-    fmt,
-    sync::{Arc, Weak},
-};
+use std::{fmt, sync::Arc};
 
-use canopy_topology::{CodecOptions, NodePath, Policy};
+use canopy_topology::{
+    CodecOptions, LinkKind, MountPath, NodeId, NodeInfo, NodeName, NodePath, Policy, Topology,
+};
 use rmcp::ServerHandler;
 
 use crate::{
-    backend::Backend,
+    backend::{BackendContext, BackendFactory},
     error::BuildError,
-    local::{LocalBackend, NodeNotices},
+    local::LocalBackend,
     remote::{HttpSpec, Remote, RemoteBackend, StdioSpec},
-    tree::Tree,
-    upstream::SamplingHandler,
+    sampling::SamplingHandler,
+    tree::{NodeSeed, Tree, TreeSeed},
 };
-
-/// Makes a node's backend once the tree (and so the node's path and notice sink) exists.
-pub(crate) type BackendFactory =
-    Box<dyn FnOnce(NodePath, Weak<dyn NodeNotices>) -> Arc<dyn Backend> + Send>;
 
 /// One node of a tree: a name, optionally a server for its own capabilities, a policy, and
 /// children.
@@ -81,8 +76,8 @@ impl Node {
     /// Gives the node its own capabilities, served by `handler` in-process.
     pub fn with_server(mut self, handler: impl ServerHandler) -> Self {
         self.kind = "server";
-        self.backend = Some(Box::new(move |path, notices| {
-            let backend = LocalBackend::new(handler, path, notices);
+        self.backend = Some(Box::new(move |cx: BackendContext| {
+            let backend = LocalBackend::new(handler, cx.path, cx.notices);
             backend.start();
             Arc::new(backend)
         }));
@@ -99,8 +94,8 @@ impl Node {
     pub fn with_service(mut self, service: impl crate::service::NodeService) -> Self {
         self.kind = service.kind();
         let service: Arc<dyn crate::service::NodeService> = Arc::new(service);
-        self.backend = Some(Box::new(move |path, notices| {
-            Arc::new(crate::service::ServiceBackend::new(service, path, notices))
+        self.backend = Some(Box::new(move |cx| {
+            Arc::new(crate::service::ServiceBackend::new(service, cx))
         }));
         self
     }
@@ -117,8 +112,8 @@ impl Node {
     pub fn stdio(name: impl Into<String>, spec: StdioSpec) -> Self {
         let mut node = Self::new(name);
         node.kind = "stdio";
-        node.backend = Some(Box::new(move |path, notices| {
-            Arc::new(RemoteBackend::new(Remote::Stdio(spec), path, notices))
+        node.backend = Some(Box::new(move |cx: BackendContext| {
+            Arc::new(RemoteBackend::new(Remote::Stdio(spec), cx.path, cx.notices))
         }));
         node
     }
@@ -127,8 +122,8 @@ impl Node {
     pub fn http(name: impl Into<String>, spec: HttpSpec) -> Self {
         let mut node = Self::new(name);
         node.kind = "http";
-        node.backend = Some(Box::new(move |path, notices| {
-            Arc::new(RemoteBackend::new(Remote::Http(spec), path, notices))
+        node.backend = Some(Box::new(move |cx: BackendContext| {
+            Arc::new(RemoteBackend::new(Remote::Http(spec), cx.path, cx.notices))
         }));
         node
     }
@@ -294,6 +289,158 @@ impl TreeBuilder {
     /// Starts every node (but lazy ones), asks each what it offers, and compiles the
     /// routes. See [`TreeBuilder::strict`] for a node that fails to start.
     pub async fn build(self) -> Result<Tree, BuildError> {
-        Tree::build(self).await
+        let Self {
+            root,
+            codec,
+            sampling,
+            page_size,
+            agents,
+            strict,
+        } = self;
+        let name = NodeName::new(&root.name).map_err(|source| BuildError::InvalidName {
+            parent: String::new(),
+            source,
+        })?;
+        let description = root.description.clone();
+        let (topology, pending) = flatten(root, agents.as_deref())?;
+        let nodes = pending
+            .into_iter()
+            .map(|(id, pending)| NodeSeed {
+                id,
+                path: pending.info.path,
+                mount: pending.info.mount,
+                backend: pending.backend,
+            })
+            .collect();
+        Tree::start(TreeSeed {
+            name,
+            description,
+            topology,
+            nodes,
+            codec,
+            sampling,
+            page_size,
+            strict,
+        })
+        .await
     }
+}
+
+impl Tree {
+    /// Starts describing a tree whose root is `root`.
+    pub fn builder(root: Node) -> TreeBuilder {
+        TreeBuilder::new(root)
+    }
+}
+
+/// A node flattened out of the builder, before the tree exists.
+struct Pending {
+    info: NodeInfo,
+    backend: Option<BackendFactory>,
+}
+
+/// Flattens the builder's nodes into a topology, validating names and policies.
+fn flatten(
+    root: Node,
+    agents: Option<&AgentFactory>,
+) -> Result<(Topology, Vec<(NodeId, Pending)>), BuildError> {
+    root.policy
+        .validate()
+        .map_err(|source| BuildError::Policy {
+            node: String::new(),
+            source,
+        })?;
+    let mut info = NodeInfo::new(
+        NodePath::root(),
+        MountPath::root(),
+        root.kind,
+        LinkKind::Root,
+    );
+    info.description = root.description;
+    info.policy = root.policy;
+    let mut topology = Topology::new(info.clone());
+    let root_id = topology.root();
+    let root_backend = agent_backend(&NodePath::root(), root.agent.as_deref(), agents)?;
+    let mut pending = vec![(
+        root_id,
+        Pending {
+            info,
+            backend: root_backend.or(root.backend),
+        },
+    )];
+    let mut stack: Vec<(NodeId, Node)> = root
+        .children
+        .into_iter()
+        .rev()
+        .map(|child| (root_id, child))
+        .collect();
+    while let Some((parent, node)) = stack.pop() {
+        let (parent_path, parent_mount) = {
+            let parent_info = topology.node(parent);
+            (parent_info.path.clone(), parent_info.mount.clone())
+        };
+        let name = NodeName::new(&node.name).map_err(|source| BuildError::InvalidName {
+            parent: parent_path.to_string(),
+            source,
+        })?;
+        let path = parent_path.child(name.clone());
+        node.policy
+            .validate()
+            .map_err(|source| BuildError::Policy {
+                node: path.to_string(),
+                source,
+            })?;
+        let mut info = NodeInfo::new(
+            path,
+            parent_mount.child(name, node.inline),
+            node.kind,
+            LinkKind::InProcess,
+        );
+        info.inline = node.inline;
+        info.description = node.description;
+        info.policy = node.policy;
+        let id = topology.add_child(parent, info.clone())?;
+        // The topology made the mount again from the parent's: keep one copy.
+        info.mount = topology.node(id).mount.clone();
+        for child in node.children.into_iter().rev() {
+            stack.push((id, child));
+        }
+        let backend = agent_backend(&info.path, node.agent.as_deref(), agents)?;
+        pending.push((
+            id,
+            Pending {
+                info,
+                backend: backend.or(node.backend),
+            },
+        ));
+    }
+    topology.shrink_to_fit();
+    Ok((topology, pending))
+}
+
+/// The backend of a node a tree file declared as an agent, made by the program's agent
+/// factory; `None` for other nodes.
+fn agent_backend(
+    path: &NodePath,
+    decl: Option<&crate::treefile::AgentDecl>,
+    agents: Option<&AgentFactory>,
+) -> Result<Option<BackendFactory>, BuildError> {
+    let Some(decl) = decl else {
+        return Ok(None);
+    };
+    let error = |message: String| BuildError::Agent {
+        node: path.to_string(),
+        message,
+    };
+    let Some(factory) = agents else {
+        return Err(error(
+            "this program cannot run agents (build the tree with TreeBuilder::agents, e.g. \
+             canopy_agent::factory())"
+                .to_owned(),
+        ));
+    };
+    let service = factory(path, decl).map_err(error)?;
+    Ok(Some(Box::new(move |cx| {
+        Arc::new(crate::service::ServiceBackend::new(service, cx))
+    })))
 }

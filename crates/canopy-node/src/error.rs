@@ -38,12 +38,14 @@ pub enum BuildError {
         message: String,
     },
     /// A node could not tell what it offers.
-    #[error("node '{node}' failed to list its capabilities: {message}")]
+    #[error("node '{node}' failed to list its capabilities: {}", .source.message)]
     Catalog {
         /// The node's path.
         node: String,
-        /// The error it gave.
-        message: String,
+        /// The error it gave (for a link that could not start, its message says why, with
+        /// the tail of a launched child's stderr).
+        #[source]
+        source: McpError,
     },
 }
 

@@ -34,6 +34,7 @@ mod error;
 mod event;
 mod local;
 mod remote;
+mod sampling;
 mod serve;
 mod server;
 mod service;
@@ -42,6 +43,7 @@ pub mod treefile;
 mod upstream;
 
 pub use self::arguments::{Arguments, ArgumentsError};
+pub use self::backend::{StartMode, SubtreeTool};
 pub use self::budget::{Budget, BudgetExceeded, Limits};
 pub use self::builder::{AgentFactory, DEFAULT_PAGE_SIZE, Node, TreeBuilder};
 pub use self::error::{BuildError, CallError};
@@ -51,9 +53,9 @@ pub use self::event::{
 };
 #[allow(deprecated)]
 pub use self::event::{Prompt, PromptAnswer, PromptKind};
-pub use self::remote::{DEFAULT_TIMEOUT, HttpSpec, StartMode, StdioSpec};
+pub use self::remote::{DEFAULT_TIMEOUT, HttpSpec, StdioSpec};
+pub use self::sampling::SamplingHandler;
 pub use self::serve::{HttpOptions, HttpServer};
 pub use self::server::{CanopyServer, DEFAULT_PARK_TIMEOUT};
-pub use self::service::{NodeContext, NodeService, SubtreeTool};
+pub use self::service::{NodeContext, NodeService};
 pub use self::tree::{CallHandle, ToolRoute, Tree};
-pub use self::upstream::SamplingHandler;

@@ -22,10 +22,9 @@ use rmcp::{
     ErrorData as McpError, Peer, RoleServer, ServerHandler,
     model::{
         CallToolRequestParams, CallToolResponse, ClientCapabilities, ClientNotification,
-        ClientRequest, ClientResult, CreateMessageRequestParams, CreateMessageResult,
-        Implementation, InitializeRequestParams, InitializedNotification, JsonRpcMessage,
-        NumberOrString, ProgressToken, ProtocolVersion, ServerJsonRpcMessage, ServerNotification,
-        ServerRequest, ServerResult,
+        ClientRequest, ClientResult, Implementation, InitializeRequestParams,
+        InitializedNotification, JsonRpcMessage, NumberOrString, ProgressToken, ProtocolVersion,
+        ServerJsonRpcMessage, ServerNotification, ServerRequest, ServerResult,
     },
     service::{
         NotificationContext, RequestContext, RunningService, RxJsonRpcMessage, Service,
@@ -33,36 +32,13 @@ use rmcp::{
     },
     transport::Transport,
 };
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
 use crate::{
-    backend::Backend,
-    call::{CallMsg, CallScope},
+    backend::{Backend, NodeNotices, elicit_from_answer, notification_event, sample},
+    call::CallScope,
     event::{Answer, EventKind, Question},
-    upstream::elicit_from_answer,
 };
-
-/// Notices a node sends that concern the tree rather than one call.
-pub(crate) trait NodeNotices: Send + Sync + 'static {
-    /// The node's tools, prompts or resources changed.
-    fn list_changed(&self, path: &NodePath);
-    /// A resource the node owns changed (`uri` as the node knows it).
-    fn resource_updated(&self, path: &NodePath, uri: &str);
-    /// An event that belongs to no call (a log line between calls).
-    fn tree_event(&self, path: &NodePath, kind: EventKind);
-    /// Runs a sampling request that belongs to no listening call through the tree's own
-    /// sampling handler.
-    fn sample(
-        &self,
-        path: &NodePath,
-        params: CreateMessageRequestParams,
-    ) -> BoxFuture<'static, Result<CreateMessageResult, McpError>>;
-    /// The tree itself, for nodes that call into their subtree (service nodes).
-    fn tree(&self) -> Option<Arc<crate::tree::TreeInner>>;
-    /// A peer shared by the tree's in-process nodes while they list what they offer, so
-    /// discovery needs no session per node.
-    fn discovery_peer(&self) -> Option<Peer<RoleServer>>;
-}
 
 /// The handler behind the discovery peer: it serves nothing; its peer only stands in the
 /// request context of list requests.
@@ -161,39 +137,26 @@ impl SlotState {
     }
 
     fn on_notification(self: &Arc<Self>, notification: ServerNotification) {
-        let event = match notification {
-            ServerNotification::ProgressNotification(n) => EventKind::Progress {
-                progress: n.params.progress,
-                total: n.params.total,
-                message: n.params.message,
+        match notification_event(notification) {
+            Ok(event) => match self.attached() {
+                Some(attached) => attached.scope.emit(&self.path, event),
+                None => self.tree_event(event),
             },
-            ServerNotification::LoggingMessageNotification(n) => EventKind::Log {
-                level: serde_json::to_value(n.params.level)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_owned))
-                    .unwrap_or_else(|| "info".to_owned()),
-                logger: n.params.logger,
-                data: n.params.data,
-            },
-            ServerNotification::ToolListChangedNotification(_)
-            | ServerNotification::PromptListChangedNotification(_)
-            | ServerNotification::ResourceListChangedNotification(_) => {
+            Err(
+                ServerNotification::ToolListChangedNotification(_)
+                | ServerNotification::PromptListChangedNotification(_)
+                | ServerNotification::ResourceListChangedNotification(_),
+            ) => {
                 if let Some(notices) = self.notices.upgrade() {
                     notices.list_changed(&self.path);
                 }
-                return;
             }
-            ServerNotification::ResourceUpdatedNotification(n) => {
+            Err(ServerNotification::ResourceUpdatedNotification(n)) => {
                 if let Some(notices) = self.notices.upgrade() {
                     notices.resource_updated(&self.path, &n.params.uri);
                 }
-                return;
             }
-            _ => return,
-        };
-        match self.attached() {
-            Some(attached) => attached.scope.emit(&self.path, event),
-            None => self.tree_event(event),
+            Err(_) => {}
         }
     }
 
@@ -257,46 +220,6 @@ impl SlotState {
                 )),
             ),
         }
-    }
-}
-
-/// Runs a node's sampling request: through the caller of the call it belongs to, or, for a
-/// quiet call or none, through the tree's own sampling handler.
-pub(crate) async fn sample(
-    scope: Option<&CallScope>,
-    path: &NodePath,
-    params: CreateMessageRequestParams,
-    notices: &Weak<dyn NodeNotices>,
-) -> Result<CreateMessageResult, McpError> {
-    sample_keyed(scope, path, params, notices, None).await
-}
-
-/// [`sample`], for a request a child made under `key` in its own `input_required`.
-pub(crate) async fn sample_keyed(
-    scope: Option<&CallScope>,
-    path: &NodePath,
-    params: CreateMessageRequestParams,
-    notices: &Weak<dyn NodeNotices>,
-    key: Option<String>,
-) -> Result<CreateMessageResult, McpError> {
-    if let Some(queue) = scope.and_then(|scope| scope.queue.as_ref()) {
-        let (reply, result) = oneshot::channel();
-        queue.send(CallMsg::Sample {
-            path: path.clone(),
-            params: Box::new(params),
-            key,
-            reply,
-        });
-        return result.await.unwrap_or_else(|_| {
-            Err(McpError::internal_error(
-                "the call ended before sampling finished",
-                None,
-            ))
-        });
-    }
-    match notices.upgrade() {
-        Some(notices) => notices.sample(path, params).await,
-        None => Err(McpError::internal_error("the tree is gone", None)),
     }
 }
 

@@ -1,4 +1,6 @@
-//! Serving a tree over Streamable HTTP: rmcp's `StreamableHttpService` under axum at `/mcp`.
+//! Serving a tree's [server face](crate::CanopyServer) on a transport: over stdin/stdout
+//! ([`Tree::serve_stdio`], what MCP clients launch) or Streamable HTTP ([`Tree::serve_http`]:
+//! rmcp's `StreamableHttpService` under axum at `/mcp`).
 //!
 //! [`Tree::serve_http`] binds the address, starts serving in the background and returns an
 //! [`HttpServer`]: the bound address (useful with port 0), and a graceful shutdown that
@@ -106,6 +108,20 @@ impl HttpServer {
 }
 
 impl Tree {
+    /// Serves the tree over stdin/stdout until the client disconnects.
+    pub async fn serve_stdio(&self) -> Result<(), std::io::Error> {
+        use rmcp::ServiceExt;
+        let running = self
+            .server()
+            .serve(rmcp::transport::stdio())
+            .await
+            .map_err(|error| {
+                std::io::Error::other(format!("MCP session failed to start: {error}"))
+            })?;
+        running.waiting().await.map_err(std::io::Error::other)?;
+        Ok(())
+    }
+
     /// Serves the tree over Streamable HTTP at `http://ADDR/mcp`, in the background, with
     /// the default [`HttpOptions`]. Pass port 0 to get a free port
     /// ([`HttpServer::local_addr`] tells which).

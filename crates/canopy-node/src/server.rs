@@ -73,20 +73,6 @@ impl Tree {
             park_timeout: DEFAULT_PARK_TIMEOUT,
         }
     }
-
-    /// Serves the tree over stdin/stdout until the client disconnects.
-    pub async fn serve_stdio(&self) -> Result<(), std::io::Error> {
-        use rmcp::ServiceExt;
-        let running = self
-            .server()
-            .serve(rmcp::transport::stdio())
-            .await
-            .map_err(|error| {
-                std::io::Error::other(format!("MCP session failed to start: {error}"))
-            })?;
-        running.waiting().await.map_err(std::io::Error::other)?;
-        Ok(())
-    }
 }
 
 impl CanopyServer {

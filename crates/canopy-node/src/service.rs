@@ -24,12 +24,10 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    backend::Backend,
+    backend::{Backend, BackendContext, NodeNotices, Subtree, SubtreeTool},
     budget::{Budget, Limits},
     call::CallScope,
     event::{Answer, CallId, EventKind, Question, QuestionKind},
-    local::NodeNotices,
-    tree::TreeInner,
 };
 
 /// Rust code serving a node's own tools, with access to the node's subtree.
@@ -77,22 +75,10 @@ pub trait NodeService: Send + Sync + 'static {
     }
 }
 
-/// A tool below a service node, as the node sees it.
-#[derive(Clone, Debug)]
-pub struct SubtreeTool {
-    /// The tool with its name relative to the node (codec-encoded, LLM-safe by default),
-    /// description and schema.
-    pub tool: Tool,
-    /// Its canonical id (what [`NodeContext::call_tool`] takes).
-    pub id: CanonicalId,
-    /// Whether a policy asks the user before each call.
-    pub asks: bool,
-}
-
 /// What a [`NodeService`] may do for the call it serves. Cheap to clone.
 #[derive(Clone)]
 pub struct NodeContext {
-    tree: Arc<TreeInner>,
+    tree: Arc<dyn Subtree>,
     path: NodePath,
     mount: MountPath,
     scope: CallScope,
@@ -122,37 +108,7 @@ impl NodeContext {
     /// The tools of the node's descendants that policies do not deny, in tree order, named
     /// relative to the node.
     pub fn tools(&self) -> Vec<SubtreeTool> {
-        let routes = self.tree.routes.load();
-        let mut seen = std::collections::HashSet::new();
-        let mut out = Vec::new();
-        for tool in &routes.tools {
-            let Some(route) = routes.plan.lookup(CapabilityKind::Tool, &tool.name) else {
-                continue;
-            };
-            if route.id.node == self.path || !route.id.node.starts_with(&self.path) {
-                continue;
-            }
-            let Some(mount) = self.tree.mount_of(route.node) else {
-                continue;
-            };
-            let relative = relative_mount(&self.mount, mount);
-            let mut name = self.tree.codec().encode_name(&relative, &route.id.name);
-            if !seen.insert(name.clone()) {
-                name = self
-                    .tree
-                    .codec()
-                    .encode_name_disambiguated(&relative, &route.id.name);
-                seen.insert(name.clone());
-            }
-            let mut tool = tool.clone();
-            tool.name = name.into();
-            out.push(SubtreeTool {
-                tool,
-                id: route.id.clone(),
-                asks: matches!(route.decision, canopy_topology::Decision::Ask { .. }),
-            });
-        }
-        out
+        self.tree.tools_below(&self.path, &self.mount)
     }
 
     /// Calls a tool of the node's subtree as part of this call: the callee's events carry
@@ -177,7 +133,7 @@ impl NodeContext {
         }
         let mut params = CallToolRequestParams::new(id.name.to_string());
         params.arguments = arguments;
-        match Box::pin(self.tree.call_tool_by_id(id, params, &self.scope)).await? {
+        match self.tree.call_tool_by_id(id, params, &self.scope).await? {
             CallToolResponse::Complete(result) => Ok(result),
             CallToolResponse::InputRequired(_) => Err(McpError::internal_error(
                 format!("'{id}' asked for input in a form a nested call cannot answer"),
@@ -235,7 +191,7 @@ impl NodeContext {
         &self,
         params: CreateMessageRequestParams,
     ) -> Result<CreateMessageResult, McpError> {
-        crate::local::sample(Some(&self.scope), &self.path, params, &self.notices).await
+        crate::backend::sample(Some(&self.scope), &self.path, params, &self.notices).await
     }
 
     /// Asks the user for information (`schema`: a JSON object schema of what to answer).
@@ -274,42 +230,28 @@ impl NodeContext {
     }
 }
 
-/// `mount` seen from `ancestor`: the prefix segments below it.
-fn relative_mount(ancestor: &MountPath, mount: &MountPath) -> MountPath {
-    let skip = ancestor.prefix_segments().count();
-    mount
-        .prefix_segments()
-        .skip(skip)
-        .fold(MountPath::root(), |relative, segment| {
-            relative.child(segment.clone(), false)
-        })
-}
-
 /// The backend of a service node.
 pub(crate) struct ServiceBackend {
     service: Arc<dyn NodeService>,
     path: NodePath,
     notices: Weak<dyn NodeNotices>,
+    subtree: Weak<dyn Subtree>,
 }
 
 impl ServiceBackend {
-    pub(crate) fn new(
-        service: Arc<dyn NodeService>,
-        path: NodePath,
-        notices: Weak<dyn NodeNotices>,
-    ) -> Self {
+    pub(crate) fn new(service: Arc<dyn NodeService>, cx: BackendContext) -> Self {
         Self {
             service,
-            path,
-            notices,
+            path: cx.path,
+            notices: cx.notices,
+            subtree: cx.subtree,
         }
     }
 
     fn context(&self, scope: &CallScope) -> Result<NodeContext, McpError> {
         let tree = self
-            .notices
+            .subtree
             .upgrade()
-            .and_then(|notices| notices.tree())
             .ok_or_else(|| McpError::internal_error("the tree is gone", None))?;
         let mount = tree
             .mount_of_path(&self.path)

@@ -16,17 +16,10 @@ use rmcp::{
 use serde_json::Value;
 use tokio::sync::mpsc;
 
-use crate::event::{Answer, Event, EventHub, EventKind, Question, QuestionKind};
-
-/// Answers sampling requests for calls made by a Rust host (an MCP client answers its own).
-pub trait SamplingHandler: Send + Sync + 'static {
-    /// Runs the model on `params` for the node at `path`.
-    fn create_message(
-        &self,
-        path: &NodePath,
-        params: CreateMessageRequestParams,
-    ) -> futures::future::BoxFuture<'static, Result<CreateMessageResult, McpError>>;
-}
+use crate::{
+    event::{Answer, Event, EventHub, EventKind, Question, QuestionKind},
+    sampling::SamplingHandler,
+};
 
 /// Where a call's events go.
 pub(crate) struct Upstream {
@@ -293,17 +286,6 @@ pub(crate) fn answer_from_elicit(result: &ElicitResult) -> Answer {
         }),
         ElicitationAction::Decline => Answer::Decline,
         _ => Answer::Cancel,
-    }
-}
-
-/// Converts a prompt answer into an MCP elicitation result.
-pub(crate) fn elicit_from_answer(answer: Answer) -> ElicitResult {
-    match answer {
-        Answer::Accept(content) => {
-            ElicitResult::new(ElicitationAction::Accept).with_content(Value::Object(content))
-        }
-        Answer::Decline => ElicitResult::new(ElicitationAction::Decline),
-        Answer::Cancel => ElicitResult::new(ElicitationAction::Cancel),
     }
 }
 

@@ -28,10 +28,9 @@ use tokio::io::AsyncBufReadExt;
 
 use super::{HttpSpec, StdioSpec};
 use crate::{
+    backend::{NodeNotices, elicit_from_answer, notification_event, sample},
     call::CallScope,
     event::{Answer, EventKind, Question},
-    local::{NodeNotices, sample},
-    upstream::elicit_from_answer,
 };
 
 /// The calls in flight on one link, for attributing what the child sends.
@@ -192,51 +191,41 @@ impl LinkState {
         let JsonRpcMessage::Notification(notification) = message else {
             return;
         };
-        match &notification.notification {
-            ServerNotification::ProgressNotification(n) => {
-                let params = &n.params;
-                let event = EventKind::Progress {
-                    progress: params.progress,
-                    total: params.total,
-                    message: params.message.clone(),
-                };
-                // Look up and keep under one lock, so a registration cannot slip in between.
-                let scope = {
-                    let mut in_flight = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
-                    let scope = in_flight
-                        .by_token
-                        .get(&params.progress_token)
-                        .and_then(|id| in_flight.by_id.get(id))
-                        .map(|(_, scope)| scope.clone());
-                    if scope.is_none() {
-                        if in_flight.early.len() == EARLY_PROGRESS_LIMIT {
-                            in_flight.early.pop_front();
-                        }
-                        in_flight
-                            .early
-                            .push_back((params.progress_token.clone(), event.clone()));
-                    }
-                    scope
-                };
-                if let Some(scope) = scope {
-                    scope.emit(&self.path, event);
+        let notification = &notification.notification;
+        if !matches!(
+            notification,
+            ServerNotification::ProgressNotification(_)
+                | ServerNotification::LoggingMessageNotification(_)
+        ) {
+            return;
+        }
+        let Ok(event) = notification_event(notification.clone()) else {
+            return;
+        };
+        let ServerNotification::ProgressNotification(n) = notification else {
+            // A log line: to the call it is attributed to (see `attribute`).
+            self.emit(self.attribute(None), event);
+            return;
+        };
+        let token = &n.params.progress_token;
+        // Look up and keep under one lock, so a registration cannot slip in between.
+        let scope = {
+            let mut in_flight = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+            let scope = in_flight
+                .by_token
+                .get(token)
+                .and_then(|id| in_flight.by_id.get(id))
+                .map(|(_, scope)| scope.clone());
+            if scope.is_none() {
+                if in_flight.early.len() == EARLY_PROGRESS_LIMIT {
+                    in_flight.early.pop_front();
                 }
+                in_flight.early.push_back((token.clone(), event.clone()));
             }
-            ServerNotification::LoggingMessageNotification(n) => {
-                let level = serde_json::to_value(n.params.level)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_owned))
-                    .unwrap_or_else(|| "info".to_owned());
-                self.emit(
-                    self.attribute(None),
-                    EventKind::Log {
-                        level,
-                        logger: n.params.logger.clone(),
-                        data: n.params.data.clone(),
-                    },
-                );
-            }
-            _ => {}
+            scope
+        };
+        if let Some(scope) = scope {
+            scope.emit(&self.path, event);
         }
     }
 

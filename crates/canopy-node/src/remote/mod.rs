@@ -36,14 +36,12 @@ use rmcp::{
 use tokio_util::sync::CancellationToken;
 
 use self::client::{LinkClient, LinkState};
-pub use self::spec::{DEFAULT_TIMEOUT, HttpSpec, StartMode, StdioSpec};
+pub use self::spec::{DEFAULT_TIMEOUT, HttpSpec, StdioSpec};
 use crate::{
-    backend::Backend,
+    backend::{Backend, NodeNotices, StartMode, elicit_from_answer, sample_keyed},
     call::CallMsg,
     call::CallScope,
     event::Question,
-    local::{NodeNotices, sample_keyed},
-    upstream::elicit_from_answer,
 };
 
 /// The tasks extension (SEP-2663): the one extension Canopy routes (`tasks/*` go back to

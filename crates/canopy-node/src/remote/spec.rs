@@ -5,16 +5,7 @@ use std::{collections::BTreeMap, path::PathBuf, time::Duration};
 
 use rmcp::model::ProtocolVersion;
 
-/// When a launched child starts.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum StartMode {
-    /// When the tree is built (the default): its capabilities are known from the start.
-    #[default]
-    Eager,
-    /// On the first call that needs it. The tree lists nothing for it until then.
-    Lazy,
-}
+use crate::backend::StartMode;
 
 /// A child server launched as a process and spoken to over its stdin/stdout.
 #[derive(Clone, Debug, PartialEq, Eq)]

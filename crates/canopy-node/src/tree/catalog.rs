@@ -30,9 +30,9 @@ impl TreeInner {
         let catalog =
             fetch_catalog(backend, &scope)
                 .await
-                .map_err(|error| BuildError::Catalog {
+                .map_err(|source| BuildError::Catalog {
                     node: node.path.to_string(),
-                    message: error.message.to_string(),
+                    source,
                 })?;
         {
             let mut topology = self.topology.write().unwrap_or_else(|p| p.into_inner());

@@ -16,8 +16,8 @@ pub use self::catalog::ToolRoute;
 
 use arc_swap::ArcSwap;
 use canopy_topology::{
-    Decision, LinkKind, MountPath, NamespaceCodec, NodeId, NodeInfo, NodeName, NodePath, RoutePlan,
-    Topology, TopologyFormat,
+    CanonicalId, CapabilityKind, CodecOptions, Decision, MountPath, NamespaceCodec, NodeId,
+    NodeName, NodePath, RoutePlan, Topology, TopologyFormat,
 };
 use rmcp::{
     ErrorData as McpError, Peer, RoleServer,
@@ -31,13 +31,14 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     arguments::Arguments,
-    backend::{Backend, Catalog},
-    builder::{BackendFactory, Node, TreeBuilder},
+    backend::{
+        Backend, BackendContext, BackendFactory, Catalog, NodeNotices, Subtree, SubtreeTool,
+    },
     call::{CallScope, CallerInfo, Driver, Step},
     error::{BuildError, CallError},
     event::{CallId, Event, EventHub, EventKind, TreeEvents},
-    local::NodeNotices,
-    upstream::{SamplingHandler, Upstream},
+    sampling::SamplingHandler,
+    upstream::Upstream,
 };
 
 /// Capacity of the tree-wide event stream; a subscriber that falls further behind loses the
@@ -176,46 +177,63 @@ impl std::fmt::Debug for TreeInner {
     }
 }
 
-/// A node flattened out of the builder, before the tree exists.
-struct Pending {
-    info: NodeInfo,
-    backend: Option<BackendFactory>,
+/// What the builder hands over to make a running tree (see [`Tree::start`]).
+pub(crate) struct TreeSeed {
+    /// The root's name.
+    pub(crate) name: NodeName,
+    /// The root's description.
+    pub(crate) description: Option<String>,
+    /// The flattened, validated topology.
+    pub(crate) topology: Topology,
+    /// Every node of the topology, in its order.
+    pub(crate) nodes: Vec<NodeSeed>,
+    pub(crate) codec: CodecOptions,
+    pub(crate) sampling: Option<Arc<dyn SamplingHandler>>,
+    pub(crate) page_size: usize,
+    /// Whether a node that fails to start fails the build (or is marked down).
+    pub(crate) strict: bool,
+}
+
+/// One node of a [`TreeSeed`]: where it is, and what makes its backend (none for a router).
+pub(crate) struct NodeSeed {
+    pub(crate) id: NodeId,
+    pub(crate) path: NodePath,
+    pub(crate) mount: MountPath,
+    pub(crate) backend: Option<BackendFactory>,
 }
 
 impl Tree {
-    /// Starts describing a tree whose root is `root`.
-    pub fn builder(root: Node) -> TreeBuilder {
-        TreeBuilder::new(root)
-    }
-
-    pub(crate) async fn build(builder: TreeBuilder) -> Result<Self, BuildError> {
-        let TreeBuilder {
-            root,
+    /// Makes the running tree the builder described: every node gets its backend, every
+    /// one but the lazy ones is started and listed, and the routes are compiled.
+    pub(crate) async fn start(seed: TreeSeed) -> Result<Self, BuildError> {
+        let TreeSeed {
+            name: root_name,
+            description,
+            topology,
+            nodes: pending,
             codec,
             sampling,
             page_size,
-            agents,
             strict,
-        } = builder;
-        let root_name = NodeName::new(&root.name).map_err(|source| BuildError::InvalidName {
-            parent: String::new(),
-            source,
-        })?;
-        let description = root.description.clone();
-        let (topology, pending) = flatten(root, agents.as_deref())?;
+        } = seed;
         let events = Arc::new(EventHub::new(TREE_EVENT_CAPACITY));
         let inner = Arc::new_cyclic(|weak: &Weak<TreeInner>| {
             let notices: Weak<dyn NodeNotices> = weak.clone();
+            let subtree: Weak<dyn Subtree> = weak.clone();
             let mut nodes = Vec::with_capacity(pending.len());
-            for (id, pending) in pending {
-                let path = pending.info.path.clone();
-                let backend = pending
-                    .backend
-                    .map(|factory| factory(path.clone(), notices.clone()));
+            for seed in pending {
+                let path = seed.path;
+                let backend = seed.backend.map(|factory| {
+                    factory(BackendContext {
+                        path: path.clone(),
+                        notices: notices.clone(),
+                        subtree: subtree.clone(),
+                    })
+                });
                 nodes.push(NodeRt {
-                    id,
+                    id: seed.id,
                     path,
-                    mount: pending.info.mount.clone(),
+                    mount: seed.mount,
                     backend,
                     catalog: Mutex::new(Catalog::default()),
                 });
@@ -567,112 +585,6 @@ impl CallHandle {
     }
 }
 
-/// Flattens the builder's nodes into a topology, validating names and policies.
-fn flatten(
-    root: Node,
-    agents: Option<&crate::builder::AgentFactory>,
-) -> Result<(Topology, Vec<(NodeId, Pending)>), BuildError> {
-    root.policy
-        .validate()
-        .map_err(|source| BuildError::Policy {
-            node: String::new(),
-            source,
-        })?;
-    let mut info = NodeInfo::new(
-        NodePath::root(),
-        MountPath::root(),
-        root.kind,
-        LinkKind::Root,
-    );
-    info.description = root.description;
-    info.policy = root.policy;
-    let mut topology = Topology::new(info.clone());
-    let root_id = topology.root();
-    let root_backend = agent_backend(&NodePath::root(), root.agent.as_deref(), agents)?;
-    let mut pending = vec![(
-        root_id,
-        Pending {
-            info,
-            backend: root_backend.or(root.backend),
-        },
-    )];
-    let mut stack: Vec<(NodeId, Node)> = root
-        .children
-        .into_iter()
-        .rev()
-        .map(|child| (root_id, child))
-        .collect();
-    while let Some((parent, node)) = stack.pop() {
-        let (parent_path, parent_mount) = {
-            let parent_info = topology.node(parent);
-            (parent_info.path.clone(), parent_info.mount.clone())
-        };
-        let name = NodeName::new(&node.name).map_err(|source| BuildError::InvalidName {
-            parent: parent_path.to_string(),
-            source,
-        })?;
-        let path = parent_path.child(name.clone());
-        node.policy
-            .validate()
-            .map_err(|source| BuildError::Policy {
-                node: path.to_string(),
-                source,
-            })?;
-        let mut info = NodeInfo::new(
-            path,
-            parent_mount.child(name, node.inline),
-            node.kind,
-            LinkKind::InProcess,
-        );
-        info.inline = node.inline;
-        info.description = node.description;
-        info.policy = node.policy;
-        let id = topology.add_child(parent, info.clone())?;
-        // The topology made the mount again from the parent's: keep one copy.
-        info.mount = topology.node(id).mount.clone();
-        for child in node.children.into_iter().rev() {
-            stack.push((id, child));
-        }
-        let backend = agent_backend(&info.path, node.agent.as_deref(), agents)?;
-        pending.push((
-            id,
-            Pending {
-                info,
-                backend: backend.or(node.backend),
-            },
-        ));
-    }
-    topology.shrink_to_fit();
-    Ok((topology, pending))
-}
-
-/// The backend of a node a tree file declared as an agent, made by the program's agent
-/// factory; `None` for other nodes.
-fn agent_backend(
-    path: &NodePath,
-    decl: Option<&crate::treefile::AgentDecl>,
-    agents: Option<&crate::builder::AgentFactory>,
-) -> Result<Option<BackendFactory>, BuildError> {
-    let Some(decl) = decl else {
-        return Ok(None);
-    };
-    let error = |message: String| BuildError::Agent {
-        node: path.to_string(),
-        message,
-    };
-    let Some(factory) = agents else {
-        return Err(error(
-            "this program cannot run agents (build the tree with TreeBuilder::agents, e.g. \
-             canopy_agent::factory())"
-                .to_owned(),
-        ));
-    };
-    let service = factory(path, decl).map_err(error)?;
-    Ok(Some(Box::new(move |path, notices| {
-        Arc::new(crate::service::ServiceBackend::new(service, path, notices))
-    })))
-}
-
 impl TreeInner {
     /// The mount of node `id`.
     pub(crate) fn mount_of(&self, id: NodeId) -> Option<&MountPath> {
@@ -692,11 +604,6 @@ impl TreeInner {
             .unwrap_or_else(|p| p.into_inner())
             .find(path)?;
         self.nodes.get(&id)
-    }
-
-    /// The namespace codec.
-    pub(crate) fn codec(&self) -> &NamespaceCodec {
-        &self.codec
     }
 
     pub(crate) fn next_call_id(&self) -> CallId {
@@ -763,10 +670,6 @@ impl NodeNotices for TreeInner {
         Box::pin(async move { upstream.sample(&path, params).await })
     }
 
-    fn tree(&self) -> Option<Arc<TreeInner>> {
-        self.this.upgrade()
-    }
-
     fn discovery_peer(&self) -> Option<Peer<RoleServer>> {
         self.discovery
             .get_or_init(|| {
@@ -783,11 +686,70 @@ impl NodeNotices for TreeInner {
     }
 }
 
+impl Subtree for TreeInner {
+    fn mount_of_path(&self, path: &NodePath) -> Option<MountPath> {
+        TreeInner::mount_of_path(self, path)
+    }
+
+    fn tools_below(&self, path: &NodePath, mount: &MountPath) -> Vec<SubtreeTool> {
+        let routes = self.routes.load();
+        let mut seen = std::collections::HashSet::new();
+        let mut out = Vec::new();
+        for tool in &routes.tools {
+            let Some(route) = routes.plan.lookup(CapabilityKind::Tool, &tool.name) else {
+                continue;
+            };
+            if route.id.node == *path || !route.id.node.starts_with(path) {
+                continue;
+            }
+            let Some(node_mount) = self.mount_of(route.node) else {
+                continue;
+            };
+            let relative = relative_mount(mount, node_mount);
+            let mut name = self.codec.encode_name(&relative, &route.id.name);
+            if !seen.insert(name.clone()) {
+                name = self
+                    .codec
+                    .encode_name_disambiguated(&relative, &route.id.name);
+                seen.insert(name.clone());
+            }
+            let mut tool = tool.clone();
+            tool.name = name.into();
+            out.push(SubtreeTool {
+                tool,
+                id: route.id.clone(),
+                asks: matches!(route.decision, canopy_topology::Decision::Ask { .. }),
+            });
+        }
+        out
+    }
+
+    fn call_tool_by_id<'a>(
+        &'a self,
+        id: &'a CanonicalId,
+        params: CallToolRequestParams,
+        scope: &'a CallScope,
+    ) -> futures::future::BoxFuture<'a, Result<CallToolResponse, McpError>> {
+        Box::pin(TreeInner::call_tool_by_id(self, id, params, scope))
+    }
+}
+
+/// `mount` seen from `ancestor`: the prefix segments below it.
+fn relative_mount(ancestor: &MountPath, mount: &MountPath) -> MountPath {
+    let skip = ancestor.prefix_segments().count();
+    mount
+        .prefix_segments()
+        .skip(skip)
+        .fold(MountPath::root(), |relative, segment| {
+            relative.child(segment.clone(), false)
+        })
+}
+
 /// Whether a node is a lazy child (started when first needed).
 fn is_lazy(node: &NodeRt) -> bool {
     node.backend
         .as_ref()
-        .is_some_and(|b| b.start_mode() == crate::remote::StartMode::Lazy)
+        .is_some_and(|b| b.start_mode() == crate::backend::StartMode::Lazy)
 }
 
 /// The first wait before retrying a node that is down; doubles up to the max. (Longer
@@ -837,7 +799,7 @@ impl TreeInner {
     /// Marks a node down with the error that keeps it from starting, and says so.
     fn mark_down(&self, node: &NodeRt, error: &BuildError) {
         let message = match error {
-            BuildError::Catalog { message, .. } => message.clone(),
+            BuildError::Catalog { source, .. } => source.message.to_string(),
             other => other.to_string(),
         };
         tracing::warn!(
@@ -883,7 +845,7 @@ impl TreeInner {
                     }
                     Err(error) => {
                         let message = match &error {
-                            BuildError::Catalog { message, .. } => message.clone(),
+                            BuildError::Catalog { source, .. } => source.message.to_string(),
                             other => other.to_string(),
                         };
                         tracing::debug!(path = %node.path, %message, "node is still down");
