@@ -1,5 +1,8 @@
-//! The link from a node to whatever serves its own capabilities: an rmcp handler in the same
-//! process today, a launched process or a remote server through the same trait later.
+//! The contract between the tree and its children: what every kind of child (in-process
+//! handler, launched process, remote server, service node) implements ([`Backend`]) and is
+//! given ([`BackendContext`]: its notice sink and, for service nodes, the [`Subtree`]), and
+//! the helpers they share (sampling, elicitation answers, notification → event). The
+//! children's rooms import this one, never the tree above them.
 
 use std::sync::{Arc, Weak};
 
@@ -341,7 +344,8 @@ pub struct SubtreeTool {
     /// The tool with its name relative to the node (codec-encoded, LLM-safe by default),
     /// description and schema.
     pub tool: Tool,
-    /// Its canonical id (what [`NodeContext::call_tool`] takes).
+    /// Its canonical id (what [`NodeContext::call_tool`](crate::NodeContext::call_tool)
+    /// takes).
     pub id: CanonicalId,
     /// Whether a policy asks the user before each call.
     pub asks: bool,

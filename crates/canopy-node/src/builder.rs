@@ -302,16 +302,7 @@ impl TreeBuilder {
             source,
         })?;
         let description = root.description.clone();
-        let (topology, pending) = flatten(root, agents.as_deref())?;
-        let nodes = pending
-            .into_iter()
-            .map(|(id, pending)| NodeSeed {
-                id,
-                path: pending.info.path,
-                mount: pending.info.mount,
-                backend: pending.backend,
-            })
-            .collect();
+        let (topology, nodes) = flatten(root, agents.as_deref())?;
         Tree::start(TreeSeed {
             name,
             description,
@@ -333,17 +324,12 @@ impl Tree {
     }
 }
 
-/// A node flattened out of the builder, before the tree exists.
-struct Pending {
-    info: NodeInfo,
-    backend: Option<BackendFactory>,
-}
-
-/// Flattens the builder's nodes into a topology, validating names and policies.
+/// Flattens the builder's nodes into a topology, validating names and policies, with a seed
+/// for each node (its backend factory, an agent's made by `agents`).
 fn flatten(
     root: Node,
     agents: Option<&AgentFactory>,
-) -> Result<(Topology, Vec<(NodeId, Pending)>), BuildError> {
+) -> Result<(Topology, Vec<NodeSeed>), BuildError> {
     root.policy
         .validate()
         .map_err(|source| BuildError::Policy {
@@ -358,16 +344,15 @@ fn flatten(
     );
     info.description = root.description;
     info.policy = root.policy;
-    let mut topology = Topology::new(info.clone());
+    let mut topology = Topology::new(info);
     let root_id = topology.root();
     let root_backend = agent_backend(&NodePath::root(), root.agent.as_deref(), agents)?;
-    let mut pending = vec![(
-        root_id,
-        Pending {
-            info,
-            backend: root_backend.or(root.backend),
-        },
-    )];
+    let mut seeds = vec![NodeSeed {
+        id: root_id,
+        path: NodePath::root(),
+        mount: MountPath::root(),
+        backend: root_backend.or(root.backend),
+    }];
     let mut stack: Vec<(NodeId, Node)> = root
         .children
         .into_iter()
@@ -399,23 +384,22 @@ fn flatten(
         info.inline = node.inline;
         info.description = node.description;
         info.policy = node.policy;
-        let id = topology.add_child(parent, info.clone())?;
-        // The topology made the mount again from the parent's: keep one copy.
-        info.mount = topology.node(id).mount.clone();
+        let id = topology.add_child(parent, info)?;
         for child in node.children.into_iter().rev() {
             stack.push((id, child));
         }
-        let backend = agent_backend(&info.path, node.agent.as_deref(), agents)?;
-        pending.push((
+        let added = topology.node(id);
+        let (path, mount) = (added.path.clone(), added.mount.clone());
+        let backend = agent_backend(&path, node.agent.as_deref(), agents)?;
+        seeds.push(NodeSeed {
             id,
-            Pending {
-                info,
-                backend: backend.or(node.backend),
-            },
-        ));
+            path,
+            mount,
+            backend: backend.or(node.backend),
+        });
     }
     topology.shrink_to_fit();
-    Ok((topology, pending))
+    Ok((topology, seeds))
 }
 
 /// The backend of a node a tree file declared as an agent, made by the program's agent

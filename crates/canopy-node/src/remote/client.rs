@@ -191,23 +191,20 @@ impl LinkState {
         let JsonRpcMessage::Notification(notification) = message else {
             return;
         };
-        let notification = &notification.notification;
-        if !matches!(
-            notification,
-            ServerNotification::ProgressNotification(_)
-                | ServerNotification::LoggingMessageNotification(_)
-        ) {
-            return;
-        }
-        let Ok(event) = notification_event(notification.clone()) else {
+        // Progress goes to the call its token names; a log line to the call it is attributed
+        // to (see `attribute`); the rest reach the tree through the client handler.
+        let token = match &notification.notification {
+            ServerNotification::ProgressNotification(n) => Some(&n.params.progress_token),
+            ServerNotification::LoggingMessageNotification(_) => None,
+            _ => return,
+        };
+        let Ok(event) = notification_event(notification.notification.clone()) else {
             return;
         };
-        let ServerNotification::ProgressNotification(n) = notification else {
-            // A log line: to the call it is attributed to (see `attribute`).
+        let Some(token) = token else {
             self.emit(self.attribute(None), event);
             return;
         };
-        let token = &n.params.progress_token;
         // Look up and keep under one lock, so a registration cannot slip in between.
         let scope = {
             let mut in_flight = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
