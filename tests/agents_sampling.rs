@@ -89,13 +89,15 @@ async fn a_served_agent_thinks_with_the_hosts_model() {
         "LEAF_SERVER" => Some(leaf.display().to_string()),
         other => std::env::var(other).ok(),
     };
-    let root = treefile::parse(
-        &source,
-        "host_model.toml",
-        path.parent().expect("a folder"),
-        &env,
-    )
-    .expect("the tree file loads");
+    let root = treefile::Loader::new()
+        .agents(canopy::agent::schema())
+        .parse(
+            &source,
+            "host_model.toml",
+            path.parent().expect("a folder"),
+            &env,
+        )
+        .expect("the tree file loads");
     let tree = Tree::builder(root)
         .agents(canopy::agent::factory())
         .build()

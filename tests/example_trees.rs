@@ -25,7 +25,8 @@ fn every_example_tree_file_loads() {
                 other => std::env::var(other).ok(),
             };
             let origin = path.file_name().and_then(|n| n.to_str()).unwrap_or("tree");
-            if let Err(error) = treefile::parse(&source, origin, &dir, &env) {
+            let loader = treefile::Loader::new().agents(canopy::agent::schema());
+            if let Err(error) = loader.parse(&source, origin, &dir, &env) {
                 panic!("{error}");
             }
             loaded += 1;
@@ -76,7 +77,10 @@ async fn the_main_example_tree_builds_and_answers() {
 #[tokio::test]
 async fn the_analyst_tree_answers_from_the_sample_database() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/trees/analyst.toml");
-    let root = treefile::load(&path).expect("analyst.toml loads");
+    let root = treefile::Loader::new()
+        .agents(canopy::agent::schema())
+        .load(&path)
+        .expect("analyst.toml loads");
     let tree = Tree::builder(root)
         .agents(canopy::agent::factory())
         .build()

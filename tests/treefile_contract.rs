@@ -53,7 +53,9 @@ fn tree_files(folder: &str) -> Vec<(String, PathBuf)> {
 fn parse_file(name: &str, path: &Path) -> Result<Node, treefile::TreeFileError> {
     let source = fs::read_to_string(path).expect("the tree file is readable");
     let dir = path.parent().expect("a folder");
-    treefile::parse(&source, name, dir, &env)
+    treefile::Loader::new()
+        .agents(canopy::agent::schema())
+        .parse(&source, name, dir, &env)
 }
 
 /// One line per node, indented by depth: `name (kind[, inline])`.

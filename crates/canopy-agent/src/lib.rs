@@ -11,7 +11,7 @@ pub mod model;
 pub mod providers;
 
 pub use self::agent::{Agent, AgentConfig, Outcome, Pricing, RunSummary, UsageReport};
-pub use self::factory::factory;
+pub use self::factory::{PROVIDERS, factory, schema};
 pub use self::model::{
     DeltaSink, Message, Model, ModelDelta, ModelError, ModelRequest, ModelResponse, Part, Role,
     StopReason, ToolCall, ToolResult, ToolSpec, Usage,

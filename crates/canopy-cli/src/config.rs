@@ -80,8 +80,7 @@ pub(crate) fn run(args: &ConfigArgs) -> Outcome {
 }
 
 fn claude(args: &ClaudeArgs) -> Outcome {
-    let root = canopy_node::treefile::load(&args.tree)
-        .map_err(|error| Failure::Usage(error.to_string()))?;
+    let root = crate::load::load_tree_file(&args.tree)?;
     let name = args.name.clone().unwrap_or_else(|| root.name().to_owned());
     let entry = entry(&args.tree)?;
     if !args.write {

@@ -25,8 +25,7 @@ pub(crate) struct BuildArgs {
 /// the tree starts without it (a warning on stderr says why), unless `--strict` makes it a
 /// failure (exit 1).
 pub(crate) async fn build_tree(path: &Path, options: BuildArgs) -> Result<Tree, Failure> {
-    let root =
-        canopy_node::treefile::load(path).map_err(|error| Failure::Usage(error.to_string()))?;
+    let root = load_tree_file(path)?;
     let tree = Tree::builder(root)
         .agents(canopy_agent::factory())
         .strict(options.strict)
@@ -35,6 +34,15 @@ pub(crate) async fn build_tree(path: &Path, options: BuildArgs) -> Result<Tree, 
         .map_err(|error| build_failure(path, &error))?;
     crate::tools::warn_policies(path, &tree);
     Ok(tree)
+}
+
+/// Reads the tree file, `[agent]` tables checked against `canopy-agent`'s schema; a file that
+/// does not load is bad usage (exit 2).
+pub(crate) fn load_tree_file(path: &Path) -> Result<canopy_node::Node, Failure> {
+    canopy_node::treefile::Loader::new()
+        .agents(canopy_agent::schema())
+        .load(path)
+        .map_err(|error| Failure::Usage(error.to_string()))
 }
 
 fn build_failure(path: &Path, error: &BuildError) -> Failure {

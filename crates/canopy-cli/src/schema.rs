@@ -56,7 +56,7 @@ pub(crate) fn tree_file() -> Result<String, String> {
         .iter()
         .map(|v| Json::String(v.as_str().to_owned()))
         .collect();
-    let providers = canopy_node::treefile::PROVIDERS
+    let providers = canopy_agent::PROVIDERS
         .iter()
         .map(|p| Json::String((*p).to_owned()))
         .collect();

@@ -93,12 +93,18 @@ fn unknown_keys_and_mixed_kinds_do_not_validate() {
 #[test]
 fn every_table_has_exactly_the_keys_the_loader_accepts() {
     let schema = schema();
-    for (table, keys) in canopy_node::treefile::keys::TABLES {
-        let properties = schema["$defs"][table]["properties"]
+    let agent_schema = canopy_agent::schema();
+    let agent_tables = agent_schema.tables();
+    let tables = canopy_node::treefile::keys::TABLES
+        .iter()
+        .map(|(table, keys)| ((*table).to_owned(), keys.to_vec()))
+        .chain(agent_tables);
+    for (table, keys) in tables {
+        let properties = schema["$defs"][&table]["properties"]
             .as_object()
             .unwrap_or_else(|| panic!("the schema has no $defs.{table}.properties"));
         let mut in_schema: Vec<&str> = properties.keys().map(String::as_str).collect();
-        let mut accepted: Vec<&str> = keys.to_vec();
+        let mut accepted: Vec<&str> = keys;
         in_schema.sort_unstable();
         accepted.sort_unstable();
         assert_eq!(
@@ -106,7 +112,7 @@ fn every_table_has_exactly_the_keys_the_loader_accepts() {
             "$defs.{table}: the schema's keys differ from the loader's"
         );
         assert_eq!(
-            schema["$defs"][table]["additionalProperties"],
+            schema["$defs"][&table]["additionalProperties"],
             Value::Bool(false),
             "$defs.{table} must refuse unknown keys, as the loader does"
         );

@@ -24,7 +24,7 @@ use serde_json::Value;
 use tokio::sync::oneshot;
 
 use crate::{
-    call::{CallMsg, CallScope},
+    call::{CallMsg, CallScope, CallerRequest},
     event::{Answer, EventKind},
 };
 
@@ -275,12 +275,12 @@ pub(crate) async fn sample_keyed(
 ) -> Result<CreateMessageResult, McpError> {
     if let Some(queue) = scope.and_then(|scope| scope.queue.as_ref()) {
         let (reply, result) = oneshot::channel();
-        queue.send(CallMsg::Sample {
+        queue.send(CallMsg::Ask(CallerRequest::Sample {
             path: path.clone(),
             params: Box::new(params),
             key,
             reply,
-        });
+        }));
         return result.await.unwrap_or_else(|_| {
             Err(McpError::internal_error(
                 "the call ended before sampling finished",

@@ -36,7 +36,16 @@ use crate::{
 pub(crate) enum CallMsg {
     /// An event to pass on (progress, log, prompt, …).
     Event(Event),
-    /// A node asks the caller's model for a completion (MCP sampling).
+    /// A node asks something of the caller (sampling, roots).
+    Ask(CallerRequest),
+}
+
+/// What a node may ask of the caller besides a question: answered on the caller's session,
+/// or, for a stateless caller, raised in the call's `input_required` and answered by its
+/// retry.
+#[derive(Debug)]
+pub(crate) enum CallerRequest {
+    /// A completion from the caller's model (MCP sampling).
     Sample {
         path: NodePath,
         params: Box<CreateMessageRequestParams>,
@@ -45,12 +54,38 @@ pub(crate) enum CallMsg {
         key: Option<String>,
         reply: oneshot::Sender<Result<CreateMessageResult, McpError>>,
     },
-    /// A node asks for the caller's roots (`roots/list`).
+    /// The caller's roots (`roots/list`; the answer is the `ListRootsResult` as JSON).
     Roots {
         /// The key a child used for this request in its own `input_required`.
         key: Option<String>,
         reply: oneshot::Sender<Result<serde_json::Value, McpError>>,
     },
+}
+
+impl CallerRequest {
+    /// The key a child chose for this request.
+    fn key(&self) -> Option<&str> {
+        match self {
+            Self::Sample { key, .. } | Self::Roots { key, .. } => key.as_deref(),
+        }
+    }
+
+    /// Asks the caller on its session and sends the answer back to the node.
+    async fn ask(self, upstream: &Upstream) {
+        match self {
+            Self::Sample {
+                path,
+                params,
+                reply,
+                ..
+            } => {
+                let _ = reply.send(upstream.sample(&path, *params).await);
+            }
+            Self::Roots { reply, .. } => {
+                let _ = reply.send(upstream.list_roots().await);
+            }
+        }
+    }
 }
 
 /// A call's queue of messages for its caller: a mutex-guarded deque and a waker. Cheaper
@@ -245,17 +280,8 @@ pub(crate) enum Step<T> {
 pub(crate) enum PendingInput {
     /// A permission prompt or an elicitation.
     Question { path: NodePath, prompt: Question },
-    /// A sampling request.
-    Sample {
-        params: Box<CreateMessageRequestParams>,
-        key: Option<String>,
-        reply: oneshot::Sender<Result<CreateMessageResult, McpError>>,
-    },
-    /// A `roots/list` request (the answer is the `ListRootsResult` as JSON).
-    Roots {
-        key: Option<String>,
-        reply: oneshot::Sender<Result<serde_json::Value, McpError>>,
-    },
+    /// A sampling or `roots/list` request.
+    Request(CallerRequest),
 }
 
 impl PendingInput {
@@ -263,7 +289,7 @@ impl PendingInput {
     pub(crate) fn child_key(&self) -> Option<&str> {
         match self {
             Self::Question { prompt, .. } => prompt.input_key.as_deref(),
-            Self::Sample { key, .. } | Self::Roots { key, .. } => key.as_deref(),
+            Self::Request(request) => request.key(),
         }
     }
 }
@@ -361,34 +387,15 @@ impl<T: Send + 'static> Driver<T> {
                         }
                     }));
             }
-            CallMsg::Roots { key, reply } => {
+            CallMsg::Ask(request) => {
                 if upstream.is_stateless() {
-                    inputs.push(PendingInput::Roots { key, reply });
+                    inputs.push(PendingInput::Request(request));
                     return;
                 }
                 let upstream = Arc::clone(upstream);
                 self.waiting
                     .get_or_insert_with(FuturesUnordered::new)
-                    .push(Box::pin(async move {
-                        let _ = reply.send(upstream.list_roots().await);
-                    }));
-            }
-            CallMsg::Sample {
-                path,
-                params,
-                key,
-                reply,
-            } => {
-                if upstream.is_stateless() {
-                    inputs.push(PendingInput::Sample { params, key, reply });
-                    return;
-                }
-                let upstream = Arc::clone(upstream);
-                self.waiting
-                    .get_or_insert_with(FuturesUnordered::new)
-                    .push(Box::pin(async move {
-                        let _ = reply.send(upstream.sample(&path, *params).await);
-                    }));
+                    .push(Box::pin(async move { request.ask(&upstream).await }));
             }
         }
     }

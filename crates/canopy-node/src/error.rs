@@ -30,12 +30,14 @@ pub enum BuildError {
     /// made: the program registered no agent factory
     /// ([`TreeBuilder::agents`](crate::TreeBuilder::agents)), or the factory refused the
     /// declaration.
-    #[error("node '{node}' is an agent, but {message}")]
+    #[error("node '{node}' is an agent, but {source}")]
     Agent {
         /// The node's path.
         node: String,
-        /// What went wrong.
-        message: String,
+        /// What went wrong ([`NoAgentFactory`](crate::NoAgentFactory), or the factory's own
+        /// error).
+        #[source]
+        source: crate::AgentError,
     },
     /// A node could not tell what it offers.
     #[error("node '{node}' failed to list its capabilities: {}", .source.message)]

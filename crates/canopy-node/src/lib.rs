@@ -45,7 +45,10 @@ mod upstream;
 pub use self::arguments::{Arguments, ArgumentsError};
 pub use self::backend::{StartMode, SubtreeTool};
 pub use self::budget::{Budget, BudgetExceeded, Limits};
-pub use self::builder::{AgentFactory, DEFAULT_PAGE_SIZE, Node, TreeBuilder};
+pub use self::builder::{
+    AgentDecl, AgentError, AgentFactory, DEFAULT_PAGE_SIZE, NoAgentFactory, Node, Setting,
+    TreeBuilder,
+};
 pub use self::error::{BuildError, CallError};
 pub use self::event::{
     Answer, CallId, Event, EventKind, NodeState, PERMISSION_META_KEY, Question, QuestionKind,

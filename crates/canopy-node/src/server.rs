@@ -19,9 +19,9 @@ use rmcp::{
         CreateMessageResult, ElicitResult, GetPromptRequestParams, GetPromptResponse,
         Implementation, InputRequest, InputRequests, InputRequiredResult, ListPromptsResult,
         ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
-        ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities, ServerConfig,
-        SetLevelRequestParams, SubscribeRequestParams, SubscriptionFilter, Tool,
-        UnsubscribeRequestParams,
+        Prompt, ReadResourceRequestParams, ReadResourceResponse, Resource, ResourceTemplate,
+        ServerCapabilities, ServerConfig, SetLevelRequestParams, SubscribeRequestParams,
+        SubscriptionFilter, Tool, UnsubscribeRequestParams,
     },
     service::{NotificationContext, RequestContext, SubscriptionContext},
 };
@@ -30,7 +30,8 @@ use tokio_util::sync::CancellationToken;
 use rmcp::model::ResultType;
 
 use crate::{
-    call::{CallScope, CallerInfo, Driver, PendingInput, Step},
+    call::{CallScope, CallerInfo, CallerRequest, Driver, PendingInput, Step},
+    tree::RouteState,
     tree::{ListenNotice, Tree, TreeInner},
     upstream::{Upstream, answer_from_elicit, elicit_params},
 };
@@ -152,10 +153,12 @@ impl CanopyServer {
                         PendingInput::Question { path, prompt } => InputRequest::Elicitation(
                             rmcp::model::ElicitRequest::new(elicit_params(path, prompt)),
                         ),
-                        PendingInput::Sample { params, .. } => InputRequest::CreateMessage(
-                            rmcp::model::CreateMessageRequest::new((**params).clone()),
-                        ),
-                        PendingInput::Roots { .. } => {
+                        PendingInput::Request(CallerRequest::Sample { params, .. }) => {
+                            InputRequest::CreateMessage(rmcp::model::CreateMessageRequest::new(
+                                (**params).clone(),
+                            ))
+                        }
+                        PendingInput::Request(CallerRequest::Roots { .. }) => {
                             InputRequest::ListRoots(rmcp::model::ListRootsRequest::default())
                         }
                     };
@@ -214,7 +217,7 @@ impl CanopyServer {
                         });
                     prompt.respond(answer);
                 }
-                PendingInput::Roots { reply, .. } => {
+                PendingInput::Request(CallerRequest::Roots { reply, .. }) => {
                     let roots = response
                         .filter(|value| value.get("roots").is_some_and(serde_json::Value::is_array))
                         .ok_or_else(|| {
@@ -225,7 +228,7 @@ impl CanopyServer {
                         });
                     let _ = reply.send(roots);
                 }
-                PendingInput::Sample { reply, .. } => {
+                PendingInput::Request(CallerRequest::Sample { reply, .. }) => {
                     let result = response
                         .and_then(|value| serde_json::from_value::<CreateMessageResult>(value).ok())
                         .ok_or_else(|| {
@@ -254,12 +257,17 @@ impl CanopyServer {
         self.step(Driver::new(work, queue, ct), context).await
     }
 
-    fn page<T: Clone>(
+    /// One page of a namespaced list (`items` picks it from the current routes), from the
+    /// request's cursor on.
+    async fn list<T: Clone, R: Paged<T>>(
         &self,
-        items: &[T],
-        params: Option<&PaginatedRequestParams>,
-    ) -> Result<(Vec<T>, Option<String>), McpError> {
-        let start = match params.and_then(|p| p.cursor.as_deref()) {
+        request: Option<PaginatedRequestParams>,
+        items: impl FnOnce(&RouteState) -> &[T],
+    ) -> Result<R, McpError> {
+        self.tree.start_lazy().await;
+        let routes = self.tree.routes.load();
+        let items = items(&routes);
+        let start = match request.as_ref().and_then(|p| p.cursor.as_deref()) {
             None => 0,
             Some(cursor) => cursor
                 .strip_prefix('o')
@@ -271,7 +279,7 @@ impl CanopyServer {
         };
         let end = (start + self.tree.page_size).min(items.len());
         let next = (end < items.len()).then(|| format!("o{end}"));
-        Ok((items[start..end].to_vec(), next))
+        Ok(R::paged(items[start..end].to_vec(), next))
     }
 
     /// Runs one routed request that cannot be parked (lists, reads, prompts) with events
@@ -385,12 +393,7 @@ impl ServerHandler for CanopyServer {
         request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, McpError> {
-        self.tree.start_lazy().await;
-        let routes = self.tree.routes.load();
-        let (tools, next_cursor) = self.page(&routes.tools, request.as_ref())?;
-        let mut result = ListToolsResult::with_all_items(tools);
-        result.next_cursor = next_cursor;
-        Ok(result)
+        self.list(request, |routes| &routes.tools).await
     }
 
     /// The exposed tool named `name`, as `tools/list` shows it: rmcp's Streamable HTTP server
@@ -410,12 +413,7 @@ impl ServerHandler for CanopyServer {
         request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListPromptsResult, McpError> {
-        self.tree.start_lazy().await;
-        let routes = self.tree.routes.load();
-        let (prompts, next_cursor) = self.page(&routes.prompts, request.as_ref())?;
-        let mut result = ListPromptsResult::with_all_items(prompts);
-        result.next_cursor = next_cursor;
-        Ok(result)
+        self.list(request, |routes| &routes.prompts).await
     }
 
     async fn list_resources(
@@ -423,12 +421,7 @@ impl ServerHandler for CanopyServer {
         request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, McpError> {
-        self.tree.start_lazy().await;
-        let routes = self.tree.routes.load();
-        let (resources, next_cursor) = self.page(&routes.resources, request.as_ref())?;
-        let mut result = ListResourcesResult::with_all_items(resources);
-        result.next_cursor = next_cursor;
-        Ok(result)
+        self.list(request, |routes| &routes.resources).await
     }
 
     async fn list_resource_templates(
@@ -436,12 +429,7 @@ impl ServerHandler for CanopyServer {
         request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListResourceTemplatesResult, McpError> {
-        self.tree.start_lazy().await;
-        let routes = self.tree.routes.load();
-        let (templates, next_cursor) = self.page(&routes.templates, request.as_ref())?;
-        let mut result = ListResourceTemplatesResult::with_all_items(templates);
-        result.next_cursor = next_cursor;
-        Ok(result)
+        self.list(request, |routes| &routes.templates).await
     }
 
     async fn call_tool(
@@ -457,15 +445,7 @@ impl ServerHandler for CanopyServer {
             Some(state) => self.resume(&state, request, &context).await,
             None => self.start_tool_call(request, &context).await,
         };
-        // A node on an older revision leaves out `resultType`, which 2026-07-28 requires
-        // (rmcp strips it again for older callers).
-        response.map(|response| match response {
-            CallToolResponse::Complete(mut result) => {
-                result.result_type.get_or_insert(ResultType::COMPLETE);
-                CallToolResponse::Complete(result)
-            }
-            other => other,
-        })
+        response.map(Completed::completed)
     }
 
     async fn get_prompt(
@@ -478,13 +458,7 @@ impl ServerHandler for CanopyServer {
                 Box::pin(async move { tree.get_prompt(request, &scope).await })
             })
             .await?;
-        Ok(match response {
-            GetPromptResponse::Complete(mut result) => {
-                result.result_type.get_or_insert(ResultType::COMPLETE);
-                GetPromptResponse::Complete(result)
-            }
-            other => other,
-        })
+        Ok(response.completed())
     }
 
     async fn read_resource(
@@ -497,13 +471,7 @@ impl ServerHandler for CanopyServer {
                 Box::pin(async move { tree.read_resource(request, &scope).await })
             })
             .await?;
-        Ok(match response {
-            ReadResourceResponse::Complete(mut result) => {
-                result.result_type.get_or_insert(ResultType::COMPLETE);
-                ReadResourceResponse::Complete(result)
-            }
-            other => other,
-        })
+        Ok(response.completed())
     }
 
     async fn complete(
@@ -628,3 +596,51 @@ fn unexpected_task_answer(task_id: &str) -> McpError {
         None,
     )
 }
+
+/// A list result made from one page of items and the next page's cursor.
+trait Paged<T> {
+    fn paged(items: Vec<T>, next_cursor: Option<String>) -> Self;
+}
+
+/// A response that may be complete: its `resultType` is set to `complete` when the node left
+/// it out (nodes on older revisions do; 2026-07-28 requires it, and rmcp strips it again for
+/// older callers).
+trait Completed {
+    fn completed(self) -> Self;
+}
+
+macro_rules! list_results {
+    ($($result:ident of $item:ty),* $(,)?) => {$(
+        impl Paged<$item> for $result {
+            fn paged(items: Vec<$item>, next_cursor: Option<String>) -> Self {
+                let mut result = Self::with_all_items(items);
+                result.next_cursor = next_cursor;
+                result
+            }
+        }
+    )*};
+}
+
+macro_rules! complete_responses {
+    ($($response:ident),* $(,)?) => {$(
+        impl Completed for $response {
+            fn completed(self) -> Self {
+                match self {
+                    Self::Complete(mut result) => {
+                        result.result_type.get_or_insert(ResultType::COMPLETE);
+                        Self::Complete(result)
+                    }
+                    other => other,
+                }
+            }
+        }
+    )*};
+}
+
+list_results!(
+    ListToolsResult of Tool,
+    ListPromptsResult of Prompt,
+    ListResourcesResult of Resource,
+    ListResourceTemplatesResult of ResourceTemplate,
+);
+complete_responses!(CallToolResponse, GetPromptResponse, ReadResourceResponse);

@@ -39,8 +39,7 @@ use self::client::{LinkClient, LinkState};
 pub use self::spec::{DEFAULT_TIMEOUT, HttpSpec, StdioSpec};
 use crate::{
     backend::{Backend, NodeNotices, StartMode, elicit_from_answer, sample_keyed},
-    call::CallMsg,
-    call::CallScope,
+    call::{CallMsg, CallScope, CallerRequest},
     event::Question,
 };
 
@@ -55,10 +54,10 @@ async fn roots(scope: &CallScope, key: String) -> Result<serde_json::Value, McpE
         return Ok(serde_json::json!({ "roots": [] }));
     };
     let (reply, answer) = tokio::sync::oneshot::channel();
-    queue.send(CallMsg::Roots {
+    queue.send(CallMsg::Ask(CallerRequest::Roots {
         key: Some(key),
         reply,
-    });
+    }));
     answer.await.unwrap_or_else(|_| {
         Err(McpError::internal_error(
             "the call ended before the roots were listed",

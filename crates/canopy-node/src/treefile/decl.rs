@@ -13,7 +13,7 @@ pub(super) struct NodeDecl {
     pub(super) policy: PolicyDecl,
     pub(super) link: LinkDecl,
     pub(super) inline: bool,
-    pub(super) agent: Option<super::AgentDecl>,
+    pub(super) agent: Option<crate::AgentDecl>,
     pub(super) children: Vec<NodeDecl>,
 }
 

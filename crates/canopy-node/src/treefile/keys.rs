@@ -10,21 +10,13 @@
 //! let (table, _) = keys::TABLES[0];
 //! assert_eq!(table, "node");
 //! ```
+//!
+//! The `[agent]` table's keys are the registered schema's:
+//! [`AgentSchema::tables`](super::AgentSchema::tables).
 
-pub use super::agent::{
-    AGENT_KEYS as AGENT, BUDGET_KEYS as AGENT_BUDGET, PRICING_KEYS as AGENT_PRICING,
-    TOOLS_KEYS as AGENT_TOOLS,
-};
 pub use super::read::{NODE_KEYS as NODE, POLICY_KEYS as POLICY};
 
 /// Every kind of table with fixed keys, by a short name, with its keys: `node` (the root and
-/// every `[[children]]` entry), `policy`, `agent`, `agent_budget`, `agent_pricing` and
-/// `agent_tools`. (`env` and `headers` are free-form tables of strings.)
-pub const TABLES: &[(&str, &[&str])] = &[
-    ("node", NODE),
-    ("policy", POLICY),
-    ("agent", AGENT),
-    ("agent_budget", AGENT_BUDGET),
-    ("agent_pricing", AGENT_PRICING),
-    ("agent_tools", AGENT_TOOLS),
-];
+/// every `[[children]]` entry) and `policy`. (`env` and `headers` are free-form tables of
+/// strings.)
+pub const TABLES: &[(&str, &[&str])] = &[("node", NODE), ("policy", POLICY)];

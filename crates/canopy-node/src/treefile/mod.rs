@@ -45,21 +45,19 @@ mod read;
 
 use std::path::Path;
 
-pub use self::agent::{AgentDecl, PROVIDERS};
+pub use self::agent::{AgentSchema, KeyKind};
 pub use self::error::TreeFileError;
 use self::read::Reader;
+/// Moved to the crate root (the building's own type); kept here for old paths.
+pub use crate::AgentDecl;
 use crate::Node;
 
 /// Loads a tree file: reads it, expands `${VAR}` from the process environment, resolves
 /// relative paths against the file's folder, validates, and returns the root [`Node`].
+///
+/// `[agent]` tables need a [`Loader`] with the agent crate's schema.
 pub fn load(path: &Path) -> Result<Node, TreeFileError> {
-    let origin = path.display().to_string();
-    let source = std::fs::read_to_string(path)
-        .map_err(|err| TreeFileError::file(&origin, format!("cannot read the tree file: {err}")))?;
-    // Absolute, so that commands resolved against it still work from the child's cwd.
-    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
-    let base_dir = absolute.parent().unwrap_or(Path::new("."));
-    parse(&source, &origin, base_dir, &|name| std::env::var(name).ok())
+    Loader::new().load(path)
 }
 
 /// The same from a string; `origin` names the file in messages, `base_dir` resolves relative
@@ -70,7 +68,65 @@ pub fn parse(
     base_dir: &Path,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Node, TreeFileError> {
-    Reader::new(source, origin, base_dir, env)
-        .read()
-        .map(decl::NodeDecl::into_node)
+    Loader::new().parse(source, origin, base_dir, env)
+}
+
+/// Reads tree files with what the program registers: the [`AgentSchema`] that `[agent]`
+/// tables are checked against (a program that runs agents registers its agent crate's,
+/// `canopy_agent::schema()`; without one an `[agent]` table is an error that says so).
+///
+/// ```no_run
+/// # fn demo(schema: canopy_node::treefile::AgentSchema) -> Result<(), Box<dyn std::error::Error>> {
+/// use canopy_node::treefile::Loader;
+///
+/// let root = Loader::new().agents(schema).load("team.toml".as_ref())?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug, Default)]
+#[must_use]
+pub struct Loader {
+    agents: Option<AgentSchema>,
+}
+
+impl Loader {
+    /// A loader that accepts no `[agent]` table.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Accepts `[agent]` tables as `schema` describes them.
+    pub fn agents(mut self, schema: AgentSchema) -> Self {
+        self.agents = Some(schema);
+        self
+    }
+
+    /// The agent schema registered, if any.
+    pub fn agent_schema(&self) -> Option<&AgentSchema> {
+        self.agents.as_ref()
+    }
+
+    /// Loads a tree file (see [`load`]).
+    pub fn load(&self, path: &Path) -> Result<Node, TreeFileError> {
+        let origin = path.display().to_string();
+        let source = std::fs::read_to_string(path).map_err(|err| {
+            TreeFileError::file(&origin, format!("cannot read the tree file: {err}"))
+        })?;
+        // Absolute, so that commands resolved against it still work from the child's cwd.
+        let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        let base_dir = absolute.parent().unwrap_or(Path::new("."));
+        self.parse(&source, &origin, base_dir, &|name| std::env::var(name).ok())
+    }
+
+    /// Reads a tree file from a string (see [`parse`]).
+    pub fn parse(
+        &self,
+        source: &str,
+        origin: &str,
+        base_dir: &Path,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Node, TreeFileError> {
+        Reader::new(source, origin, base_dir, env, self.agents.as_ref())
+            .read()
+            .map(decl::NodeDecl::into_node)
+    }
 }

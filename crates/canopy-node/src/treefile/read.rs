@@ -11,6 +11,7 @@ use toml::{
 };
 
 use super::{
+    AgentSchema,
     decl::{LinkDecl, NodeDecl, PolicyDecl},
     error::TreeFileError,
     expand::expand,
@@ -77,6 +78,8 @@ pub(super) struct Reader<'a> {
     lines: LineIndex<'a>,
     pub(super) base_dir: &'a Path,
     pub(super) env: &'a dyn Fn(&str) -> Option<String>,
+    /// What `[agent]` tables may hold (`None`: the program runs no agents).
+    pub(super) agents: Option<&'a AgentSchema>,
 }
 
 impl<'a> Reader<'a> {
@@ -85,6 +88,7 @@ impl<'a> Reader<'a> {
         origin: &'a str,
         base_dir: &'a Path,
         env: &'a dyn Fn(&str) -> Option<String>,
+        agents: Option<&'a AgentSchema>,
     ) -> Self {
         Self {
             origin,
@@ -92,6 +96,7 @@ impl<'a> Reader<'a> {
             lines: LineIndex::new(source),
             base_dir,
             env,
+            agents,
         }
     }
 
@@ -677,7 +682,7 @@ mod tests {
 
     fn read(source: &str) -> Result<NodeDecl> {
         let base = base();
-        Reader::new(source, "t.toml", &base, &env).read()
+        Reader::new(source, "t.toml", &base, &env, None).read()
     }
 
     fn error(source: &str) -> String {
@@ -685,6 +690,47 @@ mod tests {
             Ok(decl) => panic!("expected an error, got {decl:?}"),
             Err(err) => err.to_string(),
         }
+    }
+
+    #[test]
+    fn an_agent_table_needs_a_registered_schema() {
+        assert_eq!(
+            error("name = \"lead\"\n\n[agent]\nprovider = \"sampling\"\n"),
+            "t.toml:3:2: agent: this program cannot read [agent] tables: load the tree file \
+             with an agent schema (treefile::Loader::new().agents(canopy_agent::schema()))"
+        );
+    }
+
+    #[test]
+    fn an_agent_table_is_read_against_the_schema() {
+        let schema = AgentSchema::new()
+            .provider("p", &["need"])
+            .key("need", super::super::KeyKind::Text, "what it needs")
+            .key("secret", super::super::KeyKind::Secret, "a token")
+            .key_for("only", super::super::KeyKind::Text, "x", &["q"]);
+        let base = base();
+        let env = |name: &str| (name == "TOKEN").then(|| "s3cret".to_owned());
+        let read = |source: &str| Reader::new(source, "t.toml", &base, &env, Some(&schema)).read();
+        let decl =
+            read("name = \"a\"\n[agent]\nprovider = \"p\"\nneed = \"x\"\nsecret = \"TOKEN\"\n")
+                .expect("loads");
+        let agent = decl.agent.expect("an agent");
+        assert_eq!(agent.text("need"), Some("x"));
+        assert_eq!(agent.secret("secret"), Some("s3cret"));
+        assert!(!format!("{agent:?}").contains("s3cret"), "{agent:?}");
+        let message = |source: &str| read(source).expect_err("fails").to_string();
+        assert_eq!(
+            message("name = \"a\"\n[agent]\nprovider = \"p\"\n"),
+            "t.toml:3:12: agent.need: provider 'p' needs 'need' (what it needs)"
+        );
+        assert_eq!(
+            message("name = \"a\"\n[agent]\nprovider = \"p\"\nneed = \"x\"\nonly = \"y\"\n"),
+            "t.toml:5:1: agent.only: 'only' applies only to provider 'q', not 'p'"
+        );
+        assert_eq!(
+            message("name = \"a\"\n[agent]\nprovider = \"p\"\nneed = \"x\"\nsecret = \"NO\"\n"),
+            "t.toml:5:10: agent.secret: environment variable 'NO' is not set (it should hold a token)"
+        );
     }
 
     #[test]

@@ -8,6 +8,10 @@ use canopy_topology::{
 };
 use rmcp::ServerHandler;
 
+mod agent;
+
+use self::agent::agent_backend;
+pub use self::agent::{AgentDecl, AgentError, AgentFactory, NoAgentFactory, Setting};
 use crate::{
     backend::{BackendContext, BackendFactory},
     error::BuildError,
@@ -38,7 +42,7 @@ pub struct Node {
     pub(crate) policy: Policy,
     pub(crate) inline: bool,
     /// An agent declared in a tree file, made into a backend when the tree is built.
-    pub(crate) agent: Option<Box<crate::treefile::AgentDecl>>,
+    pub(crate) agent: Option<Box<AgentDecl>>,
 }
 
 impl fmt::Debug for Node {
@@ -102,7 +106,7 @@ impl Node {
 
     /// Makes the node the agent a tree file declared; the program building the tree turns
     /// the declaration into a node with [`TreeBuilder::agents`].
-    pub(crate) fn agent(mut self, decl: crate::treefile::AgentDecl) -> Self {
+    pub(crate) fn agent(mut self, decl: AgentDecl) -> Self {
         self.kind = "agent";
         self.agent = Some(Box::new(decl));
         self
@@ -185,7 +189,7 @@ impl Node {
     }
 
     /// The agent a tree file declared on this node, if any.
-    pub fn agent_declaration(&self) -> Option<&crate::treefile::AgentDecl> {
+    pub fn agent_declaration(&self) -> Option<&AgentDecl> {
         self.agent.as_deref()
     }
 }
@@ -200,16 +204,6 @@ pub struct TreeBuilder {
     pub(crate) agents: Option<Arc<AgentFactory>>,
     pub(crate) strict: bool,
 }
-
-/// Turns a tree file's agent declaration into the node's service (see
-/// [`TreeBuilder::agents`]). Gets the node's path and the declaration; an `Err` says why
-/// the declaration cannot run (it fails the build).
-pub type AgentFactory = dyn Fn(
-        &canopy_topology::NodePath,
-        &crate::treefile::AgentDecl,
-    ) -> Result<Arc<dyn crate::service::NodeService>, String>
-    + Send
-    + Sync;
 
 impl fmt::Debug for TreeBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -254,9 +248,9 @@ impl TreeBuilder {
     pub fn agents(
         mut self,
         factory: impl Fn(
-            &canopy_topology::NodePath,
-            &crate::treefile::AgentDecl,
-        ) -> Result<Arc<dyn crate::service::NodeService>, String>
+            &NodePath,
+            &AgentDecl,
+        ) -> Result<Arc<dyn crate::service::NodeService>, AgentError>
         + Send
         + Sync
         + 'static,
@@ -400,31 +394,4 @@ fn flatten(
     }
     topology.shrink_to_fit();
     Ok((topology, seeds))
-}
-
-/// The backend of a node a tree file declared as an agent, made by the program's agent
-/// factory; `None` for other nodes.
-fn agent_backend(
-    path: &NodePath,
-    decl: Option<&crate::treefile::AgentDecl>,
-    agents: Option<&AgentFactory>,
-) -> Result<Option<BackendFactory>, BuildError> {
-    let Some(decl) = decl else {
-        return Ok(None);
-    };
-    let error = |message: String| BuildError::Agent {
-        node: path.to_string(),
-        message,
-    };
-    let Some(factory) = agents else {
-        return Err(error(
-            "this program cannot run agents (build the tree with TreeBuilder::agents, e.g. \
-             canopy_agent::factory())"
-                .to_owned(),
-        ));
-    };
-    let service = factory(path, decl).map_err(error)?;
-    Ok(Some(Box::new(move |cx| {
-        Arc::new(crate::service::ServiceBackend::new(service, cx))
-    })))
 }
