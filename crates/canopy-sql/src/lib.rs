@@ -36,6 +36,7 @@ mod sample;
 mod schema;
 mod server;
 mod transport;
+mod uri;
 
 pub use self::database::{
     ConnectOptions, Database, Dialect, PgOptions, QueryControl, QueryRequest,

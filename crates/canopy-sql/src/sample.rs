@@ -293,16 +293,9 @@ fn ascii_lower(s: &str) -> String {
 
 /// `YYYY-MM-DD` of a day count since 1970-01-01.
 fn iso_date(days: i64) -> String {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}")
+    chrono::DateTime::UNIX_EPOCH
+        .checked_add_signed(chrono::TimeDelta::days(days))
+        .map_or_else(String::new, |date| date.format("%Y-%m-%d").to_string())
 }
 
 #[cfg(test)]

@@ -312,7 +312,7 @@ impl PgDatabase {
             .map(|(schema, name, kind, tuples, comment)| {
                 let t = TableRef::new(schema, name, relkind(&kind));
                 TableSummary {
-                    uri: crate::server::table_uri(&t),
+                    uri: crate::uri::table_uri(&t),
                     qualified_name: t.qualified(),
                     schema: t.schema,
                     name: t.name,

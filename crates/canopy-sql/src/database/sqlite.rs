@@ -220,7 +220,7 @@ impl SqliteDatabase {
             let t = TableRef::new("main", name, kind);
             let rows = self.count_rows(&t).await.ok();
             out.push(TableSummary {
-                uri: crate::server::table_uri(&t),
+                uri: crate::uri::table_uri(&t),
                 qualified_name: sqlite_name(&t),
                 schema: t.schema,
                 name: t.name,

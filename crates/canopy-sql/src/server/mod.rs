@@ -29,8 +29,6 @@ use crate::error::SqlError;
 use crate::output::QueryOutput;
 use crate::schema::{TableSchema, TableSummary};
 
-pub(crate) use self::resources::table_uri;
-
 /// Limits and intervals of a [`SqlServer`].
 #[derive(Debug, Clone)]
 #[non_exhaustive]

@@ -1,5 +1,5 @@
-//! Table schemas as resources: `sql://tables/{schema}/{table}`, one per table, paginated,
-//! plus a template for any table.
+//! Table schemas as resources (URIs from [`crate::uri`]), one per table, paginated, plus a
+//! template for any table.
 
 use rmcp::ErrorData as McpError;
 use rmcp::model::{
@@ -7,55 +7,7 @@ use rmcp::model::{
 };
 
 use super::SqlServer;
-use crate::schema::TableRef;
-
-const PREFIX: &str = "sql://tables/";
-/// The URI template of table resources.
-pub(crate) const TEMPLATE: &str = "sql://tables/{schema}/{table}";
-
-/// The resource URI of a table; both parts are percent-encoded.
-pub(crate) fn table_uri(table: &TableRef) -> String {
-    format!("{PREFIX}{}/{}", encode(&table.schema), encode(&table.name))
-}
-
-fn encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-fn decode(s: &str) -> Option<String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
-}
-
-/// `(schema, table)` of a table resource URI.
-pub(crate) fn parse_uri(uri: &str) -> Option<(String, String)> {
-    let rest = uri.strip_prefix(PREFIX)?;
-    let (schema, table) = rest.split_once('/')?;
-    if table.contains('/') {
-        return None;
-    }
-    Some((decode(schema)?, decode(table)?))
-}
+use crate::uri::{TEMPLATE, parse_uri};
 
 pub(super) fn template() -> ResourceTemplate {
     ResourceTemplate::new(TEMPLATE, "table")
@@ -131,24 +83,4 @@ pub(super) async fn read(server: &SqlServer, uri: &str) -> Result<ReadResourceRe
     Ok(ReadResourceResult::new(vec![
         ResourceContents::text(json, uri).with_mime_type("application/json"),
     ]))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn uris_round_trip_odd_names() {
-        let t = TableRef::new("My Schema", "Ünï/cödé \"t\"", "table");
-        let uri = table_uri(&t);
-        assert_eq!(
-            uri,
-            "sql://tables/My%20Schema/%C3%9Cn%C3%AF%2Fc%C3%B6d%C3%A9%20%22t%22"
-        );
-        assert_eq!(
-            parse_uri(&uri),
-            Some(("My Schema".into(), "Ünï/cödé \"t\"".into()))
-        );
-        assert_eq!(parse_uri("sql://tables/a"), None);
-    }
 }
