@@ -13,9 +13,6 @@
 // the 2025 scenarios exercise them.
 #![allow(deprecated)]
 
-#[path = "common/serve.rs"]
-mod serve;
-
 use std::{
     collections::HashSet,
     hash::{BuildHasher, RandomState},
@@ -24,6 +21,7 @@ use std::{
 };
 
 use anyhow::bail;
+use canopy_fixtures::serve;
 use rmcp::{
     ErrorData as McpError, RoleServer, ServerHandler,
     model::{

@@ -5,12 +5,8 @@
 //! `cargo run --example leaf_server -- lab --http 127.0.0.1:3001` (Streamable HTTP at /mcp).
 //! Servers: web, lab, notes, faulty, dynamic, watched.
 
-#[path = "common/serve.rs"]
-mod serve;
-#[path = "common/servers.rs"]
-mod servers;
-
 use anyhow::{Context, bail};
+use canopy_fixtures::{serve, servers};
 
 const USAGE: &str = "\
 usage: leaf_server SERVER [--http ADDR]

@@ -14,13 +14,11 @@
 //! Run: `cargo run --example permission_prompt` (answer `y` or `n`; with no terminal input,
 //! e.g. `< /dev/null`, the prompt is declined).
 
-#[path = "common/servers.rs"]
-mod servers;
-
 use canopy::{
     node::{Answer, EventKind, Node, Tree},
     topology::Policy,
 };
+use canopy_fixtures::servers;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 const USAGE: &str = "\

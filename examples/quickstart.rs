@@ -15,13 +15,11 @@
 //!
 //! Run: `cargo run --example quickstart`
 
-#[path = "common/servers.rs"]
-mod servers;
-
 use canopy::{
     node::{EventKind, Node, Tree},
     topology::TopologyFormat,
 };
+use canopy_fixtures::servers;
 use serde_json::json;
 
 const USAGE: &str = "\

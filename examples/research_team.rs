@@ -25,8 +25,6 @@
 
 #[path = "common/corpus.rs"]
 mod corpus;
-#[path = "common/servers.rs"]
-mod servers;
 
 use std::{
     collections::BTreeMap,
@@ -42,6 +40,7 @@ use canopy::{
     node::{Answer, EventKind, Node, Tree},
     topology::Policy,
 };
+use canopy_fixtures::servers;
 use serde_json::{Value, json};
 
 const DEFAULT_QUESTION: &str = "How do trees share resources through fungal networks?";

@@ -20,13 +20,11 @@
 //! `cargo run --example serve_tree -- --http 127.0.0.1:3000` serves Streamable HTTP at
 //! `http://127.0.0.1:3000/mcp` instead (`Tree::serve_http`), until Ctrl-C.
 
-#[path = "common/servers.rs"]
-mod servers;
-
 use canopy::{
     node::{Node, Tree},
     topology::Policy,
 };
+use canopy_fixtures::servers;
 
 const USAGE: &str = "\
 usage: serve_tree [--http ADDR]

@@ -3,17 +3,12 @@
 //! arguments, failing leaves, cancellation, resources, prompts and pagination.
 
 mod common;
-#[path = "../examples/common/servers.rs"]
-mod servers;
-
-use common::{args, text};
 
 use std::sync::atomic::Ordering;
 
-use canopy::{
-    node::{Answer, CallHandle, Event, EventKind, Node, NodeState, QuestionKind, Tree},
-    topology::{Policy, TopologyFormat},
-};
+use canopy_node::{Answer, CallHandle, Event, EventKind, Node, NodeState, QuestionKind, Tree};
+use canopy_topology::{Policy, TopologyFormat};
+use common::{args, servers, text};
 use serde_json::{Value, json};
 
 struct Fixture {
@@ -48,7 +43,7 @@ async fn fixture(root_policy: Policy) -> Fixture {
 /// Reads every event of a call, answering prompts with `answer`.
 async fn collect(
     mut call: CallHandle,
-    answer: impl Fn(&canopy::node::Question) -> Answer,
+    answer: impl Fn(&canopy_node::Question) -> Answer,
 ) -> (Vec<Event>, CallHandle) {
     let mut events = Vec::new();
     while let Some(event) = call.next_event().await {
@@ -519,7 +514,7 @@ async fn lists_are_paginated_for_large_trees() {
 
 /// An rmcp client connected to `server` over an in-memory duplex.
 async fn connect(
-    server: canopy::node::CanopyServer,
+    server: canopy_node::CanopyServer,
 ) -> rmcp::service::RunningService<rmcp::RoleClient, ()> {
     use rmcp::ServiceExt;
     let (a, b) = tokio::io::duplex(1 << 20);
@@ -534,11 +529,11 @@ async fn connect(
 #[tokio::test]
 async fn list_changes_logs_and_sampling_from_a_leaf() {
     struct Model;
-    impl canopy::node::SamplingHandler for Model {
+    impl canopy_node::SamplingHandler for Model {
         #[allow(deprecated)]
         fn create_message(
             &self,
-            path: &canopy::topology::NodePath,
+            path: &canopy_topology::NodePath,
             _params: rmcp::model::CreateMessageRequestParams,
         ) -> futures::future::BoxFuture<
             'static,
@@ -659,7 +654,7 @@ async fn hostile_tool_names_get_valid_stable_names_and_still_route() {
     assert_eq!(text(&result), format!("{hostile} ran"));
     let plan = tree.routes();
     let route = plan
-        .lookup(canopy::topology::CapabilityKind::Tool, &exposed)
+        .lookup(canopy_topology::CapabilityKind::Tool, &exposed)
         .expect("route");
     assert_eq!(&*route.id.name, hostile);
 }

@@ -8,19 +8,15 @@
 //!   exposed name does.
 
 mod common;
-#[path = "../examples/common/servers.rs"]
-mod servers;
 
 use std::{
     sync::{Arc, Mutex},
     time::Duration,
 };
 
-use canopy::{
-    node::{Node, Tree},
-    topology::{OnUnanswerable, Policy},
-};
-use common::{args, text};
+use canopy_node::{Node, Tree};
+use canopy_topology::{OnUnanswerable, Policy};
+use common::{args, servers, text};
 use rmcp::{
     ErrorData as McpError, RoleClient, RoleServer, ServerHandler,
     model::{
@@ -478,9 +474,9 @@ async fn canonical_ids_work_wherever_exposed_names_do() {
     let mut call = tree.start_call("notes/write_note", args(json!({"text": "by id"})));
     let mut asked = Vec::new();
     while let Some(event) = call.next_event().await {
-        if let canopy::node::EventKind::Question(prompt) = &event.kind {
+        if let canopy_node::EventKind::Question(prompt) = &event.kind {
             asked.push(prompt.message.clone());
-            prompt.respond(canopy::node::Answer::Accept(Default::default()));
+            prompt.respond(canopy_node::Answer::Accept(Default::default()));
         }
     }
     assert_eq!(text(&call.result().await.expect("written")), "1 notes");

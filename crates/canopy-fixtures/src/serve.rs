@@ -1,6 +1,5 @@
 //! Serving one rmcp handler, as the example servers do: over stdio, or over Streamable HTTP
 //! at `http://ADDR/mcp` (announced on stderr as `serving on URL`, which tests read).
-#![allow(dead_code, missing_docs, unreachable_pub)]
 
 use anyhow::Context;
 use rmcp::{ServerHandler, ServiceExt};

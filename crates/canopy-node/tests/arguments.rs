@@ -2,12 +2,11 @@
 //! the tool, and a value that is not an object is refused with a clear error.
 
 mod common;
-#[path = "../examples/common/servers.rs"]
-mod servers;
 
 use std::collections::{BTreeMap, HashMap};
 
-use canopy::node::{CallError, EventKind, Node, Tree};
+use canopy_node::{CallError, EventKind, Node, Tree};
+use common::servers;
 use serde_json::json;
 
 async fn tree() -> Tree {

@@ -2,16 +2,13 @@
 //! client, then shut down.
 
 mod common;
-#[path = "../examples/common/servers.rs"]
-mod servers;
 
 use std::{net::SocketAddr, time::Duration};
 
-use canopy::{
-    node::{Node, Tree},
-    rmcp::{ServiceExt, model::CallToolRequestParams, transport::StreamableHttpClientTransport},
-    topology::Policy,
-};
+use canopy_node::{Node, Tree};
+use canopy_topology::Policy;
+use common::servers;
+use rmcp::{ServiceExt, model::CallToolRequestParams, transport::StreamableHttpClientTransport};
 use serde_json::json;
 
 /// A hang guard only: every wait below finishes at once on a healthy run.

@@ -1,9 +1,10 @@
-//! Small rmcp servers the examples, tests and benchmarks mount as leaves of a tree.
+//! Small demo servers that Canopy's examples, tests and benchmarks mount as leaves of a tree.
 //!
 //! They are ordinary rmcp `ServerHandler`s — nothing Canopy-specific — so they show that
-//! any rmcp server can be mounted as it is.
+//! any rmcp server can be mounted as it is. Each one's tools are in its description below;
+//! `examples/leaf_server.rs` serves any of them as a process of its own.
 // `Dynamic` shows logging and sampling, which SEP-2577 deprecates but the 2025 revisions have.
-#![allow(dead_code, missing_docs, unreachable_pub, deprecated)]
+#![allow(deprecated)]
 
 use std::{
     sync::{
@@ -31,18 +32,20 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 
 /// A search engine over a tiny fixed corpus: `search` and `fetch`.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct Web {
     tool_router: ToolRouter<Self>,
 }
 
-#[derive(Deserialize, JsonSchema)]
+/// The arguments of [`Web`]'s `search`.
+#[derive(Debug, Deserialize, JsonSchema)]
 pub struct SearchArgs {
     /// What to look for.
     pub query: String,
 }
 
-#[derive(Deserialize, JsonSchema)]
+/// The arguments of [`Web`]'s `fetch`.
+#[derive(Debug, Deserialize, JsonSchema)]
 pub struct FetchArgs {
     /// The page to fetch.
     pub url: String,
@@ -65,6 +68,7 @@ const PAGES: &[(&str, &str)] = &[
 
 #[tool_router]
 impl Web {
+    /// A search engine over the fixed corpus.
     pub fn new() -> Self {
         Self {
             tool_router: Self::tool_router(),
@@ -103,7 +107,7 @@ impl Web {
     }
 }
 
-#[tool_handler]
+#[tool_handler(router = self.tool_router)]
 impl ServerHandler for Web {
     fn get_info(&self) -> ServerConfig {
         ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
@@ -111,14 +115,15 @@ impl ServerHandler for Web {
 }
 
 /// A slow analysis that reports progress at every step and stops when cancelled.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct Lab {
     tool_router: ToolRouter<Self>,
     /// Set when a call saw its cancellation.
     pub cancelled: Arc<AtomicBool>,
 }
 
-#[derive(Deserialize, JsonSchema)]
+/// The arguments of [`Lab`]'s `analyze`.
+#[derive(Debug, Deserialize, JsonSchema)]
 pub struct AnalyzeArgs {
     /// How many steps to run.
     pub steps: u32,
@@ -129,6 +134,7 @@ pub struct AnalyzeArgs {
 
 #[tool_router]
 impl Lab {
+    /// A lab that has seen no cancellation yet.
     pub fn new() -> Self {
         Self {
             tool_router: Self::tool_router(),
@@ -177,7 +183,7 @@ impl Lab {
     }
 }
 
-#[tool_handler]
+#[tool_handler(router = self.tool_router)]
 impl ServerHandler for Lab {
     fn get_info(&self) -> ServerConfig {
         ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
@@ -185,13 +191,15 @@ impl ServerHandler for Lab {
 }
 
 /// A notebook: `write_note` (worth an `ask` policy), `read_notes`, a resource and a prompt.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct Notes {
     tool_router: ToolRouter<Self>,
+    /// The notes written so far, shared by every clone.
     pub notes: Arc<Mutex<Vec<String>>>,
 }
 
-#[derive(Deserialize, JsonSchema)]
+/// The arguments of [`Notes`]' `write_note` and [`Faulty`]'s `shout`.
+#[derive(Debug, Deserialize, JsonSchema)]
 pub struct NoteArgs {
     /// The note's text.
     pub text: String,
@@ -199,6 +207,7 @@ pub struct NoteArgs {
 
 #[tool_router]
 impl Notes {
+    /// An empty notebook.
     pub fn new() -> Self {
         Self {
             tool_router: Self::tool_router(),
@@ -278,7 +287,7 @@ impl Notes {
     }
 }
 
-#[tool_handler]
+#[tool_handler(router = self.tool_router)]
 impl ServerHandler for Notes {
     fn get_info(&self) -> ServerConfig {
         ServerConfig::new(
@@ -357,13 +366,14 @@ impl ServerHandler for Notes {
 }
 
 /// Misbehaving tools: a panic, a tool error, a protocol error.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct Faulty {
     tool_router: ToolRouter<Self>,
 }
 
 #[tool_router]
 impl Faulty {
+    /// The misbehaving server.
     pub fn new() -> Self {
         Self {
             tool_router: Self::tool_router(),
@@ -397,7 +407,7 @@ impl Faulty {
     }
 }
 
-#[tool_handler]
+#[tool_handler(router = self.tool_router)]
 impl ServerHandler for Faulty {
     fn get_info(&self) -> ServerConfig {
         ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
@@ -405,13 +415,14 @@ impl ServerHandler for Faulty {
 }
 
 /// A server whose tool list grows, that logs, and that asks the caller's model (sampling).
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct Dynamic {
     tool_router: ToolRouter<Self>,
     extra: Arc<Mutex<Vec<String>>>,
 }
 
-#[derive(Deserialize, JsonSchema)]
+/// The arguments of [`Dynamic`]'s `add_tool`.
+#[derive(Debug, Deserialize, JsonSchema)]
 pub struct AddToolArgs {
     /// The new tool's name.
     pub name: String,
@@ -419,6 +430,7 @@ pub struct AddToolArgs {
 
 #[tool_router]
 impl Dynamic {
+    /// A server with only its own tools (none added yet).
     pub fn new() -> Self {
         Self {
             tool_router: Self::tool_router(),
@@ -554,7 +566,7 @@ impl ServerHandler for Dynamic {
 /// `resources/subscribe` on the 2025 revisions, a `subscriptions/listen` stream naming the URI
 /// on 2026-07-28. `touch` bumps the counter and announces the update; `status` says how many
 /// listen streams watch a resource and which URIs are subscribed the legacy way.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct Watched {
     tool_router: ToolRouter<Self>,
     counter: Arc<std::sync::atomic::AtomicU64>,
@@ -568,6 +580,7 @@ pub const WATCHED_URI: &str = "watch://counter";
 
 #[tool_router]
 impl Watched {
+    /// A counter at 0 that nobody watches yet.
     pub fn new() -> Self {
         Self {
             tool_router: Self::tool_router(),
@@ -609,7 +622,7 @@ impl Watched {
     }
 }
 
-#[tool_handler]
+#[tool_handler(router = self.tool_router)]
 impl ServerHandler for Watched {
     fn get_info(&self) -> ServerConfig {
         ServerConfig::new(
@@ -701,3 +714,16 @@ impl ServerHandler for Watched {
         Ok(())
     }
 }
+
+/// `Default` is `new()`, for every server.
+macro_rules! default_is_new {
+    ($($server:ty),*) => {
+        $(impl Default for $server {
+            fn default() -> Self {
+                Self::new()
+            }
+        })*
+    };
+}
+
+default_is_new!(Web, Lab, Notes, Faulty, Dynamic, Watched);
