@@ -1,5 +1,5 @@
-//! The tree-file contract, driven by the files under the workspace's `tests/trees/` (at the
-//! root, where the CLI's schema test reads the valid ones too):
+//! The tree-file contract (the loader with canopy-agent's schema, as the `canopy` command
+//! reads files), driven by the files under `tests/trees/`:
 //!
 //! - every `valid/NAME.toml` loads, and its outline (names, kinds, inline, nesting) is
 //!   exactly `valid/NAME.tree`;
@@ -14,13 +14,10 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use canopy_node::{Node, treefile};
+use canopy::node::{Node, treefile};
 
 fn trees() -> PathBuf {
-    let trees = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/trees");
-    trees
-        .canonicalize()
-        .unwrap_or_else(|err| panic!("cannot find {}: {err}", trees.display()))
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/trees")
 }
 
 /// The variables the tree files may use; `PATH` comes from the process so `sh` is found.
@@ -150,10 +147,9 @@ fn errors_name_the_file_line_and_key() {
 
 #[test]
 fn load_resolves_paths_against_the_file_folder_whatever_the_current_dir() {
-    // A relative path to the file (integration tests run in the crate's folder,
-    // crates/canopy-node/): `../bin/tiny-mcp` in it must resolve against tests/trees/valid/,
-    // not against the test's current directory.
-    let root = treefile::load(Path::new("../../tests/trees/valid/nested.toml")).expect("loads");
+    // A relative path to the file: `../bin/tiny-mcp` in it must resolve against
+    // tests/trees/valid/, not against the test's current directory.
+    let root = treefile::load(Path::new("tests/trees/valid/nested.toml")).expect("loads");
     assert_eq!(
         outline(&root),
         expectation(&trees().join("valid/nested.toml"), "tree")
@@ -162,13 +158,12 @@ fn load_resolves_paths_against_the_file_folder_whatever_the_current_dir() {
 
 #[test]
 fn load_names_a_file_it_cannot_read() {
-    let err =
-        treefile::load(Path::new("../../tests/trees/no-such-tree.toml")).expect_err("no file");
-    assert_eq!(err.file, "../../tests/trees/no-such-tree.toml");
+    let err = treefile::load(Path::new("tests/trees/no-such-tree.toml")).expect_err("no file");
+    assert_eq!(err.file, "tests/trees/no-such-tree.toml");
     assert_eq!(err.line, None);
     assert!(
         err.to_string()
-            .starts_with("../../tests/trees/no-such-tree.toml: cannot read the tree file: "),
+            .starts_with("tests/trees/no-such-tree.toml: cannot read the tree file: "),
         "{err}"
     );
 }
