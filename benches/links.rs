@@ -29,16 +29,11 @@ use tokio::runtime::Runtime;
 
 mod common;
 
-use common::{
-    CONCURRENCY, concurrently,
-    fixtures::{
-        HttpLeafProcess, call_peer, call_tree, discover, exposed, http_client, peer_caller,
-        stdio_client, tree_at_depth, tree_caller,
-    },
+use canopy_bench::fixtures::{
+    HttpLeafProcess, LEAF_SERVER, LEAF_TOOL, call_peer, call_tree, discover, exposed, http_client,
+    peer_caller, stdio_client, tree_at_depth, tree_caller,
 };
-
-const SERVER: &str = "lab";
-const TOOL: &str = "was_cancelled";
+use common::{CONCURRENCY, concurrently};
 
 /// Builds the `leaf_server` example in this bench's own profile (release under `cargo bench`,
 /// debug when `cargo test --all-targets` runs the bench once) and returns its path.
@@ -72,11 +67,11 @@ fn leaf_server() -> PathBuf {
 /// The bare client and the tree, sequential then concurrent, as groups `{link}` and
 /// `{link}_64`.
 fn bench_link(c: &mut Criterion, rt: &Runtime, link: &str, bare: &Peer<RoleClient>, tree: &Tree) {
-    let name = exposed(tree, TOOL).expect("the tree exposes the leaf's tool");
+    let name = exposed(tree, LEAF_TOOL).expect("the tree exposes the leaf's tool");
     let mut group = c.benchmark_group(format!("links/{link}"));
     group.bench_function("bare", |b| {
         b.to_async(rt)
-            .iter(|| async { black_box(call_peer(bare, TOOL).await) });
+            .iter(|| async { black_box(call_peer(bare, LEAF_TOOL).await) });
     });
     group.bench_function("canopy", |b| {
         b.to_async(rt)
@@ -86,7 +81,7 @@ fn bench_link(c: &mut Criterion, rt: &Runtime, link: &str, bare: &Peer<RoleClien
 
     let mut group = c.benchmark_group(format!("links/{link}_{CONCURRENCY}"));
     group.throughput(Throughput::Elements(1));
-    let bare_call = peer_caller(bare.clone(), TOOL);
+    let bare_call = peer_caller(bare.clone(), LEAF_TOOL);
     group.bench_function("bare", |b| {
         b.to_async(rt)
             .iter_custom(|iters| concurrently(iters, bare_call.clone()));
@@ -105,10 +100,10 @@ fn main() {
     let mut c = common::criterion(30).configure_from_args();
 
     let (bare, tree) = rt.block_on(async {
-        let bare = stdio_client(&leaf, SERVER)
+        let bare = stdio_client(&leaf, LEAF_SERVER)
             .await
             .expect("the bare stdio client connects");
-        let spec = StdioSpec::new(leaf.to_string_lossy()).args([SERVER]);
+        let spec = StdioSpec::new(leaf.to_string_lossy()).args([LEAF_SERVER]);
         let tree = tree_at_depth(1, Node::stdio("leaf", spec))
             .await
             .expect("the stdio tree builds");
@@ -121,7 +116,7 @@ fn main() {
     });
 
     let (process, bare, tree) = rt.block_on(async {
-        let process = HttpLeafProcess::start(&leaf, SERVER)
+        let process = HttpLeafProcess::start(&leaf, LEAF_SERVER)
             .await
             .expect("the HTTP leaf listens");
         let bare = http_client(&process.url, discover())

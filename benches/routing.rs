@@ -9,7 +9,8 @@
 //! - `naive_chain/depth/N`: an rmcp client calling through `N` naive rmcp proxies (each an
 //!   rmcp server forwarding to an rmcp client) to the leaf, every link a JSON byte duplex.
 //!
-//! After criterion has run, a summary table compares the scenarios against the targets.
+//! After criterion has run, a summary table compares the scenarios against the targets (the
+//! Markdown table of `canopy bench`, `canopy_bench::table::markdown`).
 //!
 //! Run: `cargo bench --bench routing`
 
@@ -24,7 +25,10 @@ use tokio::runtime::Runtime;
 
 mod common;
 
-use common::fixtures::{DirectLeaf, Echo, NaiveChain, call_tree, exposed, tree_at_depth};
+use canopy_bench::{
+    fixtures::{DirectLeaf, Echo, NaiveChain, call_tree, exposed, tree_at_depth},
+    table::markdown,
+};
 
 /// In-process depths measured for Canopy.
 const CANOPY_DEPTHS: [usize; 5] = [1, 2, 4, 8, 16];
@@ -162,13 +166,13 @@ fn print_summary(home: &Path, since: SystemTime) {
         println!("  {id:<22} {:>10}", format_ns(mean_ns(home, id, since)));
     }
     println!();
-    let rows: Vec<[String; 6]> = TARGETS
+    let rows: Vec<Vec<String>> = TARGETS
         .iter()
         .map(|t| {
             let baseline = mean_ns(home, t.baseline, since);
             let canopy = mean_ns(home, t.canopy, since);
             let ratio = baseline.zip(canopy).map(|(b, c)| c / b);
-            [
+            vec![
                 t.scenario.to_owned(),
                 format!("{} {}", t.baseline, format_ns(baseline)),
                 format!("{} {}", t.canopy, format_ns(canopy)),
@@ -182,26 +186,13 @@ fn print_summary(home: &Path, since: SystemTime) {
             ]
         })
         .collect();
-    let header = ["scenario", "baseline", "canopy", "ratio", "target", "pass"].map(String::from);
-    let mut widths = header.each_ref().map(|h| h.chars().count());
-    for row in &rows {
-        for (width, cell) in widths.iter_mut().zip(row) {
-            *width = (*width).max(cell.chars().count());
-        }
-    }
-    let line = |cells: &[String; 6]| {
-        let padded: Vec<String> = cells
-            .iter()
-            .zip(widths)
-            .map(|(cell, width)| format!("{cell}{}", " ".repeat(width - cell.chars().count())))
-            .collect();
-        println!("| {} |", padded.join(" | "));
-    };
-    line(&header);
-    println!("|{}|", widths.map(|w| "-".repeat(w + 2)).join("|"));
-    for row in &rows {
-        line(row);
-    }
+    print!(
+        "{}",
+        markdown(
+            &["scenario", "baseline", "canopy", "ratio", "target", "pass"],
+            &rows
+        )
+    );
 }
 
 fn main() {

@@ -25,16 +25,11 @@ use tokio::runtime::Runtime;
 
 mod common;
 
-use common::{
-    concurrently,
-    fixtures::{
-        Echo, FOREST_TOOLS, HttpServer, Leaf, Listing, exposed, forest, http_client, peer_caller,
-        ticks, tree_at_depth,
-    },
+use canopy_bench::fixtures::{
+    Echo, FOREST_TOOLS, HttpServer, Leaf, Listing, TICKS, exposed, forest, http_client,
+    peer_caller, ticks, tree_at_depth,
 };
-
-/// Progress notifications per `tick` call.
-const TICKS: u64 = 200;
+use common::concurrently;
 
 fn bench_serve_http(c: &mut Criterion, rt: &Runtime) {
     let (bare_server, canopy_server, tree, bare, served, name) = rt.block_on(async {

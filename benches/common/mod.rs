@@ -1,5 +1,7 @@
-//! What the criterion benches share: the runtime, criterion's settings, concurrent callers,
-//! and (through `fixtures`) `canopy bench`'s own leaves, trees and clients.
+//! What the criterion benches share: the runtime, criterion's settings, concurrent callers.
+//! The leaf, the direct call, the naive chain, the trees and clients are `canopy bench`'s
+//! own, from the `canopy-bench` crate (`canopy_bench::fixtures`), so that both measure the
+//! same things.
 
 #![allow(dead_code, unreachable_pub)]
 
@@ -8,13 +10,8 @@ use std::time::{Duration, Instant};
 use criterion::Criterion;
 use tokio::runtime::Runtime;
 
-// The leaf, the direct call, the naive chain, the trees and clients are `canopy bench`'s
-// own, so that both measure the same things.
-#[path = "../../crates/canopy-cli/src/bench/fixtures.rs"]
-pub mod fixtures;
-
-/// Concurrent callers of the concurrent benchmarks.
-pub const CONCURRENCY: u64 = 64;
+/// Concurrent callers of the concurrent benchmarks: `canopy bench`'s.
+pub const CONCURRENCY: u64 = canopy_bench::fixtures::CONCURRENCY as u64;
 
 /// The multi-thread runtime every bench runs on.
 pub fn runtime() -> Runtime {

@@ -37,7 +37,7 @@ pub enum BuildError {
         /// What went wrong ([`NoAgentFactory`](crate::NoAgentFactory), or the factory's own
         /// error).
         #[source]
-        source: crate::AgentError,
+        source: AgentError,
     },
     /// A node could not tell what it offers.
     #[error("node '{node}' failed to list its capabilities: {}", .source.message)]
@@ -50,6 +50,19 @@ pub enum BuildError {
         source: McpError,
     },
 }
+
+/// What an agent factory's `Err` may be: any error, kept as the source of
+/// [`BuildError::Agent`].
+pub type AgentError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The program registered no agent factory, so a node declared as an agent cannot be made.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "this program cannot run agents (build the tree with TreeBuilder::agents, e.g. \
+     canopy_agent::factory())"
+)]
+#[non_exhaustive]
+pub struct NoAgentFactory;
 
 /// A call through the tree failed with a protocol error (the JSON-RPC error an MCP client
 /// would get). A tool that ran and failed is not an error: its result has `is_error` set.

@@ -46,10 +46,9 @@ pub use self::arguments::{Arguments, ArgumentsError};
 pub use self::backend::{StartMode, SubtreeTool};
 pub use self::budget::{Budget, BudgetExceeded, Limits};
 pub use self::builder::{
-    AgentDecl, AgentError, AgentFactory, DEFAULT_PAGE_SIZE, NoAgentFactory, Node, Setting,
-    TreeBuilder,
+    AgentDecl, AgentFactory, DEFAULT_PAGE_SIZE, Node, Setting, TreeBuilder,
 };
-pub use self::error::{BuildError, CallError};
+pub use self::error::{AgentError, BuildError, CallError, NoAgentFactory};
 pub use self::event::{
     Answer, CallId, Event, EventKind, NodeState, PERMISSION_META_KEY, Question, QuestionKind,
     TreeEvents,

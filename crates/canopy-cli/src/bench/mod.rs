@@ -9,9 +9,12 @@
 //! Timing decides nothing here but the `pass` column: the command succeeds whenever every
 //! scenario ran. The stdio and HTTP scenarios launch the `leaf_server` example (built by
 //! `cargo build --examples`). The guide is `docs/performance.md`.
+//!
+//! What is measured (the leaves, the naive chain, the trees, the leaf processes, the clients)
+//! and the table's layout come from the `canopy-bench` crate, which the criterion benches
+//! use too; the scenarios, their targets, the sampling and the output are this module's.
 
 mod alloc;
-mod fixtures;
 mod measure;
 mod scenarios;
 mod tool;
@@ -22,6 +25,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use canopy_bench::table::markdown;
 use serde_json::{Value, json};
 
 use self::measure::{Budget, Stats};
@@ -305,9 +309,9 @@ pub(crate) async fn run(args: BenchArgs) -> Outcome {
     begin("in-process depth 4 vs naive proxy chain, and the depth sweep");
     rows.push(scenarios::depth4_vs_naive(budget).await?);
     begin("stdio leaf, sequential and concurrent");
-    rows.extend(scenarios::stdio_leaf(budget, &leaf).await?);
+    rows.extend(scenarios::leaf_link(budget, &leaf, scenarios::Link::Stdio).await?);
     begin("HTTP leaf, sequential and concurrent");
-    rows.extend(scenarios::http_leaf(budget, &leaf).await?);
+    rows.extend(scenarios::leaf_link(budget, &leaf, scenarios::Link::Http).await?);
     begin("the tree served over Streamable HTTP");
     rows.push(scenarios::serve_http(budget).await?);
     begin("progress from depth 8 vs depth 1");
@@ -451,30 +455,6 @@ fn table(rows: &[Row]) -> String {
         &["scenario", "baseline", "Canopy", "ratio", "target", "pass"],
         &cells,
     )
-}
-
-/// A Markdown table, each column as wide as its widest cell.
-fn markdown(header: &[&str], rows: &[Vec<String>]) -> String {
-    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-    for row in rows {
-        for (width, cell) in widths.iter_mut().zip(row) {
-            *width = (*width).max(cell.chars().count());
-        }
-    }
-    let line = |cells: &mut dyn Iterator<Item = &str>| {
-        let padded: Vec<String> = cells
-            .zip(&widths)
-            .map(|(cell, width)| format!("{cell}{}", " ".repeat(width - cell.chars().count())))
-            .collect();
-        format!("| {} |\n", padded.join(" | "))
-    };
-    let mut out = line(&mut header.iter().copied());
-    let rule: Vec<String> = widths.iter().map(|w| "-".repeat(w + 2)).collect();
-    out.push_str(&format!("|{}|\n", rule.join("|")));
-    for row in rows {
-        out.push_str(&line(&mut row.iter().map(String::as_str)));
-    }
-    out
 }
 
 #[cfg(test)]

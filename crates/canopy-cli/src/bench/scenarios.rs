@@ -3,32 +3,25 @@
 use std::{path::Path, sync::Arc, time::Instant};
 
 use anyhow::{Context as _, bail};
+use canopy_bench::fixtures::{
+    CONCURRENCY, DirectLeaf, Echo, FOREST_NODES, FOREST_TOOLS, HttpLeafProcess, HttpServer,
+    LEAF_SERVER, LEAF_TOOL, Leaf, Listing, NaiveChain, TICKS, call_peer, call_tree, discover,
+    exposed, forest, http_client, peer_caller, stdio_client, ticks, tree_at_depth, tree_caller,
+};
 use canopy_node::{HttpSpec, Node, StdioSpec, Tree};
 use rmcp::service::ClientLifecycleMode;
 use serde_json::json;
 
 use super::{
     Basis, Measure, Row, Rule, alloc,
-    fixtures::{
-        DirectLeaf, Echo, FOREST_NODES, FOREST_TOOLS, HttpLeafProcess, HttpServer, Leaf, Listing,
-        NaiveChain, call_peer, call_tree, discover, exposed, forest, http_client, peer_caller,
-        stdio_client, ticks, tree_at_depth, tree_caller,
-    },
     measure::{Budget, compare_concurrent, compare_sequential, measure_sequential},
 };
 
-/// Concurrent callers in the throughput scenarios.
-const CONCURRENCY: usize = 64;
 /// In-process calls averaged into one latency sample.
 const IN_PROCESS_BATCH: usize = 64;
-/// Progress notifications per call in the progress scenario.
-const TICKS: u64 = 200;
 /// Depths of the chart's sweep.
 const CANOPY_DEPTHS: [usize; 5] = [1, 2, 4, 8, 16];
 const NAIVE_DEPTHS: [usize; 4] = [1, 2, 4, 8];
-/// The stdio/HTTP leaf: the `lab` demo server's `was_cancelled` (no arguments, short answer).
-const LEAF_SERVER: &str = "lab";
-const LEAF_TOOL: &str = "was_cancelled";
 
 fn latency_row(
     id: &'static str,
@@ -131,62 +124,52 @@ pub(crate) async fn depth4_vs_naive(budget: Budget) -> anyhow::Result<Row> {
     Ok(row)
 }
 
-/// Scenario 4 and 5: The root calling a stdio leaf against a bare rmcp client of the same leaf.
-pub(crate) async fn stdio_leaf(budget: Budget, leaf: &Path) -> anyhow::Result<[Row; 2]> {
-    let bare = stdio_client(leaf, LEAF_SERVER).await?;
-    let spec = StdioSpec::new(leaf.to_string_lossy()).args([LEAF_SERVER]);
-    let tree = tree_at_depth(1, Node::stdio("leaf", spec)).await?;
-    let name = exposed(&tree, LEAF_TOOL)?;
-    let peer = bare.peer().clone();
-    let sequential = {
-        let (p, t, n) = (&peer, &tree, &*name);
-        compare_sequential(
-            budget,
-            1,
-            move || call_peer(p, LEAF_TOOL),
-            move || call_tree(t, n),
-        )
-        .await?
-    };
-    let concurrent = compare_concurrent(
-        budget,
-        CONCURRENCY,
-        peer_caller(peer, LEAF_TOOL),
-        tree_caller(tree.clone(), Arc::clone(&name)),
-    )
-    .await?;
-    tree.shutdown().await;
-    drop(bare);
-    Ok([
-        latency_row(
-            "stdio_sequential",
-            "root -> stdio leaf, sequential",
-            (
-                "bare rmcp client -> stdio leaf",
-                "Canopy root -> stdio leaf",
-            ),
-            sequential,
-            Rule::AtMost(1.15),
-        ),
-        Row::new(
-            "stdio_concurrent",
-            &format!("root -> stdio leaf, {CONCURRENCY} concurrent"),
-            (
-                "bare rmcp client -> stdio leaf",
-                "Canopy root -> stdio leaf",
-            ),
-            concurrent,
-            Basis::Throughput,
-            Rule::AtLeast(0.8),
-        ),
-    ])
+/// How the root reaches the leaf process of scenarios 4-6.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Link {
+    /// Scenarios 4 and 5: a stdio child.
+    Stdio,
+    /// Scenario 6: a Streamable HTTP child.
+    Http,
 }
 
-/// Scenario 6: The root calling an HTTP leaf against a bare rmcp Streamable HTTP client of it.
-pub(crate) async fn http_leaf(budget: Budget, leaf: &Path) -> anyhow::Result<[Row; 2]> {
-    let process = HttpLeafProcess::start(leaf, LEAF_SERVER).await?;
-    let bare = http_client(&process.url, discover()).await?;
-    let tree = tree_at_depth(1, Node::http("leaf", HttpSpec::new(process.url.clone()))).await?;
+impl Link {
+    /// The ids of its sequential and concurrent rows.
+    fn ids(self) -> [&'static str; 2] {
+        match self {
+            Self::Stdio => ["stdio_sequential", "stdio_concurrent"],
+            Self::Http => ["http_sequential", "http_concurrent"],
+        }
+    }
+
+    /// Its name in the rows' words.
+    fn label(self) -> &'static str {
+        match self {
+            Self::Stdio => "stdio",
+            Self::Http => "HTTP",
+        }
+    }
+}
+
+/// Scenarios 4 to 6: the root calling the `leaf_server` example over `link` against a bare
+/// rmcp client of the same leaf (rmcp's pipe transport, or its Streamable HTTP client),
+/// sequential and concurrent.
+pub(crate) async fn leaf_link(budget: Budget, leaf: &Path, link: Link) -> anyhow::Result<[Row; 2]> {
+    // The only difference: how the leaf starts, and how both sides reach it.
+    let (process, bare, node) = match link {
+        Link::Stdio => {
+            let bare = stdio_client(leaf, LEAF_SERVER).await?;
+            let spec = StdioSpec::new(leaf.to_string_lossy()).args([LEAF_SERVER]);
+            (None, bare, Node::stdio("leaf", spec))
+        }
+        Link::Http => {
+            let process = HttpLeafProcess::start(leaf, LEAF_SERVER).await?;
+            let bare = http_client(&process.url, discover()).await?;
+            let node = Node::http("leaf", HttpSpec::new(process.url.clone()));
+            (Some(process), bare, node)
+        }
+    };
+    let tree = tree_at_depth(1, node).await?;
     let name = exposed(&tree, LEAF_TOOL)?;
     let peer = bare.peer().clone();
     let sequential = {
@@ -208,18 +191,26 @@ pub(crate) async fn http_leaf(budget: Budget, leaf: &Path) -> anyhow::Result<[Ro
     .await?;
     tree.shutdown().await;
     drop(bare);
+    drop(process);
+    let [sequential_id, concurrent_id] = link.ids();
+    let label = link.label();
+    let names = (
+        format!("bare rmcp client -> {label} leaf"),
+        format!("Canopy root -> {label} leaf"),
+    );
+    let names = (names.0.as_str(), names.1.as_str());
     Ok([
         latency_row(
-            "http_sequential",
-            "root -> HTTP leaf, sequential",
-            ("bare rmcp client -> HTTP leaf", "Canopy root -> HTTP leaf"),
+            sequential_id,
+            &format!("root -> {label} leaf, sequential"),
+            names,
             sequential,
             Rule::AtMost(1.15),
         ),
         Row::new(
-            "http_concurrent",
-            &format!("root -> HTTP leaf, {CONCURRENCY} concurrent"),
-            ("bare rmcp client -> HTTP leaf", "Canopy root -> HTTP leaf"),
+            concurrent_id,
+            &format!("root -> {label} leaf, {CONCURRENCY} concurrent"),
+            names,
             concurrent,
             Basis::Throughput,
             Rule::AtLeast(0.8),

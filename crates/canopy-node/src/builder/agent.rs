@@ -15,11 +15,12 @@ use std::{
 
 use canopy_topology::NodePath;
 
-use crate::{backend::BackendFactory, budget::Limits, error::BuildError, service::NodeService};
-
-/// What a factory's `Err` may be: any error, kept as the source of
-/// [`BuildError::Agent`].
-pub type AgentError = Box<dyn std::error::Error + Send + Sync>;
+use crate::{
+    backend::BackendFactory,
+    budget::Limits,
+    error::{AgentError, BuildError, NoAgentFactory},
+    service::NodeService,
+};
 
 /// Turns a node's agent declaration into the node's service (see
 /// [`TreeBuilder::agents`](crate::TreeBuilder::agents)). Gets the node's path and the
@@ -201,14 +202,6 @@ impl AgentDecl {
         }
     }
 }
-
-/// The program registered no agent factory, so a node declared as an agent cannot be made.
-#[derive(Debug, thiserror::Error)]
-#[error(
-    "this program cannot run agents (build the tree with TreeBuilder::agents, e.g. \
-     canopy_agent::factory())"
-)]
-pub struct NoAgentFactory;
 
 /// The backend of a node declared as an agent, made by the program's agent factory; `None`
 /// for other nodes.

@@ -11,10 +11,10 @@ use rmcp::ServerHandler;
 mod agent;
 
 use self::agent::agent_backend;
-pub use self::agent::{AgentDecl, AgentError, AgentFactory, NoAgentFactory, Setting};
+pub use self::agent::{AgentDecl, AgentFactory, Setting};
 use crate::{
     backend::{BackendContext, BackendFactory},
-    error::BuildError,
+    error::{AgentError, BuildError},
     local::LocalBackend,
     remote::{HttpSpec, Remote, RemoteBackend, StdioSpec},
     sampling::SamplingHandler,

@@ -1,6 +1,6 @@
 //! What the scenarios measure: a minimal in-process leaf, the naive proxy chain, Canopy trees
 //! of any depth, the `leaf_server` example as a stdio or HTTP child, HTTP servers and
-//! clients.
+//! clients, and the callers the concurrent measurements clone.
 
 use std::{net::SocketAddr, path::Path, process::Stdio, sync::Arc, time::Duration};
 
@@ -29,16 +29,26 @@ use tokio_util::sync::CancellationToken;
 /// Buffer of each in-memory byte duplex.
 const DUPLEX_BUFFER: usize = 1 << 16;
 
-/// The in-process leaf of the call scenarios: one tool, `echo`, written the way rmcp users
-/// write tools (`#[tool_router]`), the same leaf as `benches/routing.rs`.
+/// Concurrent callers of the concurrent scenarios (stdio, HTTP, the served tree).
+pub const CONCURRENCY: usize = 64;
+/// Progress notifications per `tick` call in the progress scenario.
+pub const TICKS: u64 = 200;
+/// The server the stdio and HTTP scenarios start: the `leaf_server` example's `lab` demo.
+pub const LEAF_SERVER: &str = "lab";
+/// The tool they call on it: `was_cancelled` (no arguments, a short answer).
+pub const LEAF_TOOL: &str = "was_cancelled";
+
+/// The in-process leaf of the call scenarios (`canopy bench`'s and the criterion benches'):
+/// one tool, `echo`, written the way rmcp users write tools (`#[tool_router]`).
 #[derive(Clone, Debug)]
-pub(crate) struct Echo {
+pub struct Echo {
     tool_router: ToolRouter<Self>,
 }
 
 #[tool_router]
 impl Echo {
-    pub(crate) fn new() -> Self {
+    /// The leaf, its router built once.
+    pub fn new() -> Self {
         Self {
             tool_router: Self::tool_router(),
         }
@@ -47,6 +57,12 @@ impl Echo {
     #[tool(description = "Answer with a short text")]
     async fn echo(&self) -> String {
         "echo".to_owned()
+    }
+}
+
+impl Default for Echo {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
@@ -62,13 +78,13 @@ impl ServerHandler for Echo {
 /// notifications, then answers; every other tool (`echo`, or the `t0`, `t1`… that fill a
 /// long list) answers with a short text.
 #[derive(Clone, Debug)]
-pub(crate) struct Leaf {
+pub struct Leaf {
     tools: Arc<Vec<Tool>>,
 }
 
 impl Leaf {
     /// A leaf with the given tools (each answers like `echo`, except `tick`).
-    pub(crate) fn with_tools<I: IntoIterator<Item = String>>(names: I) -> Self {
+    pub fn with_tools<I: IntoIterator<Item = String>>(names: I) -> Self {
         let schema = Arc::new(JsonObject::new());
         let tools = names
             .into_iter()
@@ -80,14 +96,14 @@ impl Leaf {
     }
 
     /// A leaf listing exactly these tools.
-    pub(crate) fn listing(tools: Vec<Tool>) -> Self {
+    pub fn listing(tools: Vec<Tool>) -> Self {
         Self {
             tools: Arc::new(tools),
         }
     }
 
     /// A leaf with only `tick`.
-    pub(crate) fn ticker() -> Self {
+    pub fn ticker() -> Self {
         Self::with_tools(["tick".to_owned()])
     }
 }
@@ -171,7 +187,7 @@ impl ServerHandler for Proxy {
 }
 
 /// Serves `handler` over a fresh JSON byte duplex and connects an rmcp client to it.
-pub(crate) async fn duplex_link<H: ServerHandler>(
+pub async fn duplex_link<H: ServerHandler>(
     handler: H,
 ) -> anyhow::Result<(
     RunningService<RoleServer, H>,
@@ -186,7 +202,8 @@ pub(crate) async fn duplex_link<H: ServerHandler>(
 
 /// The leaf's handler called directly, with a real peer in its `RequestContext` (taken from
 /// a session serving the same handler, which nobody calls).
-pub(crate) struct DirectLeaf {
+#[derive(Debug)]
+pub struct DirectLeaf {
     handler: Echo,
     peer: Peer<RoleServer>,
     _server: RunningService<RoleServer, Echo>,
@@ -194,7 +211,8 @@ pub(crate) struct DirectLeaf {
 }
 
 impl DirectLeaf {
-    pub(crate) async fn new() -> anyhow::Result<Self> {
+    /// The handler, and the session its peer comes from.
+    pub async fn new() -> anyhow::Result<Self> {
         let handler = Echo::new();
         let (server, client) = duplex_link(handler.clone()).await?;
         Ok(Self {
@@ -205,7 +223,8 @@ impl DirectLeaf {
         })
     }
 
-    pub(crate) async fn call(&self) -> anyhow::Result<u64> {
+    /// One call of `echo`, straight into the handler; one unit.
+    pub async fn call(&self) -> anyhow::Result<u64> {
         let context = RequestContext::new(NumberOrString::Number(1), self.peer.clone());
         self.handler
             .call_tool(CallToolRequestParams::new("echo"), context)
@@ -215,12 +234,12 @@ impl DirectLeaf {
 }
 
 /// The nodes of scenario 10's tree: a root, 99 routers, 99 × 100 `echo` leaves.
-pub(crate) const FOREST_NODES: usize = 10_000;
+pub const FOREST_NODES: usize = 10_000;
 /// The tools it exposes: one per leaf.
-pub(crate) const FOREST_TOOLS: usize = 99 * 100;
+pub const FOREST_TOOLS: usize = 99 * 100;
 
 /// Scenario 10's tree, unbuilt ([`FOREST_NODES`] nodes).
-pub(crate) fn forest() -> Node {
+pub fn forest() -> Node {
     let routers = (0..99).map(|r| {
         Node::new(format!("r{r}"))
             .children((0..100).map(|l| Node::server(format!("l{l}"), Echo::new())))
@@ -231,10 +250,14 @@ pub(crate) fn forest() -> Node {
 /// Scenario 9's pair: a tree of `echo` leaves under one hub, and a single server listing the
 /// very tool definitions the tree exposes in one page; each behind an rmcp client over a
 /// duplex, both checked to list every tool.
-pub(crate) struct Listing {
-    pub(crate) tree: Tree,
-    pub(crate) single: RunningService<RoleClient, ()>,
-    pub(crate) served: RunningService<RoleClient, ()>,
+#[derive(Debug)]
+pub struct Listing {
+    /// The tree (shut it down when done).
+    pub tree: Tree,
+    /// The client of the single server.
+    pub single: RunningService<RoleClient, ()>,
+    /// The client of the tree's MCP face.
+    pub served: RunningService<RoleClient, ()>,
     _servers: (
         RunningService<RoleServer, Leaf>,
         RunningService<RoleServer, CanopyServer>,
@@ -242,7 +265,8 @@ pub(crate) struct Listing {
 }
 
 impl Listing {
-    pub(crate) async fn new(leaves: usize) -> anyhow::Result<Self> {
+    /// The pair for a tree of `leaves` leaves (one tool each).
+    pub async fn new(leaves: usize) -> anyhow::Result<Self> {
         let nodes = (0..leaves).map(|i| Node::server(format!("l{i}"), Echo::new()));
         let tree = Tree::builder(Node::new("hub").children(nodes))
             .build()
@@ -265,7 +289,8 @@ impl Listing {
 }
 
 /// A chain of `depth` naive proxies in front of the leaf; every service is kept alive.
-pub(crate) struct NaiveChain {
+#[derive(Debug)]
+pub struct NaiveChain {
     client: RunningService<RoleClient, ()>,
     _leaf: RunningService<RoleServer, Echo>,
     _proxies: Vec<RunningService<RoleServer, Proxy>>,
@@ -273,7 +298,8 @@ pub(crate) struct NaiveChain {
 }
 
 impl NaiveChain {
-    pub(crate) async fn new(depth: usize) -> anyhow::Result<Self> {
+    /// The leaf behind `depth` proxies, every link a JSON byte duplex.
+    pub async fn new(depth: usize) -> anyhow::Result<Self> {
         let (leaf, mut next) = duplex_link(Echo::new()).await?;
         let mut proxies = Vec::with_capacity(depth);
         let mut clients = Vec::with_capacity(depth);
@@ -293,13 +319,14 @@ impl NaiveChain {
         })
     }
 
-    pub(crate) async fn call(&self) -> anyhow::Result<u64> {
+    /// One call of `echo` through the whole chain; one unit.
+    pub async fn call(&self) -> anyhow::Result<u64> {
         call_peer(self.client.peer(), "echo").await
     }
 }
 
-/// Calls `tool` through an rmcp client and checks that it answered.
-pub(crate) async fn call_peer(peer: &Peer<RoleClient>, tool: &str) -> anyhow::Result<u64> {
+/// Calls `tool` through an rmcp client and checks that it answered; one unit.
+pub async fn call_peer(peer: &Peer<RoleClient>, tool: &str) -> anyhow::Result<u64> {
     match peer
         .call_tool_once(CallToolRequestParams::new(tool.to_owned()))
         .await?
@@ -311,7 +338,7 @@ pub(crate) async fn call_peer(peer: &Peer<RoleClient>, tool: &str) -> anyhow::Re
 
 /// One call of `tick` (`count` progress notifications) through `start_call`, reading
 /// every event; the units are the progress events received.
-pub(crate) async fn ticks(tree: &Tree, name: &str, count: u64) -> anyhow::Result<u64> {
+pub async fn ticks(tree: &Tree, name: &str, count: u64) -> anyhow::Result<u64> {
     let mut args = JsonObject::new();
     args.insert("count".into(), count.into());
     let mut call = tree.start_call(name, Some(args));
@@ -330,7 +357,7 @@ pub(crate) async fn ticks(tree: &Tree, name: &str, count: u64) -> anyhow::Result
 
 /// A caller of `tool` through an rmcp client, for the concurrent measurements (each call a
 /// boxed future, on both sides of a comparison alike).
-pub(crate) fn peer_caller(
+pub fn peer_caller(
     peer: Peer<RoleClient>,
     tool: &str,
 ) -> impl Fn() -> std::pin::Pin<Box<dyn Future<Output = anyhow::Result<u64>> + Send>>
@@ -345,7 +372,7 @@ pub(crate) fn peer_caller(
 }
 
 /// A caller of the tree's tool `name` through its host API (see [`peer_caller`]).
-pub(crate) fn tree_caller(
+pub fn tree_caller(
     tree: Tree,
     name: Arc<str>,
 ) -> impl Fn() -> std::pin::Pin<Box<dyn Future<Output = anyhow::Result<u64>> + Send>>
@@ -358,8 +385,8 @@ pub(crate) fn tree_caller(
     }
 }
 
-/// Calls `tool` through the tree's host API.
-pub(crate) async fn call_tree(tree: &Tree, tool: &str) -> anyhow::Result<u64> {
+/// Calls `tool` through the tree's host API and checks that it answered; one unit.
+pub async fn call_tree(tree: &Tree, tool: &str) -> anyhow::Result<u64> {
     let result = tree.call_tool(tool, None).await?;
     if result.is_error == Some(true) {
         bail!("'{tool}' answered with a tool error: {result:?}");
@@ -368,7 +395,7 @@ pub(crate) async fn call_tree(tree: &Tree, tool: &str) -> anyhow::Result<u64> {
 }
 
 /// A tree whose only leaf, `leaf`, sits at in-process depth `depth` under the root.
-pub(crate) async fn tree_at_depth(depth: usize, leaf: Node) -> anyhow::Result<Tree> {
+pub async fn tree_at_depth(depth: usize, leaf: Node) -> anyhow::Result<Tree> {
     let mut node = leaf;
     for level in (1..depth).rev() {
         node = Node::new(format!("n{level}")).child(node);
@@ -377,7 +404,7 @@ pub(crate) async fn tree_at_depth(depth: usize, leaf: Node) -> anyhow::Result<Tr
 }
 
 /// The exposed name of the tree's tool whose name ends with `tool`.
-pub(crate) fn exposed(tree: &Tree, tool: &str) -> anyhow::Result<Arc<str>> {
+pub fn exposed(tree: &Tree, tool: &str) -> anyhow::Result<Arc<str>> {
     let tools = tree.tools();
     match tools.iter().find(|t| t.name.ends_with(tool)) {
         Some(found) => Ok(Arc::from(found.name.as_ref())),
@@ -389,15 +416,19 @@ pub(crate) fn exposed(tree: &Tree, tool: &str) -> anyhow::Result<Arc<str>> {
     }
 }
 
-/// The `leaf_server` example run as a Streamable HTTP server on a free local port.
-pub(crate) struct HttpLeafProcess {
+/// The `leaf_server` example run as a Streamable HTTP server on a free local port; killed
+/// when dropped.
+#[derive(Debug)]
+pub struct HttpLeafProcess {
     /// Its endpoint, `http://127.0.0.1:PORT/mcp`.
-    pub(crate) url: String,
+    pub url: String,
     _child: tokio::process::Child,
 }
 
 impl HttpLeafProcess {
-    pub(crate) async fn start(leaf: &Path, server: &str) -> anyhow::Result<Self> {
+    /// Starts the binary `leaf` serving its demo server `server`, and waits (20 s at most)
+    /// until it says where it listens.
+    pub async fn start(leaf: &Path, server: &str) -> anyhow::Result<Self> {
         let mut child = tokio::process::Command::new(leaf)
             .args([server, "--http", "127.0.0.1:0"])
             .stdin(Stdio::null())
@@ -426,7 +457,7 @@ impl HttpLeafProcess {
 
 /// The revision Canopy's links negotiate with a child that supports it (2026-07-28, through
 /// `server/discover`): the bare clients use it too, so both sides speak the same protocol.
-pub(crate) fn discover() -> ClientLifecycleMode {
+pub fn discover() -> ClientLifecycleMode {
     ClientLifecycleMode::Discover {
         preferred_versions: vec![rmcp::model::ProtocolVersion::V_2026_07_28],
     }
@@ -434,7 +465,7 @@ pub(crate) fn discover() -> ClientLifecycleMode {
 
 /// A bare rmcp client of a stdio child (rmcp's pipe transport), the same way Canopy
 /// launches its children.
-pub(crate) async fn stdio_client(
+pub async fn stdio_client(
     leaf: &Path,
     server: &str,
 ) -> anyhow::Result<RunningService<RoleClient, ()>> {
@@ -448,7 +479,7 @@ pub(crate) async fn stdio_client(
 }
 
 /// A bare rmcp Streamable HTTP client with keep-alive and `TCP_NODELAY`.
-pub(crate) async fn http_client(
+pub async fn http_client(
     url: &str,
     lifecycle: ClientLifecycleMode,
 ) -> anyhow::Result<RunningService<RoleClient, ()>> {
@@ -464,14 +495,16 @@ pub(crate) async fn http_client(
 
 /// An in-process Streamable HTTP server (rmcp's service under axum at `/mcp`) on a free local
 /// port, with `TCP_NODELAY` on every connection; stops when dropped.
-pub(crate) struct HttpServer {
+#[derive(Debug)]
+pub struct HttpServer {
     /// Its endpoint.
-    pub(crate) url: String,
+    pub url: String,
     stop: CancellationToken,
 }
 
 impl HttpServer {
-    pub(crate) async fn start<H: ServerHandler + Clone>(handler: H) -> anyhow::Result<Self> {
+    /// Serves a clone of `handler` to each session.
+    pub async fn start<H: ServerHandler + Clone>(handler: H) -> anyhow::Result<Self> {
         let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
         let local = listener.local_addr()?;
         // Without it, a response written in two parts waits for the client's delayed ACK
