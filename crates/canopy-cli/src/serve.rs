@@ -10,7 +10,7 @@ use std::{
     path::PathBuf,
 };
 
-use canopy_node::{HttpOptions, Tree};
+use canopy_node::{HttpOptions, Tree, auth::StaticTokens};
 use clap::Args;
 
 use crate::{Failure, Outcome, load::build_tree};
@@ -23,10 +23,13 @@ Examples:
   canopy serve hub.toml --http 127.0.0.1:3000    Streamable HTTP at http://127.0.0.1:3000/mcp
   canopy serve hub.toml --http 3000              the same (a bare port binds 127.0.0.1)
   canopy serve hub.toml --http 0.0.0.0:3000 --allow-remote --allow-host mcp.example.com
+  canopy serve hub.toml --http 3000 --auth-token-file tokens.txt   only callers with a token
 
 Over HTTP, requests whose Host is not a loopback name with the bound port, or whose Origin
 is not a loopback origin, get 403 (DNS-rebinding protection); --allow-host and
---allow-origin add names. Ctrl-C or SIGTERM stops the server and closes the children.")]
+--allow-origin add names. With --auth-token-file, a request without `Authorization: Bearer
+TOKEN` for one of the file's tokens (one a line, at least 16 characters; # comments) gets 401.
+Ctrl-C or SIGTERM stops the server and closes the children.")]
 pub(crate) struct ServeArgs {
     /// The tree file (TOML).
     #[arg(value_name = "TREE")]
@@ -49,6 +52,9 @@ pub(crate) struct ServeArgs {
     /// Also accept this Origin (scheme://host[:port|:*]), e.g. a web app's origin.
     #[arg(long = "allow-origin", value_name = "ORIGIN", requires = "http")]
     pub(crate) allow_origins: Vec<String>,
+    /// Let in only requests with a static bearer token from this file (one a line).
+    #[arg(long = "auth-token-file", value_name = "FILE", requires = "http")]
+    pub(crate) auth_token_file: Option<PathBuf>,
 }
 
 /// Runs `canopy serve`.
@@ -61,17 +67,25 @@ pub(crate) async fn run(args: ServeArgs) -> Outcome {
                 return Err(Failure::Usage(format!(
                     "canopy: refusing to serve on {addr}, which is not a loopback address: \
                      anyone who can reach it could use the tree. Pass --allow-remote to do it \
-                     anyway (and put authentication in front of it)."
+                     anyway (and let only known callers in: --auth-token-file)."
                 )));
             }
             Some(addr)
         }
         None => None,
     };
+    // And the tokens: a bad token file is bad usage, found before any child starts.
+    let tokens = match &args.auth_token_file {
+        Some(file) => Some(
+            StaticTokens::from_file(file)
+                .map_err(|error| Failure::Usage(format!("canopy: --auth-token-file: {error}")))?,
+        ),
+        None => None,
+    };
     let tree = build_tree(&args.tree, args.build).await?;
     let outcome = match addr {
         None => serve_stdio(&tree, &args.tree).await,
-        Some(addr) => serve_http(&tree, addr, &args).await,
+        Some(addr) => serve_http(&tree, addr, &args, tokens).await,
     };
     // Close the links cleanly: launched children are asked to exit and reaped (killed if
     // they do not exit within a few seconds).
@@ -96,8 +110,16 @@ async fn serve_stdio(tree: &Tree, path: &std::path::Path) -> Outcome {
     }
 }
 
-async fn serve_http(tree: &Tree, addr: SocketAddr, args: &ServeArgs) -> Outcome {
+async fn serve_http(
+    tree: &Tree,
+    addr: SocketAddr,
+    args: &ServeArgs,
+    tokens: Option<StaticTokens>,
+) -> Outcome {
     let mut options = HttpOptions::new();
+    if let Some(tokens) = tokens {
+        options = options.bearer_tokens(tokens);
+    }
     for host in &args.allow_hosts {
         options = options.allow_host(host.clone());
     }

@@ -26,6 +26,7 @@
 #![allow(deprecated)]
 
 mod arguments;
+pub mod auth;
 mod backend;
 pub mod budget;
 mod builder;

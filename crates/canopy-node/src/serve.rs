@@ -10,6 +10,8 @@
 //!
 //! rmcp checks `Host` and `Origin` (DNS-rebinding protection): by default only loopback
 //! names with the bound port, and loopback origins, are accepted; [`HttpOptions`] adds more.
+//! [`HttpOptions::bearer_tokens`] lets in only callers with a static bearer token
+//! ([`auth`](crate::auth)).
 //!
 //! ```no_run
 //! # async fn demo(tree: canopy_node::Tree) -> std::io::Result<()> {
@@ -28,14 +30,16 @@ use rmcp::transport::streamable_http_server::{
 use tokio::net::{TcpListener, ToSocketAddrs};
 use tokio_util::sync::{CancellationToken, DropGuard};
 
-use crate::Tree;
+use crate::{Tree, auth::StaticTokens};
 
-/// Options of [`Tree::serve_http_with`]: which extra `Host` and `Origin` values to accept.
+/// Options of [`Tree::serve_http_with`]: which extra `Host` and `Origin` values to accept,
+/// and who may call ([`HttpOptions::bearer_tokens`]).
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct HttpOptions {
     allowed_hosts: Vec<String>,
     allowed_origins: Vec<String>,
+    bearer_tokens: Option<StaticTokens>,
 }
 
 impl HttpOptions {
@@ -55,6 +59,15 @@ impl HttpOptions {
     #[must_use]
     pub fn allow_origin(mut self, origin: impl Into<String>) -> Self {
         self.allowed_origins.push(origin.into());
+        self
+    }
+
+    /// Lets in only requests with `Authorization: Bearer TOKEN` for one of `tokens`; any
+    /// other gets `401` with a `WWW-Authenticate: Bearer` challenge and never reaches the
+    /// tree (see [`auth`](crate::auth)).
+    #[must_use]
+    pub fn bearer_tokens(mut self, tokens: StaticTokens) -> Self {
+        self.bearer_tokens = Some(tokens);
         self
     }
 }
@@ -160,7 +173,13 @@ impl Tree {
             LocalSessionManager::default().into(),
             config,
         );
-        let router = axum::Router::new().nest_service("/mcp", service);
+        let mut router = axum::Router::new().nest_service("/mcp", service);
+        if let Some(tokens) = options.bearer_tokens {
+            router = router.layer(axum::middleware::from_fn_with_state(
+                tokens,
+                crate::auth::require_static_token,
+            ));
+        }
         // Without TCP_NODELAY, a kept-alive session's small responses wait ~40 ms for
         // delayed ACKs (Nagle).
         use axum::serve::ListenerExt;
