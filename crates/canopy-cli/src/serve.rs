@@ -10,7 +10,10 @@ use std::{
     path::PathBuf,
 };
 
-use canopy_node::{HttpOptions, Tree, auth::StaticTokens};
+use canopy_node::{
+    HttpOptions, Tree,
+    auth::{OAuthResource, StaticTokens},
+};
 use clap::Args;
 
 use crate::{Failure, Outcome, load::build_tree};
@@ -24,11 +27,16 @@ Examples:
   canopy serve hub.toml --http 3000              the same (a bare port binds 127.0.0.1)
   canopy serve hub.toml --http 0.0.0.0:3000 --allow-remote --allow-host mcp.example.com
   canopy serve hub.toml --http 3000 --auth-token-file tokens.txt   only callers with a token
+  canopy serve hub.toml --http 3000 --auth-issuer https://auth.example.com \
+      --auth-audience http://127.0.0.1:3000/mcp --auth-scope notes:write   OAuth 2.1
 
 Over HTTP, requests whose Host is not a loopback name with the bound port, or whose Origin
 is not a loopback origin, get 403 (DNS-rebinding protection); --allow-host and
 --allow-origin add names. With --auth-token-file, a request without `Authorization: Bearer
 TOKEN` for one of the file's tokens (one a line, at least 16 characters; # comments) gets 401.
+With --auth-issuer, the server is an OAuth 2.1 resource server: requests need a JWT access
+token of that issuer for --auth-audience (this server's canonical URI) with every
+--auth-scope; others get 401 (with resource_metadata) or 403 (insufficient_scope).
 Ctrl-C or SIGTERM stops the server and closes the children.")]
 pub(crate) struct ServeArgs {
     /// The tree file (TOML).
@@ -55,6 +63,21 @@ pub(crate) struct ServeArgs {
     /// Let in only requests with a static bearer token from this file (one a line).
     #[arg(long = "auth-token-file", value_name = "FILE", requires = "http")]
     pub(crate) auth_token_file: Option<PathBuf>,
+    /// Accept OAuth access tokens of this authorization server (its issuer URL).
+    #[arg(
+        long = "auth-issuer",
+        value_name = "URL",
+        requires_all = ["http", "auth_audience"],
+        conflicts_with = "auth_token_file"
+    )]
+    pub(crate) auth_issuer: Option<String>,
+    /// This server's canonical URI, the audience every token must name (e.g.
+    /// http://127.0.0.1:3000/mcp).
+    #[arg(long = "auth-audience", value_name = "URL", requires = "auth_issuer")]
+    pub(crate) auth_audience: Option<String>,
+    /// A scope every request's token must have (repeat for more).
+    #[arg(long = "auth-scope", value_name = "SCOPE", requires = "auth_issuer")]
+    pub(crate) auth_scopes: Vec<String>,
 }
 
 /// Runs `canopy serve`.
@@ -82,10 +105,19 @@ pub(crate) async fn run(args: ServeArgs) -> Outcome {
         ),
         None => None,
     };
+    // And the authorization server: discovered (its metadata and keys) before any child starts.
+    let oauth = match (&args.auth_issuer, &args.auth_audience) {
+        (Some(issuer), Some(audience)) => Some(
+            OAuthResource::discover(issuer, audience, args.auth_scopes.clone())
+                .await
+                .map_err(|error| Failure::Failed(format!("canopy: --auth-issuer: {error}")))?,
+        ),
+        _ => None,
+    };
     let tree = build_tree(&args.tree, args.build).await?;
     let outcome = match addr {
         None => serve_stdio(&tree, &args.tree).await,
-        Some(addr) => serve_http(&tree, addr, &args, tokens).await,
+        Some(addr) => serve_http(&tree, addr, &args, tokens, oauth).await,
     };
     // Close the links cleanly: launched children are asked to exit and reaped (killed if
     // they do not exit within a few seconds).
@@ -115,10 +147,14 @@ async fn serve_http(
     addr: SocketAddr,
     args: &ServeArgs,
     tokens: Option<StaticTokens>,
+    oauth: Option<OAuthResource>,
 ) -> Outcome {
     let mut options = HttpOptions::new();
     if let Some(tokens) = tokens {
         options = options.bearer_tokens(tokens);
+    }
+    if let Some(oauth) = oauth {
+        options = options.oauth(oauth);
     }
     for host in &args.allow_hosts {
         options = options.allow_host(host.clone());

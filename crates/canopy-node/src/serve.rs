@@ -30,7 +30,10 @@ use rmcp::transport::streamable_http_server::{
 use tokio::net::{TcpListener, ToSocketAddrs};
 use tokio_util::sync::{CancellationToken, DropGuard};
 
-use crate::{Tree, auth::StaticTokens};
+use crate::{
+    Tree,
+    auth::{OAuthResource, StaticTokens},
+};
 
 /// Options of [`Tree::serve_http_with`]: which extra `Host` and `Origin` values to accept,
 /// and who may call ([`HttpOptions::bearer_tokens`]).
@@ -40,6 +43,7 @@ pub struct HttpOptions {
     allowed_hosts: Vec<String>,
     allowed_origins: Vec<String>,
     bearer_tokens: Option<StaticTokens>,
+    oauth: Option<OAuthResource>,
 }
 
 impl HttpOptions {
@@ -68,6 +72,17 @@ impl HttpOptions {
     #[must_use]
     pub fn bearer_tokens(mut self, tokens: StaticTokens) -> Self {
         self.bearer_tokens = Some(tokens);
+        self
+    }
+
+    /// Serves as an OAuth 2.1 resource server: only requests with a valid access token of
+    /// `resource`'s authorization server get through, and the Protected Resource Metadata is
+    /// served at `/.well-known/oauth-protected-resource/mcp` and
+    /// `/.well-known/oauth-protected-resource` (see [`auth`](crate::auth)). Takes the place of
+    /// [`HttpOptions::bearer_tokens`] when both are given.
+    #[must_use]
+    pub fn oauth(mut self, resource: OAuthResource) -> Self {
+        self.oauth = Some(resource);
         self
     }
 }
@@ -174,11 +189,30 @@ impl Tree {
             config,
         );
         let mut router = axum::Router::new().nest_service("/mcp", service);
-        if let Some(tokens) = options.bearer_tokens {
-            router = router.layer(axum::middleware::from_fn_with_state(
-                tokens,
-                crate::auth::require_static_token,
-            ));
+        match (options.oauth, options.bearer_tokens) {
+            (Some(resource), _) => {
+                router = router.layer(axum::middleware::from_fn_with_state(
+                    resource.clone(),
+                    crate::auth::require_access_token,
+                ));
+                let metadata = axum::routing::get(crate::auth::metadata);
+                router = router.merge(
+                    axum::Router::new()
+                        .route(
+                            "/.well-known/oauth-protected-resource/mcp",
+                            metadata.clone(),
+                        )
+                        .route("/.well-known/oauth-protected-resource", metadata)
+                        .with_state(resource),
+                );
+            }
+            (None, Some(tokens)) => {
+                router = router.layer(axum::middleware::from_fn_with_state(
+                    tokens,
+                    crate::auth::require_static_token,
+                ));
+            }
+            (None, None) => {}
         }
         // Without TCP_NODELAY, a kept-alive session's small responses wait ~40 ms for
         // delayed ACKs (Nagle).

@@ -1,11 +1,15 @@
 //! Who may call a tree served over HTTP: the checks the HTTP face runs on every request
 //! before it reaches rmcp. A room of the faces: it imports nothing of the tree.
 //!
-//! Today: **static bearer tokens** ([`StaticTokens`]), for simple setups: a request to
-//! `/mcp` must carry `Authorization: Bearer TOKEN` with one of the configured tokens
-//! (compared in constant time), or it gets `401 Unauthorized` with a
-//! `WWW-Authenticate: Bearer` challenge (RFC 6750) and never reaches the tree. The OAuth 2.1
-//! resource server (JWT access tokens of an authorization server) comes next in this room.
+//! Two ways:
+//! - **static bearer tokens** ([`StaticTokens`]), for simple setups: a request to `/mcp` must
+//!   carry `Authorization: Bearer TOKEN` with one of the configured tokens (compared in
+//!   constant time), or it gets `401 Unauthorized` with a `WWW-Authenticate: Bearer`
+//!   challenge (RFC 6750) and never reaches the tree;
+//! - **an OAuth 2.1 resource server** ([`OAuthResource`], the MCP authorization
+//!   specification): JWT access tokens of an authorization server, verified against its
+//!   JWKS, bound to this server's canonical URI, with the scopes it requires; `401` with
+//!   `resource_metadata` (RFC 9728) or `403 insufficient_scope` otherwise.
 //!
 //! ```
 //! use canopy_node::auth::StaticTokens;
@@ -27,6 +31,11 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use subtle::ConstantTimeEq;
+
+mod oauth;
+
+pub use self::oauth::{OAuthConfigError, OAuthResource};
+pub(crate) use self::oauth::{metadata, require_access_token};
 
 /// The fewest characters a static token may have (a guessable token is no protection).
 pub const MIN_TOKEN_LEN: usize = 16;
@@ -199,22 +208,27 @@ pub(crate) async fn require_static_token(
 
 /// A `401` with its challenge and a JSON-RPC error body that says why.
 fn unauthorized(challenge: &'static str, message: &str) -> Response {
-    let body = serde_json::json!({
-        "jsonrpc": "2.0",
-        "id": null,
-        "error": { "code": -32001, "message": message },
-    });
-    let mut response = (
-        StatusCode::UNAUTHORIZED,
-        [(header::CONTENT_TYPE, "application/json")],
-        Body::from(body.to_string()),
-    )
-        .into_response();
+    let mut response = error_response(StatusCode::UNAUTHORIZED, message);
     response.headers_mut().insert(
         header::WWW_AUTHENTICATE,
         HeaderValue::from_static(challenge),
     );
     response
+}
+
+/// An HTTP error with a JSON-RPC error body that says why.
+fn error_response(status: StatusCode, message: &str) -> Response {
+    let body = serde_json::json!({
+        "jsonrpc": "2.0",
+        "id": null,
+        "error": { "code": -32001, "message": message },
+    });
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        Body::from(body.to_string()),
+    )
+        .into_response()
 }
 
 #[cfg(test)]

@@ -1,0 +1,311 @@
+//! `canopy serve --http --auth-issuer --auth-audience --auth-scope`: the served tree as an
+//! OAuth 2.1 resource server, against a real authorization server on loopback
+//! (`oidc-provider` from npm, installed by scripts/setup/oauth.sh and configured by
+//! tests/oauth/authorization_server.mjs to issue JWT access tokens bound to an audience).
+
+mod common;
+
+use std::{process::Stdio, time::Duration};
+
+use common::{canopy_binary, leaf_server, tree, wait_for_url};
+use rmcp::{
+    model::{CallToolRequestParams, ProtocolVersion},
+    service::{ClientLifecycleMode, ClientServiceExt},
+    transport::{
+        StreamableHttpClientTransport, streamable_http_client::StreamableHttpClientTransportConfig,
+    },
+};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+
+const OTHER_RESOURCE: &str = "http://other.example/mcp";
+/// `{"alg":"none","kid":"key-1"}` and `{"alg":"HS256",…}` over claims that would pass.
+const ALG_NONE: &str =
+    "eyJhbGciOiJub25lIiwia2lkIjoia2V5LTEifQ.eyJpc3MiOiJ4IiwiYXVkIjoieSIsImV4cCI6OTk5OTk5OTk5OX0.";
+const ALG_HS256: &str = "eyJhbGciOiJIUzI1NiIsImtpZCI6ImtleS0xIiwidHlwIjoiSldUIn0.eyJpc3MiOiJ4IiwiYXVkIjoieSIsImV4cCI6OTk5OTk5OTk5OX0.c2ln";
+
+/// One HTTP/1.1 request on loopback: the status, the headers (names lower-cased) and the body.
+/// A `200` with an event stream is read only to its status line.
+async fn http(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, Vec<(String, String)>, String) {
+    let rest = url.strip_prefix("http://").expect("an http:// URL");
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let path = if path.is_empty() { "/" } else { path };
+    let extra: String = headers
+        .iter()
+        .map(|(name, value)| format!("{name}: {value}\r\n"))
+        .collect();
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {authority}\r\n{extra}Content-Length: {}\r\n\
+         Connection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let mut stream = tokio::net::TcpStream::connect(authority)
+        .await
+        .expect("connects");
+    stream.write_all(request.as_bytes()).await.expect("sends");
+    let mut response = Vec::new();
+    let mut buf = [0u8; 8192];
+    loop {
+        let n = stream.read(&mut buf).await.expect("reads");
+        if n == 0 {
+            break;
+        }
+        response.extend_from_slice(&buf[..n]);
+        let text = String::from_utf8_lossy(&response);
+        if text.starts_with("HTTP/1.1 200") && text.contains("text/event-stream") {
+            break;
+        }
+    }
+    let text = String::from_utf8_lossy(&response).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|line| line.split_whitespace().nth(1))
+        .and_then(|code| code.parse().ok())
+        .expect("a status line");
+    let headers = lines
+        .filter_map(|line| line.split_once(':'))
+        .map(|(name, value)| (name.to_ascii_lowercase(), value.trim().to_owned()))
+        .collect();
+    (status, headers, body.to_owned())
+}
+
+fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// The authorization server, started on a free loopback port for `resources`.
+struct AuthorizationServer {
+    issuer: String,
+    _child: tokio::process::Child,
+}
+
+impl AuthorizationServer {
+    async fn start(resources: &[&str]) -> Self {
+        let node = std::env::var("CANOPY_NODE_BIN").unwrap_or_else(|_| {
+            panic!("CANOPY_NODE_BIN is not set: run the tests with scripts/test.sh")
+        });
+        let provider = std::env::var("CANOPY_OIDC_PROVIDER").unwrap_or_else(|_| {
+            panic!("CANOPY_OIDC_PROVIDER is not set: run the tests with scripts/test.sh")
+        });
+        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/oauth/authorization_server.mjs");
+        let mut child = tokio::process::Command::new(format!("{node}/node"))
+            .arg(script)
+            .env("CANOPY_OIDC_PROVIDER", provider)
+            .env("RESOURCES", resources.join(","))
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("node starts the authorization server");
+        let stderr = child.stderr.take().expect("stderr piped");
+        let mut lines = BufReader::new(stderr).lines();
+        let issuer = tokio::time::timeout(Duration::from_secs(60), async {
+            while let Some(line) = lines.next_line().await.expect("stderr") {
+                if let Some(issuer) = line.strip_prefix("issuer ") {
+                    return issuer.to_owned();
+                }
+            }
+            panic!("the authorization server exited before listening")
+        })
+        .await
+        .expect("the authorization server starts");
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Self {
+            issuer,
+            _child: child,
+        }
+    }
+
+    /// A client-credentials access token for `resource` with `scope`.
+    async fn token(&self, resource: &str, scope: &str) -> String {
+        let body = format!(
+            "grant_type=client_credentials&scope={}&resource={}",
+            scope.replace(' ', "%20").replace(':', "%3A"),
+            resource.replace(':', "%3A").replace('/', "%2F")
+        );
+        let (status, _, body) = http(
+            "POST",
+            &format!("{}/token", self.issuer),
+            &[
+                ("Content-Type", "application/x-www-form-urlencoded"),
+                // ci:ci-secret-0123456789
+                ("Authorization", "Basic Y2k6Y2ktc2VjcmV0LTAxMjM0NTY3ODk="),
+            ],
+            &body,
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        let json: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+        json["access_token"].as_str().expect("a token").to_owned()
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+#[tokio::test]
+async fn the_served_tree_is_an_oauth_resource_server() {
+    let port = free_port();
+    let resource = format!("http://127.0.0.1:{port}/mcp");
+    let auth = AuthorizationServer::start(&[&resource, OTHER_RESOURCE]).await;
+    let mut server = tokio::process::Command::new(canopy_binary())
+        .arg("serve")
+        .arg(tree("demo.toml"))
+        .args(["--http", &format!("127.0.0.1:{port}")])
+        .args(["--auth-issuer", &auth.issuer, "--auth-audience", &resource])
+        .args(["--auth-scope", "notes:write"])
+        .env("LEAF_SERVER", leaf_server())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("canopy starts");
+    let url = wait_for_url(&mut server, "serving tree 'hub' at").await;
+    assert_eq!(url, resource);
+    let started = std::time::Instant::now();
+    let initialize = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}"#;
+    let post = |authorization: Option<String>| {
+        let url = url.clone();
+        async move {
+            let mut headers = vec![
+                ("Content-Type", "application/json".to_owned()),
+                ("Accept", "application/json, text/event-stream".to_owned()),
+            ];
+            if let Some(value) = authorization {
+                headers.push(("Authorization", value));
+            }
+            let headers: Vec<(&str, &str)> =
+                headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+            http("POST", &url, &headers, initialize).await
+        }
+    };
+
+    // The metadata, at the path-inserted and the root well-known URIs.
+    let metadata_url = format!("http://127.0.0.1:{port}/.well-known/oauth-protected-resource/mcp");
+    for uri in [
+        metadata_url.clone(),
+        format!("http://127.0.0.1:{port}/.well-known/oauth-protected-resource"),
+    ] {
+        let (status, _, body) = http("GET", &uri, &[], "").await;
+        assert_eq!(status, 200, "{uri}: {body}");
+        let metadata: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+        assert_eq!(metadata["resource"], resource.as_str());
+        assert_eq!(metadata["authorization_servers"][0], auth.issuer.as_str());
+        assert_eq!(
+            metadata["scopes_supported"],
+            serde_json::json!(["notes:write"])
+        );
+    }
+
+    // No token: 401 naming the metadata and the scope.
+    let (status, headers, body) = post(None).await;
+    assert_eq!(status, 401, "{body}");
+    let challenge = header(&headers, "www-authenticate").expect("a challenge");
+    assert_eq!(
+        challenge,
+        format!(r#"Bearer resource_metadata="{metadata_url}", scope="notes:write""#)
+    );
+
+    // Tokens that must not pass: 401 invalid_token, saying why.
+    let other = auth.token(OTHER_RESOURCE, "notes:write").await;
+    for (token, why) in [
+        ("garbage".to_owned(), "not a JWT"),
+        (ALG_NONE.to_owned(), "not a JWT with an accepted algorithm"),
+        (ALG_HS256.to_owned(), "algorithm is not accepted"),
+        (other, "for another resource"),
+    ] {
+        let (status, headers, body) = post(Some(format!("Bearer {token}"))).await;
+        assert_eq!(status, 401, "{why}: {body}");
+        let challenge = header(&headers, "www-authenticate").expect("a challenge");
+        assert!(
+            challenge.contains(r#"error="invalid_token""#),
+            "{challenge}"
+        );
+        assert!(challenge.contains(why), "{why}: {challenge}");
+        assert!(body.contains(why), "{why}: {body}");
+    }
+
+    // A valid token without the scope: 403 insufficient_scope (step-up), then with it: 200.
+    let reader = auth.token(&resource, "db:read").await;
+    let (status, headers, body) = post(Some(format!("Bearer {reader}"))).await;
+    assert_eq!(status, 403, "{body}");
+    let challenge = header(&headers, "www-authenticate").expect("a challenge");
+    assert!(
+        challenge.contains(r#"error="insufficient_scope""#),
+        "{challenge}"
+    );
+    assert!(challenge.contains(r#"scope="notes:write""#), "{challenge}");
+    let writer = auth.token(&resource, "notes:write").await;
+    let (status, _, body) = post(Some(format!("Bearer {writer}"))).await;
+    assert_eq!(status, 200, "{body}");
+
+    // rmcp's client with the token, at both revision families.
+    for lifecycle in [
+        ClientLifecycleMode::Initialize,
+        ClientLifecycleMode::Discover {
+            preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+        },
+    ] {
+        let config =
+            StreamableHttpClientTransportConfig::with_uri(url.as_str()).auth_header(writer.clone());
+        let client = ()
+            .serve_with_lifecycle(
+                StreamableHttpClientTransport::from_config(config),
+                lifecycle,
+            )
+            .await
+            .expect("a client with the token connects");
+        let mut params = CallToolRequestParams::new("research__web__search");
+        params.arguments = serde_json::json!({ "query": "rust" }).as_object().cloned();
+        let result = client.call_tool(params).await.expect("tools/call");
+        let text = result.content[0].as_text().map(|t| t.text.clone());
+        assert_eq!(text.as_deref(), Some("https://example.org/rust"));
+        client.cancel().await.expect("close");
+    }
+
+    // The authorization server rotates its key: a token under the new kid passes once the
+    // keys are refetched (at most once per 10 s, counted from the last fetch at start).
+    let (status, _, _) = http("POST", &format!("{}/rotate", auth.issuer), &[], "").await;
+    assert_eq!(status, 204);
+    let rotated = auth.token(&resource, "notes:write").await;
+    if let Some(wait) = Duration::from_secs(11).checked_sub(started.elapsed()) {
+        tokio::time::sleep(wait).await;
+    }
+    let (status, _, body) = post(Some(format!("Bearer {rotated}"))).await;
+    assert_eq!(status, 200, "a token of the rotated key: {body}");
+}
+
+#[test]
+fn an_unreachable_issuer_fails_before_the_tree_starts() {
+    let port = free_port();
+    let output = std::process::Command::new(canopy_binary())
+        .arg("serve")
+        .arg(tree("demo.toml"))
+        .args(["--http", "127.0.0.1:0"])
+        .args(["--auth-issuer", &format!("http://127.0.0.1:{port}")])
+        .args(["--auth-audience", "http://127.0.0.1:3000/mcp"])
+        .env("LEAF_SERVER", "/nonexistent/leaf")
+        .output()
+        .expect("canopy runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "canopy: --auth-issuer: cannot discover the authorization server http://127.0.0.1:{port}"
+        )),
+        "{stderr}"
+    );
+}
