@@ -7,15 +7,13 @@ mod common;
 
 use std::process::Stdio;
 
-use common::{canopy, canopy_binary, leaf_server, tree, wait_for_url};
-use rmcp::{
-    model::{CallToolRequestParams, ProtocolVersion},
-    service::{ClientLifecycleMode, ClientServiceExt},
-    transport::{
-        StreamableHttpClientTransport, streamable_http_client::StreamableHttpClientTransportConfig,
-    },
+use common::{
+    canopy, canopy_binary, leaf_server, post_initialize, search_with_token, tree, wait_for_url,
 };
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use rmcp::{
+    service::{ClientLifecycleMode, ClientServiceExt},
+    transport::StreamableHttpClientTransport,
+};
 
 const TOKEN: &str = "canopy-test-token-0123456789";
 
@@ -45,53 +43,16 @@ fn token_file(dir: &tempfile::TempDir) -> std::path::PathBuf {
     path
 }
 
-/// One raw HTTP/1.1 `initialize` POST with an optional `Authorization` header: the status,
-/// the `WWW-Authenticate` header and the body.
+/// One raw `initialize` POST with an optional `Authorization` header: the status, the
+/// `WWW-Authenticate` header and the body.
 async fn post(url: &str, authorization: Option<&str>) -> (u16, Option<String>, String) {
-    let authority = url
-        .strip_prefix("http://")
-        .and_then(|rest| rest.strip_suffix("/mcp"))
-        .expect("http://ADDR/mcp");
-    let body = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}"#;
-    let authorization = authorization
-        .map(|value| format!("Authorization: {value}\r\n"))
-        .unwrap_or_default();
-    let request = format!(
-        "POST /mcp HTTP/1.1\r\nHost: {authority}\r\n{authorization}Content-Type: application/json\r\n\
-         Accept: application/json, text/event-stream\r\nContent-Length: {}\r\n\
-         Connection: close\r\n\r\n{body}",
-        body.len()
-    );
-    let mut stream = tokio::net::TcpStream::connect(authority)
-        .await
-        .expect("connects");
-    stream.write_all(request.as_bytes()).await.expect("sends");
-    let mut response = Vec::new();
-    let mut buf = [0u8; 4096];
-    loop {
-        let n = stream.read(&mut buf).await.expect("reads");
-        if n == 0 {
-            break;
-        }
-        response.extend_from_slice(&buf[..n]);
-        // A 200 streams SSE and stays open: its status line is all this needs.
-        if response.starts_with(b"HTTP/1.1 200") {
-            break;
-        }
-    }
-    let text = String::from_utf8_lossy(&response).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|code| code.parse().ok())
-        .expect("a status line");
-    let challenge = head.lines().find_map(|line| {
-        let (name, value) = line.split_once(':')?;
-        name.eq_ignore_ascii_case("www-authenticate")
-            .then(|| value.trim().to_owned())
-    });
-    (status, challenge, body.to_owned())
+    let headers: Vec<(&str, &str)> = authorization
+        .map(|value| ("Authorization", value))
+        .into_iter()
+        .collect();
+    let response = post_initialize(url, &headers).await;
+    let challenge = response.header("www-authenticate").map(str::to_owned);
+    (response.status, challenge, response.body)
 }
 
 #[tokio::test]
@@ -127,33 +88,8 @@ async fn only_callers_with_a_token_reach_the_tree() {
     let (status, _, _) = post(&url, Some(&format!("bearer {TOKEN}"))).await;
     assert_eq!(status, 200, "the scheme is case-insensitive");
 
-    // rmcp's client with the token, at both revision families.
-    for lifecycle in [
-        ClientLifecycleMode::Initialize,
-        ClientLifecycleMode::Discover {
-            preferred_versions: vec![ProtocolVersion::V_2026_07_28],
-        },
-    ] {
-        let config = StreamableHttpClientTransportConfig::with_uri(url.as_str()).auth_header(TOKEN);
-        let client = ()
-            .serve_with_lifecycle(
-                StreamableHttpClientTransport::from_config(config),
-                lifecycle,
-            )
-            .await
-            .expect("a client with the token connects");
-        let tools = client.list_all_tools().await.expect("tools/list");
-        assert!(
-            tools.iter().any(|t| t.name == "research__web__search"),
-            "{tools:?}"
-        );
-        let mut params = CallToolRequestParams::new("research__web__search");
-        params.arguments = serde_json::json!({ "query": "rust" }).as_object().cloned();
-        let result = client.call_tool(params).await.expect("tools/call");
-        let text = result.content[0].as_text().map(|t| t.text.clone());
-        assert_eq!(text.as_deref(), Some("https://example.org/rust"));
-        client.cancel().await.expect("close");
-    }
+    // rmcp's client with the token lists and calls, at both revision families.
+    search_with_token(&url, TOKEN).await;
 
     // Without the token, rmcp's client cannot even initialize.
     let refused = ()

@@ -6,14 +6,13 @@ mod common;
 
 use std::process::Stdio;
 
-use common::{canopy_binary, leaf_server, tree, wait_for_url};
+use common::{canopy_binary, leaf_server, post_initialize, tree, wait_for_url};
 use rmcp::{
     ServiceExt,
     model::{CallToolRequestParams, ProtocolVersion},
     service::{ClientLifecycleMode, ClientServiceExt},
     transport::{StreamableHttpClientTransport, TokioChildProcess},
 };
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const TOOLS: [&str; 10] = [
     "research__web__fetch",
@@ -139,49 +138,14 @@ async fn http_serves_session_and_stateless_clients() {
     stateless.cancel().await.expect("close");
 }
 
-/// Sends one raw HTTP/1.1 POST and returns the status code and the body.
+/// One raw `initialize` POST with this `Host` (and `Origin`): the status code and the body.
 async fn raw_post(url: &str, host: &str, origin: Option<&str>) -> (u16, String) {
-    let authority = url
-        .strip_prefix("http://")
-        .and_then(|rest| rest.strip_suffix("/mcp"))
-        .expect("http://ADDR/mcp");
-    let body = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}"#;
-    let origin = origin
-        .map(|o| format!("Origin: {o}\r\n"))
-        .unwrap_or_default();
-    let request = format!(
-        "POST /mcp HTTP/1.1\r\nHost: {host}\r\n{origin}Content-Type: application/json\r\n\
-         Accept: application/json, text/event-stream\r\nContent-Length: {}\r\n\
-         Connection: close\r\n\r\n{body}",
-        body.len()
-    );
-    let mut stream = tokio::net::TcpStream::connect(authority)
-        .await
-        .expect("connects");
-    stream.write_all(request.as_bytes()).await.expect("sends");
-    let mut response = Vec::new();
-    // The server closes the connection (Connection: close) after a 403; a 200 streams SSE,
-    // so read only what is needed for the status line.
-    let mut buf = [0u8; 4096];
-    loop {
-        let n = stream.read(&mut buf).await.expect("reads");
-        if n == 0 {
-            break;
-        }
-        response.extend_from_slice(&buf[..n]);
-        let text = String::from_utf8_lossy(&response);
-        if text.starts_with("HTTP/1.1 200") || text.contains("Forbidden") {
-            break;
-        }
+    let mut headers = vec![("Host", host)];
+    if let Some(origin) = origin {
+        headers.push(("Origin", origin));
     }
-    let text = String::from_utf8_lossy(&response).into_owned();
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|code| code.parse().ok())
-        .expect("a status line");
-    let body = text.split("\r\n\r\n").nth(1).unwrap_or_default().to_owned();
-    (status, body)
+    let response = post_initialize(url, &headers).await;
+    (response.status, response.body)
 }
 
 #[tokio::test]

@@ -7,80 +7,16 @@ mod common;
 
 use std::{process::Stdio, time::Duration};
 
-use common::{canopy_binary, leaf_server, tree, wait_for_url};
-use rmcp::{
-    model::{CallToolRequestParams, ProtocolVersion},
-    service::{ClientLifecycleMode, ClientServiceExt},
-    transport::{
-        StreamableHttpClientTransport, streamable_http_client::StreamableHttpClientTransportConfig,
-    },
+use common::{
+    canopy_binary, http, leaf_server, post_initialize, search_with_token, tree, wait_for_url,
 };
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, BufReader};
 
 const OTHER_RESOURCE: &str = "http://other.example/mcp";
 /// `{"alg":"none","kid":"key-1"}` and `{"alg":"HS256",…}` over claims that would pass.
 const ALG_NONE: &str =
     "eyJhbGciOiJub25lIiwia2lkIjoia2V5LTEifQ.eyJpc3MiOiJ4IiwiYXVkIjoieSIsImV4cCI6OTk5OTk5OTk5OX0.";
 const ALG_HS256: &str = "eyJhbGciOiJIUzI1NiIsImtpZCI6ImtleS0xIiwidHlwIjoiSldUIn0.eyJpc3MiOiJ4IiwiYXVkIjoieSIsImV4cCI6OTk5OTk5OTk5OX0.c2ln";
-
-/// One HTTP/1.1 request on loopback: the status, the headers (names lower-cased) and the body.
-/// A `200` with an event stream is read only to its status line.
-async fn http(
-    method: &str,
-    url: &str,
-    headers: &[(&str, &str)],
-    body: &str,
-) -> (u16, Vec<(String, String)>, String) {
-    let rest = url.strip_prefix("http://").expect("an http:// URL");
-    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    let path = if path.is_empty() { "/" } else { path };
-    let extra: String = headers
-        .iter()
-        .map(|(name, value)| format!("{name}: {value}\r\n"))
-        .collect();
-    let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {authority}\r\n{extra}Content-Length: {}\r\n\
-         Connection: close\r\n\r\n{body}",
-        body.len()
-    );
-    let mut stream = tokio::net::TcpStream::connect(authority)
-        .await
-        .expect("connects");
-    stream.write_all(request.as_bytes()).await.expect("sends");
-    let mut response = Vec::new();
-    let mut buf = [0u8; 8192];
-    loop {
-        let n = stream.read(&mut buf).await.expect("reads");
-        if n == 0 {
-            break;
-        }
-        response.extend_from_slice(&buf[..n]);
-        let text = String::from_utf8_lossy(&response);
-        if text.starts_with("HTTP/1.1 200") && text.contains("text/event-stream") {
-            break;
-        }
-    }
-    let text = String::from_utf8_lossy(&response).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .and_then(|line| line.split_whitespace().nth(1))
-        .and_then(|code| code.parse().ok())
-        .expect("a status line");
-    let headers = lines
-        .filter_map(|line| line.split_once(':'))
-        .map(|(name, value)| (name.to_ascii_lowercase(), value.trim().to_owned()))
-        .collect();
-    (status, headers, body.to_owned())
-}
-
-fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    headers
-        .iter()
-        .find(|(n, _)| n == name)
-        .map(|(_, v)| v.as_str())
-}
 
 /// The authorization server, started on a free loopback port for `resources`.
 struct AuthorizationServer {
@@ -133,7 +69,7 @@ impl AuthorizationServer {
             scope.replace(' ', "%20").replace(':', "%3A"),
             resource.replace(':', "%3A").replace('/', "%2F")
         );
-        let (status, _, body) = http(
+        let response = http(
             "POST",
             &format!("{}/token", self.issuer),
             &[
@@ -144,8 +80,8 @@ impl AuthorizationServer {
             &body,
         )
         .await;
-        assert_eq!(status, 200, "{body}");
-        let json: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+        assert_eq!(response.status, 200, "{}", response.body);
+        let json: serde_json::Value = serde_json::from_str(&response.body).expect("JSON");
         json["access_token"].as_str().expect("a token").to_owned()
     }
 }
@@ -176,20 +112,15 @@ async fn the_served_tree_is_an_oauth_resource_server() {
     let url = wait_for_url(&mut server, "serving tree 'hub' at").await;
     assert_eq!(url, resource);
     let started = std::time::Instant::now();
-    let initialize = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}"#;
     let post = |authorization: Option<String>| {
         let url = url.clone();
         async move {
-            let mut headers = vec![
-                ("Content-Type", "application/json".to_owned()),
-                ("Accept", "application/json, text/event-stream".to_owned()),
-            ];
-            if let Some(value) = authorization {
-                headers.push(("Authorization", value));
-            }
-            let headers: Vec<(&str, &str)> =
-                headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
-            http("POST", &url, &headers, initialize).await
+            let headers: Vec<(&str, &str)> = authorization
+                .as_deref()
+                .map(|value| ("Authorization", value))
+                .into_iter()
+                .collect();
+            post_initialize(&url, &headers).await
         }
     };
 
@@ -199,9 +130,9 @@ async fn the_served_tree_is_an_oauth_resource_server() {
         metadata_url.clone(),
         format!("http://127.0.0.1:{port}/.well-known/oauth-protected-resource"),
     ] {
-        let (status, _, body) = http("GET", &uri, &[], "").await;
-        assert_eq!(status, 200, "{uri}: {body}");
-        let metadata: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+        let response = http("GET", &uri, &[], "").await;
+        assert_eq!(response.status, 200, "{uri}: {}", response.body);
+        let metadata: serde_json::Value = serde_json::from_str(&response.body).expect("JSON");
         assert_eq!(metadata["resource"], resource.as_str());
         assert_eq!(metadata["authorization_servers"][0], auth.issuer.as_str());
         assert_eq!(
@@ -211,9 +142,9 @@ async fn the_served_tree_is_an_oauth_resource_server() {
     }
 
     // No token: 401 naming the metadata and the scope.
-    let (status, headers, body) = post(None).await;
-    assert_eq!(status, 401, "{body}");
-    let challenge = header(&headers, "www-authenticate").expect("a challenge");
+    let response = post(None).await;
+    assert_eq!(response.status, 401, "{}", response.body);
+    let challenge = response.header("www-authenticate").expect("a challenge");
     assert_eq!(
         challenge,
         format!(r#"Bearer resource_metadata="{metadata_url}", scope="notes:write""#)
@@ -227,65 +158,48 @@ async fn the_served_tree_is_an_oauth_resource_server() {
         (ALG_HS256.to_owned(), "algorithm is not accepted"),
         (other, "for another resource"),
     ] {
-        let (status, headers, body) = post(Some(format!("Bearer {token}"))).await;
-        assert_eq!(status, 401, "{why}: {body}");
-        let challenge = header(&headers, "www-authenticate").expect("a challenge");
+        let response = post(Some(format!("Bearer {token}"))).await;
+        assert_eq!(response.status, 401, "{why}: {}", response.body);
+        let challenge = response.header("www-authenticate").expect("a challenge");
         assert!(
             challenge.contains(r#"error="invalid_token""#),
             "{challenge}"
         );
         assert!(challenge.contains(why), "{why}: {challenge}");
-        assert!(body.contains(why), "{why}: {body}");
+        assert!(response.body.contains(why), "{why}: {}", response.body);
     }
 
     // A valid token without the scope: 403 insufficient_scope (step-up), then with it: 200.
     let reader = auth.token(&resource, "db:read").await;
-    let (status, headers, body) = post(Some(format!("Bearer {reader}"))).await;
-    assert_eq!(status, 403, "{body}");
-    let challenge = header(&headers, "www-authenticate").expect("a challenge");
+    let response = post(Some(format!("Bearer {reader}"))).await;
+    assert_eq!(response.status, 403, "{}", response.body);
+    let challenge = response.header("www-authenticate").expect("a challenge");
     assert!(
         challenge.contains(r#"error="insufficient_scope""#),
         "{challenge}"
     );
     assert!(challenge.contains(r#"scope="notes:write""#), "{challenge}");
     let writer = auth.token(&resource, "notes:write").await;
-    let (status, _, body) = post(Some(format!("Bearer {writer}"))).await;
-    assert_eq!(status, 200, "{body}");
+    let response = post(Some(format!("Bearer {writer}"))).await;
+    assert_eq!(response.status, 200, "{}", response.body);
 
-    // rmcp's client with the token, at both revision families.
-    for lifecycle in [
-        ClientLifecycleMode::Initialize,
-        ClientLifecycleMode::Discover {
-            preferred_versions: vec![ProtocolVersion::V_2026_07_28],
-        },
-    ] {
-        let config =
-            StreamableHttpClientTransportConfig::with_uri(url.as_str()).auth_header(writer.clone());
-        let client = ()
-            .serve_with_lifecycle(
-                StreamableHttpClientTransport::from_config(config),
-                lifecycle,
-            )
-            .await
-            .expect("a client with the token connects");
-        let mut params = CallToolRequestParams::new("research__web__search");
-        params.arguments = serde_json::json!({ "query": "rust" }).as_object().cloned();
-        let result = client.call_tool(params).await.expect("tools/call");
-        let text = result.content[0].as_text().map(|t| t.text.clone());
-        assert_eq!(text.as_deref(), Some("https://example.org/rust"));
-        client.cancel().await.expect("close");
-    }
+    // rmcp's client with the token lists and calls, at both revision families.
+    search_with_token(&url, &writer).await;
 
     // The authorization server rotates its key: a token under the new kid passes once the
     // keys are refetched (at most once per 10 s, counted from the last fetch at start).
-    let (status, _, _) = http("POST", &format!("{}/rotate", auth.issuer), &[], "").await;
-    assert_eq!(status, 204);
+    let rotation = http("POST", &format!("{}/rotate", auth.issuer), &[], "").await;
+    assert_eq!(rotation.status, 204);
     let rotated = auth.token(&resource, "notes:write").await;
     if let Some(wait) = Duration::from_secs(11).checked_sub(started.elapsed()) {
         tokio::time::sleep(wait).await;
     }
-    let (status, _, body) = post(Some(format!("Bearer {rotated}"))).await;
-    assert_eq!(status, 200, "a token of the rotated key: {body}");
+    let response = post(Some(format!("Bearer {rotated}"))).await;
+    assert_eq!(
+        response.status, 200,
+        "a token of the rotated key: {}",
+        response.body
+    );
 }
 
 #[test]

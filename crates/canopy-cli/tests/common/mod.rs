@@ -9,7 +9,7 @@ use std::{
     time::Duration,
 };
 
-use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 
 /// The `canopy` binary under test.
 pub fn canopy_binary() -> PathBuf {
@@ -121,4 +121,132 @@ pub fn events(output: &Output) -> Vec<serde_json::Value> {
             event
         })
         .collect()
+}
+
+/// An MCP `initialize` request (2025-11-25), the body of the raw HTTP tests' POSTs.
+pub const INITIALIZE: &str = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}"#;
+
+/// What [`http`] got back.
+#[derive(Debug)]
+pub struct HttpResponse {
+    pub status: u16,
+    /// The headers, names lower-cased.
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl HttpResponse {
+    /// The first header called `name` (lower-case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// One raw HTTP/1.1 request on loopback (`Connection: close`), so that tests control every
+/// header (a `Host` in `headers` replaces the URL's). A `200` event stream is read only to
+/// its headers; anything else to the end.
+pub async fn http(method: &str, url: &str, headers: &[(&str, &str)], body: &str) -> HttpResponse {
+    let rest = url.strip_prefix("http://").expect("an http:// URL");
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let path = if path.is_empty() { "/" } else { path };
+    let host = headers
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case("host"))
+        .map_or(authority, |(_, value)| value);
+    let extra: String = headers
+        .iter()
+        .filter(|(name, _)| !name.eq_ignore_ascii_case("host"))
+        .map(|(name, value)| format!("{name}: {value}\r\n"))
+        .collect();
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\n{extra}Content-Length: {}\r\n\
+         Connection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let mut stream = tokio::net::TcpStream::connect(authority)
+        .await
+        .expect("connects");
+    stream.write_all(request.as_bytes()).await.expect("sends");
+    let mut response = Vec::new();
+    let mut buf = [0u8; 8192];
+    loop {
+        let n = stream.read(&mut buf).await.expect("reads");
+        if n == 0 {
+            break;
+        }
+        response.extend_from_slice(&buf[..n]);
+        let text = String::from_utf8_lossy(&response);
+        if text.starts_with("HTTP/1.1 200") && text.contains("text/event-stream") {
+            break;
+        }
+    }
+    let text = String::from_utf8_lossy(&response).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|line| line.split_whitespace().nth(1))
+        .and_then(|code| code.parse().ok())
+        .expect("a status line");
+    let headers = lines
+        .filter_map(|line| line.split_once(':'))
+        .map(|(name, value)| (name.to_ascii_lowercase(), value.trim().to_owned()))
+        .collect();
+    HttpResponse {
+        status,
+        headers,
+        body: body.to_owned(),
+    }
+}
+
+/// [`http`]: an MCP `initialize` POST to `url` with `headers` besides the JSON ones.
+pub async fn post_initialize(url: &str, headers: &[(&str, &str)]) -> HttpResponse {
+    let mut all = vec![
+        ("Content-Type", "application/json"),
+        ("Accept", "application/json, text/event-stream"),
+    ];
+    all.extend_from_slice(headers);
+    http("POST", url, &all, INITIALIZE).await
+}
+
+/// rmcp's Streamable HTTP client with `token` as its bearer token, at 2025-11-25 and at
+/// 2026-07-28: each lists the demo tree's tools and calls `research__web__search`.
+pub async fn search_with_token(url: &str, token: &str) {
+    use rmcp::{
+        model::{CallToolRequestParams, ProtocolVersion},
+        service::{ClientLifecycleMode, ClientServiceExt},
+        transport::{
+            StreamableHttpClientTransport,
+            streamable_http_client::StreamableHttpClientTransportConfig,
+        },
+    };
+    for lifecycle in [
+        ClientLifecycleMode::Initialize,
+        ClientLifecycleMode::Discover {
+            preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+        },
+    ] {
+        let config = StreamableHttpClientTransportConfig::with_uri(url).auth_header(token);
+        let client = ()
+            .serve_with_lifecycle(
+                StreamableHttpClientTransport::from_config(config),
+                lifecycle,
+            )
+            .await
+            .expect("a client with the token connects");
+        let tools = client.list_all_tools().await.expect("tools/list");
+        assert!(
+            tools.iter().any(|t| t.name == "research__web__search"),
+            "{tools:?}"
+        );
+        let mut params = CallToolRequestParams::new("research__web__search");
+        params.arguments = serde_json::json!({ "query": "rust" }).as_object().cloned();
+        let result = client.call_tool(params).await.expect("tools/call");
+        let text = result.content[0].as_text().map(|t| t.text.clone());
+        assert_eq!(text.as_deref(), Some("https://example.org/rust"));
+        client.cancel().await.expect("close");
+    }
 }
