@@ -121,7 +121,7 @@ pub(crate) enum Refusal {
     /// No usable token: 401.
     Invalid(String),
     /// A valid token without a scope this server requires: 403.
-    Scope(Vec<String>),
+    Scope,
 }
 
 #[derive(Debug, Deserialize)]
@@ -220,11 +220,12 @@ impl OAuthResource {
         let kid = header
             .kid
             .ok_or_else(|| invalid("the token names no key (kid)"))?;
-        let (key, family, key_alg) = self
+        let found = self
             .key(&kid)
             .await
             .ok_or_else(|| invalid("the token's key is not one of the authorization server's"))?;
-        if family != family_of(header.alg) || key_alg.is_some_and(|alg| alg != header.alg) {
+        let (key, family, key_alg) = &*found;
+        if *family != family_of(header.alg) || key_alg.is_some_and(|alg| alg != header.alg) {
             return Err(invalid("the token's algorithm does not match its key"));
         }
         let mut validation = Validation::new(header.alg);
@@ -233,7 +234,7 @@ impl OAuthResource {
         validation.set_issuer(&[&self.inner.issuer]);
         validation.set_audience(&[&self.inner.resource]);
         validation.set_required_spec_claims(&["exp", "iss", "aud"]);
-        let data = jsonwebtoken::decode::<Claims>(token, &key, &validation).map_err(|error| {
+        let data = jsonwebtoken::decode::<Claims>(token, key, &validation).map_err(|error| {
             use jsonwebtoken::errors::ErrorKind;
             invalid(match error.kind() {
                 ErrorKind::ExpiredSignature => "the token has expired",
@@ -249,27 +250,25 @@ impl OAuthResource {
             (None, Some(scp)) => scp,
             (None, None) => Vec::new(),
         };
-        let missing: Vec<String> = self
+        if self
             .inner
             .scopes
             .iter()
-            .filter(|scope| !granted.contains(scope))
-            .cloned()
-            .collect();
-        if missing.is_empty() {
+            .all(|scope| granted.contains(scope))
+        {
             Ok(())
         } else {
-            Err(Refusal::Scope(self.inner.scopes.clone()))
+            Err(Refusal::Scope)
         }
     }
 
     /// The key of `kid`, refetching the JWKS once (rate-limited) when it is unknown: the
     /// authorization server may have rotated its keys.
-    async fn key(&self, kid: &str) -> Option<(DecodingKey, AlgorithmFamily, Option<Algorithm>)> {
+    async fn key(&self, kid: &str) -> Option<Key> {
         {
             let keys = self.inner.keys.lock().unwrap_or_else(|p| p.into_inner());
             if let Some(found) = keys.by_kid.get(kid) {
-                return Some(found.clone());
+                return Some(Arc::clone(found));
             }
             if keys.fetched.elapsed() < JWKS_REFETCH {
                 return None;
@@ -298,7 +297,7 @@ impl OAuthResource {
                     ", error=\"invalid_token\", error_description=\"{why}\""
                 ));
             }
-            Some(Refusal::Scope(_)) => challenge.push_str(", error=\"insufficient_scope\""),
+            Some(Refusal::Scope) => challenge.push_str(", error=\"insufficient_scope\""),
             None => {}
         }
         challenge
@@ -362,7 +361,10 @@ async fn get_json(client: &reqwest::Client, uri: &str) -> Result<serde_json::Val
     serde_json::from_slice(&bytes).map_err(|e| format!("not JSON: {e}"))
 }
 
-type KeyMap = HashMap<String, (DecodingKey, AlgorithmFamily, Option<Algorithm>)>;
+/// A verification key with its type and the `alg` its JWK names, shared (a request takes a
+/// reference, not a copy of the key).
+type Key = Arc<(DecodingKey, AlgorithmFamily, Option<Algorithm>)>;
+type KeyMap = HashMap<String, Key>;
 
 /// The signing keys of a JWKS by `kid` (symmetric keys and keys without a `kid` left out).
 async fn fetch_keys(client: &reqwest::Client, uri: &str) -> Result<KeyMap, OAuthConfigError> {
@@ -390,7 +392,7 @@ async fn fetch_keys(client: &reqwest::Client, uri: &str) -> Result<KeyMap, OAuth
             .key_algorithm
             .and_then(|alg| alg.to_string().parse::<Algorithm>().ok());
         if let Ok(key) = DecodingKey::from_jwk(jwk) {
-            keys.insert(kid, (key, family, alg));
+            keys.insert(kid, Arc::new((key, family, alg)));
         }
     }
     if keys.is_empty() {
@@ -419,11 +421,11 @@ pub(crate) async fn require_access_token(
             "this server needs an OAuth access token (Authorization: Bearer TOKEN)".to_owned(),
         ),
         Some(Refusal::Invalid(why)) => (StatusCode::UNAUTHORIZED, why.clone()),
-        Some(Refusal::Scope(scopes)) => (
+        Some(Refusal::Scope) => (
             StatusCode::FORBIDDEN,
             format!(
                 "the token lacks a scope this server needs: {}",
-                scopes.join(" ")
+                resource.inner.scopes.join(" ")
             ),
         ),
     };
