@@ -165,8 +165,11 @@ static PROMPT_IDS: AtomicU64 = AtomicU64::new(1);
 /// Facts about the caller that travel down with a call.
 #[derive(Debug, Default)]
 pub(crate) struct CallerInfo {
-    /// `_meta` entries to pass on to every node (trace context and the like).
+    /// `_meta` entries to pass on to every node (trace context, the caller's claims and
+    /// the like).
     pub(crate) meta: Option<RequestMetaObject>,
+    /// Who is calling, when the server face authenticated the request.
+    pub(crate) identity: Option<crate::Caller>,
 }
 
 impl CallScope {

@@ -31,6 +31,7 @@ mod backend;
 pub mod budget;
 mod builder;
 mod call;
+mod caller;
 mod error;
 mod event;
 mod local;
@@ -45,6 +46,7 @@ mod upstream;
 
 pub use self::arguments::{Arguments, ArgumentsError};
 pub use self::backend::{StartMode, SubtreeTool};
+pub use self::caller::{CALLER_META_KEY, Caller};
 pub use self::budget::{Budget, BudgetExceeded, Limits};
 pub use self::builder::{AgentDecl, AgentFactory, DEFAULT_PAGE_SIZE, Node, Setting, TreeBuilder};
 pub use self::error::{AgentError, BuildError, CallError, NoAgentFactory};

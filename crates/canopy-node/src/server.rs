@@ -36,6 +36,17 @@ use crate::{
     upstream::{Upstream, answer_from_elicit, elicit_params},
 };
 
+/// The caller the HTTP face's authentication found for this request (it puts a
+/// [`Caller`](crate::Caller) in the HTTP request's extensions, which rmcp hands on).
+fn caller_of(context: &RequestContext<RoleServer>) -> Option<crate::Caller> {
+    context
+        .extensions
+        .get::<axum::http::request::Parts>()?
+        .extensions
+        .get::<crate::Caller>()
+        .cloned()
+}
+
 /// How long a parked call waits for the client's retry before it is cancelled.
 pub const DEFAULT_PARK_TIMEOUT: Duration = Duration::from_secs(600);
 
@@ -95,8 +106,17 @@ impl CanopyServer {
         // remote children by their links), not passed down as it is.
         let budget = crate::budget::Budget::from_meta(&meta.0);
         meta.0.remove(crate::budget::BUDGET_META_KEY);
+        // Only the server face's own authentication says who calls: a claim the client sent
+        // itself is dropped.
+        meta.0.remove(crate::CALLER_META_KEY);
+        let identity = caller_of(context);
+        if let Some(identity) = &identity {
+            meta.0
+                .insert(crate::CALLER_META_KEY.to_owned(), identity.claims());
+        }
         let caller = CallerInfo {
             meta: (!meta.0.is_empty()).then_some(meta),
+            identity,
         };
         let listening = self.tree.events.has_subscribers();
         let (mut scope, queue) = CallScope::new(

@@ -210,6 +210,13 @@ impl NodeContext {
         self.scope.ct.clone().unwrap_or_default()
     }
 
+    /// Who is calling, when the tree is served with authentication (the subject, client id
+    /// and scopes of the caller's access token; never the token). `None` for callers the
+    /// server face did not authenticate: stdio clients, hosts calling from Rust.
+    pub fn caller(&self) -> Option<&crate::Caller> {
+        self.scope.caller.identity.as_ref()
+    }
+
     /// The call's budget, when it has one.
     pub fn budget(&self) -> Option<&Arc<Budget>> {
         self.scope.budget.as_ref()

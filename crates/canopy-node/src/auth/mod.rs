@@ -161,13 +161,20 @@ impl StaticTokens {
     /// Whether `token` is one of them. Every token is compared, each in constant time, so
     /// the time taken does not tell how much of a guess was right.
     pub fn accepts(&self, token: &str) -> bool {
+        self.position(token).is_some()
+    }
+
+    /// Which of them `token` is (0-based, in the file's order), compared as
+    /// [`StaticTokens::accepts`] does.
+    pub fn position(&self, token: &str) -> Option<usize> {
         let token = token.as_bytes();
-        self.tokens
-            .iter()
-            .fold(subtle::Choice::from(0), |found, known| {
-                found | known.as_ref().ct_eq(token)
-            })
-            .into()
+        let mut found = None;
+        for (index, known) in self.tokens.iter().enumerate() {
+            if bool::from(known.as_ref().ct_eq(token)) {
+                found = Some(index);
+            }
+        }
+        found
     }
 }
 
@@ -190,12 +197,18 @@ fn bearer(request: &Request) -> Option<&str> {
 /// challenge (`error="invalid_token"` when a token was sent but is not one of them).
 pub(crate) async fn require_static_token(
     State(tokens): State<StaticTokens>,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Response {
-    match bearer(&request) {
-        Some(token) if tokens.accepts(token) => next.run(request).await,
-        Some(_) => unauthorized(
+    match bearer(&request).map(|token| tokens.position(token)) {
+        Some(Some(index)) => {
+            // A static token names no one: the caller is the token's place in the list.
+            let subject = format!("static-token-{}", index + 1);
+            let caller = crate::Caller::new(Some(&subject), None, std::iter::empty::<String>());
+            request.extensions_mut().insert(caller);
+            next.run(request).await
+        }
+        Some(None) => unauthorized(
             r#"Bearer realm="canopy", error="invalid_token", error_description="the token is not valid here""#,
             "the bearer token is not valid for this server",
         ),

@@ -24,6 +24,8 @@ use jsonwebtoken::{
 };
 use serde::Deserialize;
 
+use crate::Caller;
+
 /// The algorithms an access token may be signed with: asymmetric ones only (never `none`,
 /// never an HMAC, whose "key" would be the public key).
 const ALGORITHMS: &[Algorithm] = &[
@@ -127,6 +129,12 @@ pub(crate) enum Refusal {
 #[derive(Debug, Deserialize)]
 struct Claims {
     #[serde(default)]
+    sub: Option<String>,
+    #[serde(default)]
+    client_id: Option<String>,
+    #[serde(default)]
+    azp: Option<String>,
+    #[serde(default)]
     scope: Option<String>,
     #[serde(default)]
     scp: Option<Vec<String>>,
@@ -209,8 +217,8 @@ impl OAuthResource {
         well_known(&self.inner.resource, "oauth-protected-resource")
     }
 
-    /// Checks a bearer token.
-    pub(crate) async fn check(&self, token: &str) -> Result<(), Refusal> {
+    /// Checks a bearer token; a valid one is the [`Caller`] it names.
+    pub(crate) async fn check(&self, token: &str) -> Result<Caller, Refusal> {
         let invalid = |why: &str| Refusal::Invalid(why.to_owned());
         let header = jsonwebtoken::decode_header(token)
             .map_err(|_| invalid("the token is not a JWT with an accepted algorithm"))?;
@@ -245,18 +253,20 @@ impl OAuthResource {
                 _ => "the token is not valid",
             })
         })?;
-        let granted: Vec<String> = match (data.claims.scope, data.claims.scp) {
+        let claims = data.claims;
+        let granted: Vec<String> = match (claims.scope, claims.scp) {
             (Some(scope), _) => scope.split_whitespace().map(str::to_owned).collect(),
             (None, Some(scp)) => scp,
             (None, None) => Vec::new(),
         };
-        if self
-            .inner
-            .scopes
-            .iter()
-            .all(|scope| granted.contains(scope))
-        {
-            Ok(())
+        let caller = Caller::new(
+            claims.sub.as_deref(),
+            claims.client_id.or(claims.azp).as_deref(),
+            granted,
+        )
+        .with_issuer(&self.inner.issuer);
+        if caller.has_scopes(&self.inner.scopes) {
+            Ok(caller)
         } else {
             Err(Refusal::Scope)
         }
@@ -404,14 +414,17 @@ async fn fetch_keys(client: &reqwest::Client, uri: &str) -> Result<KeyMap, OAuth
 /// The axum middleware of [`HttpOptions::oauth`](crate::HttpOptions::oauth).
 pub(crate) async fn require_access_token(
     State(resource): State<OAuthResource>,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Response {
     let token = super::bearer(&request).map(str::to_owned);
     let refusal = match &token {
         None => None,
         Some(token) => match resource.check(token).await {
-            Ok(()) => return next.run(request).await,
+            Ok(caller) => {
+                request.extensions_mut().insert(caller);
+                return next.run(request).await;
+            }
             Err(refusal) => Some(refusal),
         },
     };

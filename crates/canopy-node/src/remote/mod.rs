@@ -597,6 +597,15 @@ impl RemoteBackend {
         let mut options =
             PeerRequestOptions::with_timeout(self.timeout).reset_timeout_on_progress();
         options.meta = self.caller_capabilities(scope);
+        if let Some(identity) = &scope.caller.identity {
+            // Who calls goes along as claims, never as the caller's token.
+            options
+                .meta
+                .get_or_insert_with(Default::default)
+                .0
+                .0
+                .insert(crate::CALLER_META_KEY.to_owned(), identity.claims());
+        }
         let handle = match peer.send_request_with_option(request, options).await {
             Ok(handle) => handle,
             Err(error) => return Err(self.link_error(&connection, error).await),
