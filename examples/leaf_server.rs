@@ -3,7 +3,7 @@
 //!
 //! Run: `cargo run --example leaf_server -- web` (stdio), or
 //! `cargo run --example leaf_server -- lab --http 127.0.0.1:3001` (Streamable HTTP at /mcp).
-//! Servers: web, lab, notes, faulty, dynamic, watched.
+//! Servers: web, lab, notes, faulty, dynamic, watched, witness.
 
 use anyhow::{Context, bail};
 use canopy_fixtures::{serve, servers};
@@ -20,6 +20,7 @@ Servers:
   faulty   explode (panics), fail (tool error), broken (protocol error), shout, die
   dynamic  add_tool (announces a list change), chatty (logs), ask_model (sampling)
   watched  the resource watch://counter: touch (bumps it), status
+  witness  witness (answers with the request's _meta and, over HTTP, its headers)
 
 Options:
   --http ADDR  serve Streamable HTTP at http://ADDR/mcp (e.g. 127.0.0.1:3001)
@@ -47,6 +48,9 @@ async fn main() -> anyhow::Result<()> {
         "faulty" => serve::stdio_or_http(servers::Faulty::new(), http).await,
         "dynamic" => serve::stdio_or_http(servers::Dynamic::new(), http).await,
         "watched" => serve::stdio_or_http(servers::Watched::new(), http).await,
-        other => bail!("unknown server '{other}' (web, lab, notes, faulty, dynamic, watched)"),
+        "witness" => serve::stdio_or_http(servers::Witness::new(), http).await,
+        other => {
+            bail!("unknown server '{other}' (web, lab, notes, faulty, dynamic, watched, witness)")
+        }
     }
 }

@@ -229,7 +229,7 @@ fn leaf_server_explains_a_bad_server_name() {
         (&[][..], "usage: leaf_server SERVER [--http ADDR]"),
         (
             &["labb"][..],
-            "unknown server 'labb' (web, lab, notes, faulty, dynamic, watched)",
+            "unknown server 'labb' (web, lab, notes, faulty, dynamic, watched, witness)",
         ),
     ] {
         let output = Command::new(common::example_binary("leaf_server"))

@@ -429,6 +429,11 @@ pub(crate) async fn drive(
             }
         };
         let Some(event) = event else { break };
+        // The audit trail is the server operator's (`canopy serve --audit`), not part of a
+        // call's output.
+        if matches!(event.kind, EventKind::Audit { .. }) {
+            continue;
+        }
         if json {
             print_line(&event.to_json_line());
         } else {

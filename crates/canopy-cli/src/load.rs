@@ -25,7 +25,15 @@ pub(crate) struct BuildArgs {
 /// the tree starts without it (a warning on stderr says why), unless `--strict` makes it a
 /// failure (exit 1).
 pub(crate) async fn build_tree(path: &Path, options: BuildArgs) -> Result<Tree, Failure> {
-    let root = load_tree_file(path)?;
+    build_loaded_tree(path, load_tree_file(path)?, options).await
+}
+
+/// [`build_tree`] of a tree file already read (`root` is its root node).
+pub(crate) async fn build_loaded_tree(
+    path: &Path,
+    root: canopy_node::Node,
+    options: BuildArgs,
+) -> Result<Tree, Failure> {
     let tree = Tree::builder(root)
         .agents(canopy_agent::factory())
         .strict(options.strict)
@@ -39,9 +47,14 @@ pub(crate) async fn build_tree(path: &Path, options: BuildArgs) -> Result<Tree, 
 /// Reads the tree file, `[agent]` tables checked against `canopy-agent`'s schema; a file that
 /// does not load is bad usage (exit 2).
 pub(crate) fn load_tree_file(path: &Path) -> Result<canopy_node::Node, Failure> {
+    read_tree_file(path).map(|file| file.root)
+}
+
+/// [`load_tree_file`] with the file's `[serve]` table.
+pub(crate) fn read_tree_file(path: &Path) -> Result<canopy_node::treefile::TreeFile, Failure> {
     canopy_node::treefile::Loader::new()
         .agents(canopy_agent::schema())
-        .load(path)
+        .load_file(path)
         .map_err(|error| Failure::Usage(error.to_string()))
 }
 

@@ -182,18 +182,48 @@ async fn run(command: Command, command_tail: Option<Vec<String>>) -> Outcome {
     }
 }
 
-/// Logs go to stderr only (stdout carries MCP messages in stdio mode, or results), filtered
-/// by `RUST_LOG` (default: warnings and errors, but rmcp's transport worker's).
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+/// The log filter: `RUST_LOG`, else warnings and errors but rmcp's transport worker's; with
+/// `audit`, the audit trail of policy decisions too (target `canopy::audit`).
+fn log_filter(audit: bool) -> tracing_subscriber::EnvFilter {
+    let mut filter = tracing_subscriber::EnvFilter::try_from_default_env()
         // rmcp logs a child's HTTP connection failure as raw ERROR lines (with Debug dumps)
         // although the error reaches the caller, who words it once: quiet by default.
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,rmcp::transport::worker=off"));
-    let _ = tracing_subscriber::fmt()
+    if audit && let Ok(directive) = "canopy::audit=info".parse() {
+        filter = filter.add_directive(directive);
+    }
+    filter
+}
+
+type FilterHandle =
+    tracing_subscriber::reload::Handle<tracing_subscriber::EnvFilter, tracing_subscriber::Registry>;
+
+/// Swaps the log filter once a command knows it wants more (`canopy serve --audit`).
+static LOG_FILTER: std::sync::OnceLock<FilterHandle> = std::sync::OnceLock::new();
+
+/// Logs go to stderr only (stdout carries MCP messages in stdio mode, or results), filtered
+/// by [`log_filter`].
+fn init_logging() {
+    use tracing_subscriber::{layer::SubscriberExt as _, util::SubscriberInitExt as _};
+    let (filter, handle) = tracing_subscriber::reload::Layer::new(log_filter(false));
+    let fmt = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_env_filter(filter)
-        .try_init();
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    if tracing_subscriber::registry()
+        .with(filter)
+        .with(fmt)
+        .try_init()
+        .is_ok()
+    {
+        let _ = LOG_FILTER.set(handle);
+    }
+}
+
+/// Adds the audit trail (`canopy::audit`, every policy decision) to the logs on stderr.
+pub(crate) fn enable_audit_log() {
+    if let Some(handle) = LOG_FILTER.get() {
+        let _ = handle.reload(log_filter(true));
+    }
 }
 
 #[cfg(test)]

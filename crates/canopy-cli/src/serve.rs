@@ -13,10 +13,11 @@ use std::{
 use canopy_node::{
     HttpOptions, Tree,
     auth::{OAuthResource, StaticTokens},
+    treefile::{ServeAuth, ServeSettings},
 };
 use clap::Args;
 
-use crate::{Failure, Outcome, load::build_tree};
+use crate::{Failure, Outcome};
 
 /// Arguments of `canopy serve`.
 #[derive(Debug, Args)]
@@ -45,29 +46,35 @@ pub(crate) struct ServeArgs {
     /// How the tree is built (`--strict`).
     #[command(flatten)]
     pub(crate) build: crate::load::BuildArgs,
-    /// Serve over stdin/stdout (the default).
+    /// Serve over stdin/stdout (the default, also over a tree file's [serve] http).
     #[arg(long, conflicts_with = "http")]
     pub(crate) stdio: bool,
-    /// Serve Streamable HTTP at http://ADDR/mcp (ADDR: IP:PORT, localhost:PORT or PORT).
+    /// Serve Streamable HTTP at http://ADDR/mcp (ADDR: IP:PORT, localhost:PORT or PORT);
+    /// over the tree file's [serve] http.
     #[arg(long, value_name = "ADDR")]
     pub(crate) http: Option<String>,
-    /// Allow binding a non-loopback address.
-    #[arg(long, requires = "http")]
+    /// Allow binding a non-loopback address (which also needs --auth-token-file or
+    /// --auth-issuer).
+    #[arg(long)]
     pub(crate) allow_remote: bool,
+    /// Serve without authentication even where the tree file's [serve.auth] configures it
+    /// (loopback addresses only).
+    #[arg(long = "no-auth", conflicts_with_all = ["auth_token_file", "auth_issuer"])]
+    pub(crate) no_auth: bool,
     /// Also accept this Host (a name, or name:port), e.g. the server's public name.
-    #[arg(long = "allow-host", value_name = "HOST", requires = "http")]
+    #[arg(long = "allow-host", value_name = "HOST")]
     pub(crate) allow_hosts: Vec<String>,
     /// Also accept this Origin (scheme://host[:port|:*]), e.g. a web app's origin.
-    #[arg(long = "allow-origin", value_name = "ORIGIN", requires = "http")]
+    #[arg(long = "allow-origin", value_name = "ORIGIN")]
     pub(crate) allow_origins: Vec<String>,
     /// Let in only requests with a static bearer token from this file (one a line).
-    #[arg(long = "auth-token-file", value_name = "FILE", requires = "http")]
+    #[arg(long = "auth-token-file", value_name = "FILE")]
     pub(crate) auth_token_file: Option<PathBuf>,
     /// Accept OAuth access tokens of this authorization server (its issuer URL).
     #[arg(
         long = "auth-issuer",
         value_name = "URL",
-        requires_all = ["http", "auth_audience"],
+        requires = "auth_audience",
         conflicts_with = "auth_token_file"
     )]
     pub(crate) auth_issuer: Option<String>,
@@ -75,54 +82,186 @@ pub(crate) struct ServeArgs {
     /// http://127.0.0.1:3000/mcp).
     #[arg(long = "auth-audience", value_name = "URL", requires = "auth_issuer")]
     pub(crate) auth_audience: Option<String>,
+    /// Log every policy decision (who called what, allowed, denied, asked, answered) on
+    /// stderr, as the `canopy::audit` target.
+    #[arg(long)]
+    pub(crate) audit: bool,
     /// A scope every request's token must have (repeat for more).
     #[arg(long = "auth-scope", value_name = "SCOPE", requires = "auth_issuer")]
     pub(crate) auth_scopes: Vec<String>,
 }
 
-/// Runs `canopy serve`.
-pub(crate) async fn run(args: ServeArgs) -> Outcome {
-    // Check the address before launching any child.
-    let addr = match &args.http {
-        Some(http) => {
-            let addr = parse_addr(http).map_err(Failure::Usage)?;
-            if !addr.ip().is_loopback() && !args.allow_remote {
+/// Who may call a tree served over HTTP, from the flags or the tree file's `[serve.auth]`.
+enum Gate {
+    Open,
+    Tokens(PathBuf),
+    OAuth {
+        issuer: String,
+        audience: String,
+        scopes: Vec<String>,
+    },
+}
+
+/// How the tree is served: the flags, over the tree file's `[serve]` (flags win).
+struct Serving {
+    addr: Option<SocketAddr>,
+    allow_hosts: Vec<String>,
+    allow_origins: Vec<String>,
+    auth: Gate,
+    audit: bool,
+}
+
+impl Serving {
+    /// The flags over the file's settings, checked: an address is parsed, auth and host
+    /// flags need HTTP, and a non-loopback address needs `--allow-remote` and authentication.
+    fn new(args: &ServeArgs, file: &ServeSettings) -> Result<Self, Failure> {
+        let http = if args.stdio {
+            None
+        } else {
+            args.http.as_ref().or(file.http.as_ref())
+        };
+        let addr = http
+            .map(|http| parse_addr(http))
+            .transpose()
+            .map_err(Failure::Usage)?;
+        let auth = match flag_gate(args) {
+            Gate::Open if !args.no_auth => match &file.auth {
+                Some(ServeAuth::Tokens { file }) => Gate::Tokens(file.clone()),
+                Some(ServeAuth::OAuth {
+                    issuer,
+                    audience,
+                    scopes,
+                }) => Gate::OAuth {
+                    issuer: issuer.clone(),
+                    audience: audience.clone(),
+                    scopes: scopes.clone(),
+                },
+                _ => Gate::Open,
+            },
+            gate => gate,
+        };
+        let flags_need_http = args.auth_token_file.is_some()
+            || args.auth_issuer.is_some()
+            || args.no_auth
+            || args.allow_remote
+            || !args.allow_hosts.is_empty()
+            || !args.allow_origins.is_empty();
+        if addr.is_none() && flags_need_http {
+            return Err(Failure::Usage(
+                "canopy: --auth-*, --no-auth, --allow-remote, --allow-host and --allow-origin \
+                 are for HTTP: add --http ADDR (or http = \"ADDR\" in the tree file's [serve])"
+                    .into(),
+            ));
+        }
+        if let Some(addr) = addr
+            && !addr.ip().is_loopback()
+        {
+            if args.no_auth {
                 return Err(Failure::Usage(format!(
-                    "canopy: refusing to serve on {addr}, which is not a loopback address: \
-                     anyone who can reach it could use the tree. Pass --allow-remote to do it \
-                     anyway (and let only known callers in: --auth-token-file)."
+                    "canopy: --no-auth is only for loopback addresses, and {addr} is not \
+                     one: anyone who can reach it could use the tree."
                 )));
             }
-            Some(addr)
+            if !args.allow_remote {
+                return Err(Failure::Usage(format!(
+                    "canopy: refusing to serve on {addr}, which is not a loopback address: \
+                     anyone who can reach it could use the tree. Pass --allow-remote to do \
+                     it, with authentication (--auth-token-file or --auth-issuer)."
+                )));
+            }
+            if matches!(auth, Gate::Open) {
+                return Err(Failure::Usage(format!(
+                    "canopy: refusing to serve on {addr} without authentication: it is not \
+                     a loopback address, so anyone who can reach it could use the tree. \
+                     Let only known callers in with --auth-token-file FILE or \
+                     --auth-issuer URL --auth-audience URL (or [serve.auth] in the tree file)."
+                )));
+            }
         }
-        None => None,
-    };
-    // And the tokens: a bad token file is bad usage, found before any child starts.
-    let tokens = match &args.auth_token_file {
-        Some(file) => Some(
-            StaticTokens::from_file(file)
-                .map_err(|error| Failure::Usage(format!("canopy: --auth-token-file: {error}")))?,
-        ),
-        None => None,
-    };
-    // And the authorization server: discovered (its metadata and keys) before any child starts.
-    let oauth = match (&args.auth_issuer, &args.auth_audience) {
-        (Some(issuer), Some(audience)) => Some(
-            OAuthResource::discover(issuer, audience, args.auth_scopes.clone())
-                .await
-                .map_err(|error| Failure::Failed(format!("canopy: --auth-issuer: {error}")))?,
-        ),
-        _ => None,
-    };
-    let tree = build_tree(&args.tree, args.build).await?;
-    let outcome = match addr {
+        let mut allow_hosts = file.allow_hosts.clone();
+        allow_hosts.extend(args.allow_hosts.iter().cloned());
+        let mut allow_origins = file.allow_origins.clone();
+        allow_origins.extend(args.allow_origins.iter().cloned());
+        Ok(Self {
+            addr,
+            allow_hosts,
+            allow_origins,
+            auth,
+            audit: args.audit || file.audit,
+        })
+    }
+}
+
+/// Runs `canopy serve`.
+pub(crate) async fn run(args: ServeArgs) -> Outcome {
+    // Authentication the flags give is checked first, before anything else is read or
+    // started: a bad token file is bad usage, an issuer that cannot be discovered a failure.
+    let (mut tokens, mut oauth) = (None, None);
+    check_gate(&flag_gate(&args), &mut tokens, &mut oauth).await?;
+    // Then the file's [serve] and the address, before launching any child.
+    let file = crate::load::read_tree_file(&args.tree)?;
+    let serving = Serving::new(&args, &file.serve)?;
+    if serving.audit {
+        crate::enable_audit_log();
+    }
+    if serving.addr.is_some() && tokens.is_none() && oauth.is_none() {
+        // The tree file's [serve.auth].
+        check_gate(&serving.auth, &mut tokens, &mut oauth).await?;
+    }
+    let tree = crate::load::build_loaded_tree(&args.tree, file.root, args.build).await?;
+    let outcome = match serving.addr {
         None => serve_stdio(&tree, &args.tree).await,
-        Some(addr) => serve_http(&tree, addr, &args, tokens, oauth).await,
+        Some(addr) => serve_http(&tree, addr, &serving, tokens, oauth).await,
     };
     // Close the links cleanly: launched children are asked to exit and reaped (killed if
     // they do not exit within a few seconds).
     tree.shutdown().await;
     outcome
+}
+
+/// The authentication the flags give (`Gate::Open` when they give none).
+fn flag_gate(args: &ServeArgs) -> Gate {
+    if let Some(file) = &args.auth_token_file {
+        Gate::Tokens(file.clone())
+    } else if let (Some(issuer), Some(audience)) = (&args.auth_issuer, &args.auth_audience) {
+        Gate::OAuth {
+            issuer: issuer.clone(),
+            audience: audience.clone(),
+            scopes: args.auth_scopes.clone(),
+        }
+    } else {
+        Gate::Open
+    }
+}
+
+/// Reads the tokens or discovers the authorization server of `gate`.
+async fn check_gate(
+    gate: &Gate,
+    tokens: &mut Option<StaticTokens>,
+    oauth: &mut Option<OAuthResource>,
+) -> Result<(), Failure> {
+    match gate {
+        Gate::Open => {}
+        Gate::Tokens(file) => {
+            *tokens =
+                Some(StaticTokens::from_file(file).map_err(|error| {
+                    Failure::Usage(format!("canopy: --auth-token-file: {error}"))
+                })?);
+        }
+        // The authorization server: its metadata and keys, discovered before any child starts.
+        Gate::OAuth {
+            issuer,
+            audience,
+            scopes,
+        } => {
+            *oauth = Some(
+                OAuthResource::discover(issuer, audience, scopes.clone())
+                    .await
+                    .map_err(|error| Failure::Failed(format!("canopy: --auth-issuer: {error}")))?,
+            );
+        }
+    }
+    Ok(())
 }
 
 async fn serve_stdio(tree: &Tree, path: &std::path::Path) -> Outcome {
@@ -145,7 +284,7 @@ async fn serve_stdio(tree: &Tree, path: &std::path::Path) -> Outcome {
 async fn serve_http(
     tree: &Tree,
     addr: SocketAddr,
-    args: &ServeArgs,
+    args: &Serving,
     tokens: Option<StaticTokens>,
     oauth: Option<OAuthResource>,
 ) -> Outcome {

@@ -90,7 +90,7 @@ fn verdict_text(tool: &ToolRoute) -> String {
             .collect::<Vec<_>>()
             .join("; ")
     };
-    match &tool.route.decision {
+    let text = match &tool.route.decision {
         Decision::Allow if tool.route.allowed_by.is_empty() => "allow".to_owned(),
         Decision::Allow => format!("allow ({})", rules(&tool.route.allowed_by)),
         Decision::Ask {
@@ -104,6 +104,13 @@ fn verdict_text(tool: &ToolRoute) -> String {
             format!("ask ({}{fallback})", rules(by))
         }
         Decision::Deny { by, rule } => format!("deny ({})", rule_text(by, rule)),
+    };
+    if tool.route.scoped {
+        // A require_scopes or allow_scopes rule matches: the verdict above is the one for
+        // a caller whose scopes change nothing.
+        format!("{text}, for callers whose scopes change nothing (scope rules apply)")
+    } else {
+        text
     }
 }
 
@@ -180,12 +187,20 @@ fn tool_text(tool: &ToolRoute) -> String {
 
 fn rules_json(by: &[(NodePath, Rule)]) -> Vec<Value> {
     by.iter()
-        .map(|(node, rule)| json!({ "node": node.to_string(), "kind": rule.kind, "glob": rule.glob }))
+        .map(|(node, rule)| {
+            let mut value =
+                json!({ "node": node.to_string(), "kind": rule.kind, "glob": rule.glob });
+            if !rule.scopes.is_empty() {
+                value["scopes"] = json!(rule.scopes);
+            }
+            value
+        })
         .collect()
 }
 
-/// A tool as JSON: `name`, `id`, `node`, `verdict`, `rules` (the deciding rules, each with
-/// `node`, `kind`, `glob`), `on_unanswerable` (ask only), `description`, `input_schema`.
+/// A tool as JSON: `name`, `id`, `node`, `verdict`, `scoped` (a scope rule matches: the
+/// verdict is for a caller whose scopes change nothing), `rules` (the deciding rules, each
+/// with `node`, `kind`, `glob`), `on_unanswerable` (ask only), `description`, `input_schema`.
 fn tool_json(tool: &ToolRoute) -> Value {
     let route = &tool.route;
     let mut value = json!({
@@ -193,6 +208,7 @@ fn tool_json(tool: &ToolRoute) -> Value {
         "id": route.id.to_string(),
         "node": route.id.node.to_string(),
         "verdict": verdict_name(&route.decision),
+        "scoped": route.scoped,
         "description": tool.tool.description.as_deref(),
         "input_schema": &*tool.tool.input_schema,
     });

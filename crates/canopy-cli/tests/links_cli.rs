@@ -101,7 +101,9 @@ async fn a_child_that_fails_to_start_is_shown_down_with_its_stderr() {
         "{shown}"
     );
     assert!(
-        shown.contains("Error: unknown server 'labb' (web, lab, notes, faulty, dynamic, watched)"),
+        shown.contains(
+            "Error: unknown server 'labb' (web, lab, notes, faulty, dynamic, watched, witness)"
+        ),
         "{shown}"
     );
     assert!(

@@ -156,3 +156,60 @@ fn the_token_file_needs_http() {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+/// A tree file's `[serve]` and `[serve.auth]`: `canopy serve TREE` alone serves HTTP at the
+/// file's address with the file's tokens (relative to the file); `--no-auth` drops them on
+/// loopback; `--stdio` would serve stdio instead.
+#[tokio::test]
+async fn the_tree_files_serve_table_configures_http_and_tokens() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    token_file(&dir);
+    let demo = std::fs::read_to_string(tree("demo.toml")).expect("demo.toml");
+    let (head, rest) = demo.split_once("\n[policy]").expect("a [policy] table");
+    let file = dir.path().join("served.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "{head}\n[serve]\nhttp = \"127.0.0.1:0\"\n[serve.auth]\ntoken_file = \"tokens.txt\"\n\
+             \n[policy]{rest}"
+        ),
+    )
+    .expect("writes");
+    let start = |extra: &[&str]| {
+        let mut child = tokio::process::Command::new(canopy_binary())
+            .arg("serve")
+            .arg(&file)
+            .args(extra)
+            .env("LEAF_SERVER", leaf_server())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("canopy starts");
+        async move {
+            let url = wait_for_url(&mut child, "serving tree 'hub' at").await;
+            (child, url)
+        }
+    };
+    let (_server, url) = start(&[]).await;
+    let (status, _, body) = post(&url, None).await;
+    assert_eq!(status, 401, "{body}");
+    let (status, _, body) = post(&url, Some(&format!("Bearer {TOKEN}"))).await;
+    assert_eq!(status, 200, "{body}");
+
+    let (_open, url) = start(&["--no-auth"]).await;
+    let (status, _, body) = post(&url, None).await;
+    assert_eq!(status, 200, "--no-auth on loopback: {body}");
+
+    // Off loopback, the file's tokens satisfy the authentication rule; --no-auth does not.
+    let output = canopy(&["serve"])
+        .arg(&file)
+        .args(["--http", "0.0.0.0:0", "--no-auth", "--allow-remote"])
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("--no-auth is only for loopback"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

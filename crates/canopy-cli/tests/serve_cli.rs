@@ -196,6 +196,44 @@ async fn foreign_hosts_and_origins_are_refused() {
     assert_eq!(status, 200, "loopback Host and Origin are served");
 }
 
+/// `canopy serve ARGS…` of routers.toml, run to its end (each case is refused before any
+/// child starts or any address is bound).
+fn refused(args: &[&str]) -> String {
+    let tree = tree("routers.toml").display().to_string();
+    let output = std::process::Command::new(canopy_binary())
+        .arg("serve")
+        .arg(&tree)
+        .args(args)
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+    stderr
+}
+
+#[test]
+fn a_non_loopback_address_needs_authentication_and_no_auth_is_loopback_only() {
+    let stderr = refused(&["--http", "0.0.0.0:0", "--allow-remote"]);
+    assert!(
+        stderr.contains("refusing to serve on 0.0.0.0:0 without authentication")
+            && stderr.contains("--auth-token-file FILE"),
+        "{stderr}"
+    );
+    let stderr = refused(&["--http", "0.0.0.0:0", "--allow-remote", "--no-auth"]);
+    assert!(
+        stderr.contains("--no-auth is only for loopback addresses"),
+        "{stderr}"
+    );
+    let stderr = refused(&[
+        "--http",
+        "127.0.0.1:0",
+        "--no-auth",
+        "--auth-token-file",
+        "t",
+    ]);
+    assert!(stderr.contains("cannot be used with"), "{stderr}");
+}
+
 #[test]
 fn a_non_loopback_address_needs_allow_remote() {
     let output = std::process::Command::new(canopy_binary())

@@ -8,90 +8,15 @@ mod common;
 use std::{process::Stdio, time::Duration};
 
 use common::{
+    authorization::{AuthorizationServer, free_port},
     canopy_binary, http, leaf_server, post_initialize, search_with_token, tree, wait_for_url,
 };
-use tokio::io::{AsyncBufReadExt, BufReader};
 
 const OTHER_RESOURCE: &str = "http://other.example/mcp";
 /// `{"alg":"none","kid":"key-1"}` and `{"alg":"HS256",…}` over claims that would pass.
 const ALG_NONE: &str =
     "eyJhbGciOiJub25lIiwia2lkIjoia2V5LTEifQ.eyJpc3MiOiJ4IiwiYXVkIjoieSIsImV4cCI6OTk5OTk5OTk5OX0.";
 const ALG_HS256: &str = "eyJhbGciOiJIUzI1NiIsImtpZCI6ImtleS0xIiwidHlwIjoiSldUIn0.eyJpc3MiOiJ4IiwiYXVkIjoieSIsImV4cCI6OTk5OTk5OTk5OX0.c2ln";
-
-/// The authorization server, started on a free loopback port for `resources`.
-struct AuthorizationServer {
-    issuer: String,
-    _child: tokio::process::Child,
-}
-
-impl AuthorizationServer {
-    async fn start(resources: &[&str]) -> Self {
-        let node = std::env::var("CANOPY_NODE_BIN").unwrap_or_else(|_| {
-            panic!("CANOPY_NODE_BIN is not set: run the tests with scripts/test.sh")
-        });
-        let provider = std::env::var("CANOPY_OIDC_PROVIDER").unwrap_or_else(|_| {
-            panic!("CANOPY_OIDC_PROVIDER is not set: run the tests with scripts/test.sh")
-        });
-        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/oauth/authorization_server.mjs");
-        let mut child = tokio::process::Command::new(format!("{node}/node"))
-            .arg(script)
-            .env("CANOPY_OIDC_PROVIDER", provider)
-            .env("RESOURCES", resources.join(","))
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("node starts the authorization server");
-        let stderr = child.stderr.take().expect("stderr piped");
-        let mut lines = BufReader::new(stderr).lines();
-        let issuer = tokio::time::timeout(Duration::from_secs(60), async {
-            while let Some(line) = lines.next_line().await.expect("stderr") {
-                if let Some(issuer) = line.strip_prefix("issuer ") {
-                    return issuer.to_owned();
-                }
-            }
-            panic!("the authorization server exited before listening")
-        })
-        .await
-        .expect("the authorization server starts");
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        Self {
-            issuer,
-            _child: child,
-        }
-    }
-
-    /// A client-credentials access token for `resource` with `scope`.
-    async fn token(&self, resource: &str, scope: &str) -> String {
-        let body = format!(
-            "grant_type=client_credentials&scope={}&resource={}",
-            scope.replace(' ', "%20").replace(':', "%3A"),
-            resource.replace(':', "%3A").replace('/', "%2F")
-        );
-        let response = http(
-            "POST",
-            &format!("{}/token", self.issuer),
-            &[
-                ("Content-Type", "application/x-www-form-urlencoded"),
-                // ci:ci-secret-0123456789
-                ("Authorization", "Basic Y2k6Y2ktc2VjcmV0LTAxMjM0NTY3ODk="),
-            ],
-            &body,
-        )
-        .await;
-        assert_eq!(response.status, 200, "{}", response.body);
-        let json: serde_json::Value = serde_json::from_str(&response.body).expect("JSON");
-        json["access_token"].as_str().expect("a token").to_owned()
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free port")
-        .port()
-}
 
 #[tokio::test]
 async fn the_served_tree_is_an_oauth_resource_server() {

@@ -715,6 +715,51 @@ impl ServerHandler for Watched {
     }
 }
 
+/// Tells what each request brought: `witness` answers with the request's `_meta` and, over
+/// HTTP, the names of its headers and its `Authorization` header (to show what a tree passes
+/// on to a child, and what it must not).
+#[derive(Debug, Clone)]
+pub struct Witness {
+    tool_router: ToolRouter<Self>,
+}
+
+#[tool_router]
+impl Witness {
+    /// A witness.
+    pub fn new() -> Self {
+        Self {
+            tool_router: Self::tool_router(),
+        }
+    }
+
+    #[tool(description = "Answers with the request's _meta and (over HTTP) its headers")]
+    async fn witness(&self, context: RequestContext<RoleServer>) -> String {
+        let parts = context.extensions.get::<axum::http::request::Parts>();
+        let headers: Vec<String> = parts
+            .map(|p| p.headers.keys().map(|k| k.as_str().to_owned()).collect())
+            .unwrap_or_default();
+        let authorization = parts.and_then(|p| {
+            p.headers
+                .get(axum::http::header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        });
+        serde_json::json!({
+            "meta": context.meta,
+            "headers": headers,
+            "authorization": authorization,
+        })
+        .to_string()
+    }
+}
+
+#[tool_handler(router = self.tool_router)]
+impl ServerHandler for Witness {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+    }
+}
+
 /// `Default` is `new()`, for every server.
 macro_rules! default_is_new {
     ($($server:ty),*) => {
@@ -726,4 +771,4 @@ macro_rules! default_is_new {
     };
 }
 
-default_is_new!(Web, Lab, Notes, Faulty, Dynamic, Watched);
+default_is_new!(Web, Lab, Notes, Faulty, Dynamic, Watched, Witness);

@@ -325,9 +325,14 @@ pub(crate) trait Subtree: Send + Sync + 'static {
     /// The mount of the node at `path`.
     fn mount_of_path(&self, path: &NodePath) -> Option<MountPath>;
 
-    /// The tools below the node at `path` (mounted at `mount`) that policies do not deny, in
-    /// tree order, named relative to the node.
-    fn tools_below(&self, path: &NodePath, mount: &MountPath) -> Vec<SubtreeTool>;
+    /// The tools below the node at `path` (mounted at `mount`) that policies do not deny to
+    /// a caller holding the scopes `granted`, in tree order, named relative to the node.
+    fn tools_below(
+        &self,
+        path: &NodePath,
+        mount: &MountPath,
+        granted: &[String],
+    ) -> Vec<SubtreeTool>;
 
     /// Calls the tool `id` as part of the call `scope` (the policies on its path apply).
     fn call_tool_by_id<'a>(

@@ -212,6 +212,14 @@ impl CallScope {
         }
     }
 
+    /// The scopes the caller holds (none for a caller without an identity).
+    pub(crate) fn granted(&self) -> &[String] {
+        self.caller
+            .identity
+            .as_ref()
+            .map_or(&[][..], crate::Caller::scopes)
+    }
+
     /// Queues an event from the node at `path`.
     pub(crate) fn emit(&self, path: &NodePath, kind: EventKind) {
         if let Some(queue) = &self.queue {

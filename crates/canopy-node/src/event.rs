@@ -113,6 +113,22 @@ pub enum EventKind {
         #[serde(skip_serializing_if = "Option::is_none")]
         usage: Option<Value>,
     },
+    /// A policy decision about the call (see [`Verdict`]): who asked for what, and what was
+    /// decided. Made for every decision a rule took part in, and for every call of an
+    /// authenticated caller.
+    Audit {
+        /// What was decided.
+        verdict: Verdict,
+        /// The capability (its canonical id).
+        capability: String,
+        /// The caller's claims (`sub`, `client_id`, `iss`, `scope`), when it has an identity.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        caller: Option<Value>,
+        /// The rule that decided, as the tree file spells it, with the node whose policy has
+        /// it (`notes: ask "add"`).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        rule: Option<String>,
+    },
     /// The call's final MCP result.
     Result {
         /// The result as MCP JSON.
@@ -125,6 +141,43 @@ pub enum EventKind {
         /// What went wrong.
         message: String,
     },
+}
+
+/// The verdict of an [`EventKind::Audit`] event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Verdict {
+    /// The call may go ahead without asking.
+    Allowed,
+    /// A rule denies it.
+    Denied,
+    /// The user is asked for permission.
+    Asked,
+    /// The user allowed it.
+    Accepted,
+    /// The user refused (or the prompt was cancelled).
+    Declined,
+    /// Nobody could be asked and the asking nodes' `on_unanswerable` let it go ahead.
+    AllowedUnasked,
+    /// Nobody could be asked, so it was refused.
+    DeniedUnasked,
+}
+
+impl Verdict {
+    /// The event's spelling: `allowed`, `denied`, `asked`, `accepted`, `declined`,
+    /// `allowed_unasked`, `denied_unasked`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Allowed => "allowed",
+            Self::Denied => "denied",
+            Self::Asked => "asked",
+            Self::Accepted => "accepted",
+            Self::Declined => "declined",
+            Self::AllowedUnasked => "allowed_unasked",
+            Self::DeniedUnasked => "denied_unasked",
+        }
+    }
 }
 
 /// The state in a [`EventKind::Status`] event.

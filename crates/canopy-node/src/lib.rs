@@ -26,6 +26,7 @@
 #![allow(deprecated)]
 
 mod arguments;
+mod audit;
 pub mod auth;
 mod backend;
 pub mod budget;
@@ -46,13 +47,13 @@ mod upstream;
 
 pub use self::arguments::{Arguments, ArgumentsError};
 pub use self::backend::{StartMode, SubtreeTool};
-pub use self::caller::{CALLER_META_KEY, Caller};
 pub use self::budget::{Budget, BudgetExceeded, Limits};
 pub use self::builder::{AgentDecl, AgentFactory, DEFAULT_PAGE_SIZE, Node, Setting, TreeBuilder};
+pub use self::caller::{CALLER_META_KEY, Caller};
 pub use self::error::{AgentError, BuildError, CallError, NoAgentFactory};
 pub use self::event::{
     Answer, CallId, Event, EventKind, NodeState, PERMISSION_META_KEY, Question, QuestionKind,
-    TreeEvents,
+    TreeEvents, Verdict,
 };
 #[allow(deprecated)]
 pub use self::event::{Prompt, PromptAnswer, PromptKind};

@@ -10,8 +10,9 @@
 //!
 //! rmcp checks `Host` and `Origin` (DNS-rebinding protection): by default only loopback
 //! names with the bound port, and loopback origins, are accepted; [`HttpOptions`] adds more.
-//! [`HttpOptions::bearer_tokens`] lets in only callers with a static bearer token
-//! ([`auth`](crate::auth)).
+//! [`HttpOptions::bearer_tokens`] lets in only callers with a static bearer token, and
+//! [`HttpOptions::oauth`] only callers with an OAuth access token ([`auth`](crate::auth)).
+//! A non-loopback address is refused unless one of them is configured.
 //!
 //! ```no_run
 //! # async fn demo(tree: canopy_node::Tree) -> std::io::Result<()> {
@@ -164,7 +165,8 @@ impl Tree {
         addr: impl ToSocketAddrs,
         options: HttpOptions,
     ) -> std::io::Result<HttpServer> {
-        let listener = bind(addr).await?;
+        let authenticated = options.oauth.is_some() || options.bearer_tokens.is_some();
+        let listener = bind(addr, authenticated).await?;
         let local_addr = listener.local_addr()?;
         let stop = CancellationToken::new();
         let mut config = StreamableHttpServerConfig::default()
@@ -236,10 +238,22 @@ impl Tree {
 }
 
 /// Binds the first address `addr` resolves to that can be bound; the error names the
-/// address.
-async fn bind(addr: impl ToSocketAddrs) -> std::io::Result<TcpListener> {
+/// address. A non-loopback address is refused unless the server authenticates its callers
+/// (`authenticated`): anyone who can reach it could use every tool of the tree.
+async fn bind(addr: impl ToSocketAddrs, authenticated: bool) -> std::io::Result<TcpListener> {
     let mut failure = None;
     for candidate in tokio::net::lookup_host(addr).await? {
+        if !authenticated && !candidate.ip().is_loopback() {
+            failure = Some(std::io::Error::new(
+                std::io::ErrorKind::PermissionDenied,
+                format!(
+                    "refusing to serve on {candidate} without authentication: it is not a \
+                     loopback address, so anyone who can reach it could use the tree \
+                     (configure HttpOptions::oauth or HttpOptions::bearer_tokens)"
+                ),
+            ));
+            continue;
+        }
         match TcpListener::bind(candidate).await {
             Ok(listener) => return Ok(listener),
             Err(error) => {

@@ -31,8 +31,7 @@ use rmcp::model::ResultType;
 
 use crate::{
     call::{CallScope, CallerInfo, CallerRequest, Driver, PendingInput, Step},
-    tree::RouteState,
-    tree::{ListenNotice, Tree, TreeInner},
+    tree::{Listed, ListenNotice, RouteState, Tree, TreeInner},
     upstream::{Upstream, answer_from_elicit, elicit_params},
 };
 
@@ -279,14 +278,18 @@ impl CanopyServer {
 
     /// One page of a namespaced list (`items` picks it from the current routes), from the
     /// request's cursor on.
-    async fn list<T: Clone, R: Paged<T>>(
+    async fn list<T: Listed, R: Paged<T>>(
         &self,
         request: Option<PaginatedRequestParams>,
+        context: &RequestContext<RoleServer>,
         items: impl FnOnce(&RouteState) -> &[T],
     ) -> Result<R, McpError> {
         self.tree.start_lazy().await;
         let routes = self.tree.routes.load();
-        let items = items(&routes);
+        // Scope rules hide capabilities from callers without the scopes.
+        let identity = caller_of(context);
+        let granted = identity.as_ref().map_or(&[][..], crate::Caller::scopes);
+        let items = self.tree.visible_items(&routes, items(&routes), granted);
         let start = match request.as_ref().and_then(|p| p.cursor.as_deref()) {
             None => 0,
             Some(cursor) => cursor
@@ -411,9 +414,9 @@ impl ServerHandler for CanopyServer {
     async fn list_tools(
         &self,
         request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, McpError> {
-        self.list(request, |routes| &routes.tools).await
+        self.list(request, &context, |routes| &routes.tools).await
     }
 
     /// The exposed tool named `name`, as `tools/list` shows it: rmcp's Streamable HTTP server
@@ -431,25 +434,27 @@ impl ServerHandler for CanopyServer {
     async fn list_prompts(
         &self,
         request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListPromptsResult, McpError> {
-        self.list(request, |routes| &routes.prompts).await
+        self.list(request, &context, |routes| &routes.prompts).await
     }
 
     async fn list_resources(
         &self,
         request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, McpError> {
-        self.list(request, |routes| &routes.resources).await
+        self.list(request, &context, |routes| &routes.resources)
+            .await
     }
 
     async fn list_resource_templates(
         &self,
         request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListResourceTemplatesResult, McpError> {
-        self.list(request, |routes| &routes.templates).await
+        self.list(request, &context, |routes| &routes.templates)
+            .await
     }
 
     async fn call_tool(

@@ -108,7 +108,8 @@ impl NodeContext {
     /// The tools of the node's descendants that policies do not deny, in tree order, named
     /// relative to the node.
     pub fn tools(&self) -> Vec<SubtreeTool> {
-        self.tree.tools_below(&self.path, &self.mount)
+        self.tree
+            .tools_below(&self.path, &self.mount, self.scope.granted())
     }
 
     /// Calls a tool of the node's subtree as part of this call: the callee's events carry

@@ -45,6 +45,9 @@ pub struct Route {
     /// For an allowed route: the explicit allow rules that let it through, outermost first
     /// (empty: no node on the path has an allow list).
     pub allowed_by: AllowedBy,
+    /// Whether a scope rule on the path matches it: `decision` is then the verdict with
+    /// scope rules left out, and a caller's own is [`PolicyChain::decide_for`]'s.
+    pub scoped: bool,
 }
 
 /// A policy rule that matches none of the capabilities the tree has (a typo such as
@@ -66,11 +69,7 @@ pub struct UnmatchedRule {
 
 impl std::fmt::Display for UnmatchedRule {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "policy rule {} \"{}\" of ",
-            self.rule.kind, self.rule.glob
-        )?;
+        write!(f, "policy rule {} of ", self.rule)?;
         if self.node.is_root() {
             f.write_str("the root node")?;
         } else {
@@ -129,9 +128,37 @@ pub struct RoutePlan {
     /// For each template route (by index): the prefix its exposed form adds, "" if none.
     template_prefixes: Vec<String>,
     collisions: Vec<NameCollision>,
+    /// Whether any route's decision depends on the caller's scopes.
+    scoped: bool,
+}
+
+impl Route {
+    /// The decision for a caller holding the scopes `granted` (none for a caller without an
+    /// identity): [`Route::decision`] itself unless a scope rule on the path matches.
+    pub fn decision_for<'a>(
+        &'a self,
+        topology: &Topology,
+        granted: &[String],
+    ) -> std::borrow::Cow<'a, Decision> {
+        if !self.scoped || matches!(self.decision, Decision::Deny { .. }) {
+            return std::borrow::Cow::Borrowed(&self.decision);
+        }
+        let mut chain = PolicyChain::new();
+        for id in topology.path_ids(self.node) {
+            let info = topology.node(id);
+            chain.push(&info.path, &info.policy);
+        }
+        std::borrow::Cow::Owned(chain.decide_for(&self.id, granted))
+    }
 }
 
 impl RoutePlan {
+    /// Whether any route's decision depends on the caller's scopes (a policy on the tree has
+    /// a scope rule that matches a capability).
+    pub fn has_scoped(&self) -> bool {
+        self.scoped
+    }
+
     /// Routes of one kind in deterministic tree order (depth-first, children in mount order,
     /// a node's own capabilities in the order it reported them), denied ones included.
     pub fn routes(&self, kind: CapabilityKind) -> &[Route] {
@@ -235,6 +262,7 @@ struct Candidate {
     id: CanonicalId,
     decision: Decision,
     allowed_by: AllowedBy,
+    scoped: bool,
 }
 
 /// Compiles the routes of a whole topology. `capabilities` gives each node's own capabilities.
@@ -278,7 +306,9 @@ pub fn plan_routes(
             node: candidate.node,
             decision: candidate.decision,
             allowed_by: candidate.allowed_by,
+            scoped: candidate.scoped,
         });
+        plan.scoped |= candidate.scoped;
     }
     // Kept until the next change: no spare capacity.
     for routes in &mut plan.routes {
@@ -308,11 +338,13 @@ fn gather(
             }
             let id = CanonicalId::new(entry.kind, topology.node(node).path.clone(), entry.name);
             let (decision, allowed_by) = chain.decide_with_rules(&id);
+            let scoped = chain.scoped(&id);
             candidates.push(Candidate {
                 node,
                 id,
                 decision,
                 allowed_by,
+                scoped,
             });
         }
     }
@@ -334,7 +366,7 @@ fn unmatched_rules(topology: &Topology, candidates: &[Candidate]) -> Vec<Unmatch
             .iter()
             .filter_map(|c| Some((&c.id, c.id.relative_to(&info.path)?)))
             .collect();
-        for (kind, pattern) in info.policy.patterns() {
+        for (kind, pattern, scopes) in info.policy.patterns() {
             if under
                 .iter()
                 .any(|(_, relative)| pattern.matches(relative, false))
@@ -366,7 +398,10 @@ fn unmatched_rules(topology: &Topology, candidates: &[Candidate]) -> Vec<Unmatch
                 .collect();
             unmatched.push(UnmatchedRule {
                 node: info.path.clone(),
-                rule: Rule::new(kind, pattern.glob.clone()),
+                rule: Rule {
+                    scopes: scopes.to_vec(),
+                    ..Rule::new(kind, pattern.glob.clone())
+                },
                 nearest,
                 unconnected,
             });
@@ -693,7 +728,8 @@ mod tests {
                     NodePath::root(),
                     Rule {
                         kind: RuleKind::Ask,
-                        glob: "db/*write*".into()
+                        glob: "db/*write*".into(),
+                        scopes: Vec::new(),
                     }
                 )],
                 on_unanswerable: crate::OnUnanswerable::Deny,
@@ -705,7 +741,8 @@ mod tests {
                 by: NodePath::root(),
                 rule: Rule {
                     kind: RuleKind::Deny,
-                    glob: "shell/*".into()
+                    glob: "shell/*".into(),
+                    scopes: Vec::new(),
                 }
             })
         );

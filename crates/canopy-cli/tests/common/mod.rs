@@ -11,6 +11,8 @@ use std::{
 
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 
+pub mod authorization;
+
 /// The `canopy` binary under test.
 pub fn canopy_binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_canopy"))

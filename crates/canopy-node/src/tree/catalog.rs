@@ -288,12 +288,43 @@ impl Tree {
 
 /// A capability as a node lists it: keyed by its own name (or URI), renamable to the
 /// exposed one.
-trait Listed: Clone {
+/// An item of a namespaced list (a tool, prompt, resource or template).
+pub(crate) trait Listed: Clone {
+    /// The kind of capability it is.
+    const KIND: CapabilityKind;
+    /// Its name or URI (the exposed one, once exposed).
     fn key(&self) -> &str;
     fn expose(&mut self, exposed: &str);
 }
 
+impl TreeInner {
+    /// The items of an exposed list a caller holding the scopes `granted` may see: all of
+    /// them unless a scope rule makes a route's decision depend on the caller.
+    pub(crate) fn visible_items<'a, T: Listed>(
+        &self,
+        routes: &RouteState,
+        items: &'a [T],
+        granted: &[String],
+    ) -> std::borrow::Cow<'a, [T]> {
+        if !routes.plan.has_scoped() {
+            return std::borrow::Cow::Borrowed(items);
+        }
+        let visible = items
+            .iter()
+            .filter(|item| {
+                routes
+                    .plan
+                    .lookup(T::KIND, item.key())
+                    .is_none_or(|route| self.visible_to(route, granted))
+            })
+            .cloned()
+            .collect();
+        std::borrow::Cow::Owned(visible)
+    }
+}
+
 impl Listed for Tool {
+    const KIND: CapabilityKind = CapabilityKind::Tool;
     fn key(&self) -> &str {
         &self.name
     }
@@ -303,6 +334,7 @@ impl Listed for Tool {
 }
 
 impl Listed for Prompt {
+    const KIND: CapabilityKind = CapabilityKind::Prompt;
     fn key(&self) -> &str {
         &self.name
     }
@@ -312,6 +344,7 @@ impl Listed for Prompt {
 }
 
 impl Listed for Resource {
+    const KIND: CapabilityKind = CapabilityKind::Resource;
     fn key(&self) -> &str {
         &self.uri
     }
@@ -321,6 +354,7 @@ impl Listed for Resource {
 }
 
 impl Listed for ResourceTemplate {
+    const KIND: CapabilityKind = CapabilityKind::ResourceTemplate;
     fn key(&self) -> &str {
         &self.uri_template
     }

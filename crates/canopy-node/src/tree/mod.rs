@@ -12,6 +12,7 @@ use std::{
 mod catalog;
 mod routing;
 
+pub(crate) use self::catalog::Listed;
 pub use self::catalog::ToolRoute;
 
 use arc_swap::ArcSwap;
@@ -691,7 +692,12 @@ impl Subtree for TreeInner {
         TreeInner::mount_of_path(self, path)
     }
 
-    fn tools_below(&self, path: &NodePath, mount: &MountPath) -> Vec<SubtreeTool> {
+    fn tools_below(
+        &self,
+        path: &NodePath,
+        mount: &MountPath,
+        granted: &[String],
+    ) -> Vec<SubtreeTool> {
         let routes = self.routes.load();
         let mut seen = std::collections::HashSet::new();
         let mut out = Vec::new();
@@ -700,6 +706,10 @@ impl Subtree for TreeInner {
                 continue;
             };
             if route.id.node == *path || !route.id.node.starts_with(path) {
+                continue;
+            }
+            let decision = self.decision_for(route, granted);
+            if is_denied(&decision) {
                 continue;
             }
             let Some(node_mount) = self.mount_of(route.node) else {
@@ -718,7 +728,7 @@ impl Subtree for TreeInner {
             out.push(SubtreeTool {
                 tool,
                 id: route.id.clone(),
-                asks: matches!(route.decision, canopy_topology::Decision::Ask { .. }),
+                asks: matches!(*decision, Decision::Ask { .. }),
             });
         }
         out
@@ -886,6 +896,27 @@ impl TreeInner {
             error.message = format!("{} ({})", error.message, down.join("; ")).into();
         }
         error
+    }
+}
+
+impl TreeInner {
+    /// A route's decision for a caller holding the scopes `granted`: the planned one unless
+    /// a scope rule on its path matches.
+    pub(super) fn decision_for<'r>(
+        &self,
+        route: &'r canopy_topology::Route,
+        granted: &[String],
+    ) -> std::borrow::Cow<'r, Decision> {
+        if !route.scoped {
+            return std::borrow::Cow::Borrowed(&route.decision);
+        }
+        let topology = self.topology.read().unwrap_or_else(|p| p.into_inner());
+        route.decision_for(&topology, granted)
+    }
+
+    /// Whether a caller holding `granted` may see the route (its decision is not a deny).
+    pub(super) fn visible_to(&self, route: &canopy_topology::Route, granted: &[String]) -> bool {
+        !is_denied(&self.decision_for(route, granted))
     }
 }
 

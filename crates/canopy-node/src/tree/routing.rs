@@ -16,7 +16,7 @@ use rmcp::{
 use super::{RouteState, TreeInner, is_denied};
 use crate::{
     call::{CallScope, status, status_with_usage},
-    event::{Answer, NodeState, Question, QuestionKind, empty_object_schema},
+    event::{Answer, NodeState, Question, QuestionKind, Verdict, empty_object_schema},
 };
 
 /// How a routed `tools/call` names its tool.
@@ -29,35 +29,49 @@ enum ToolTarget<'a> {
 }
 
 impl TreeInner {
-    /// Asks the user whether a call may go ahead (an `ask` policy); `Ok(None)` = go ahead,
-    /// `Ok(Some(result))` = refused, with the tool result saying so.
+    /// Whether a call may go ahead for this caller: the route's decision (scope rules
+    /// applied), the user asked for an `ask` one; `Ok(None)` = go ahead, `Ok(Some(result))` =
+    /// refused, with the tool result saying so. Every decision goes to the audit trail.
     async fn permit(
         &self,
-        decision: &Decision,
-        id: &canopy_topology::CanonicalId,
+        route: &canopy_topology::Route,
         arguments: Option<&rmcp::model::JsonObject>,
         scope: &CallScope,
     ) -> Result<Option<CallToolResult>, McpError> {
-        match decision {
-            Decision::Allow => Ok(None),
-            Decision::Deny { by, rule } => Err(McpError::invalid_params(
-                format!(
-                    "'{id}' is denied by the policy of node '{}' (deny '{}')",
-                    display_path(by),
-                    rule.glob
-                ),
-                Some(
-                    serde_json::json!({ "reason": "denied", "node": by.to_string(), "rule": rule.glob }),
-                ),
-            )),
+        let id = &route.id;
+        let decision = self.decision_for(route, scope.granted());
+        match &*decision {
+            Decision::Allow => {
+                let rule = route.allowed_by.last().map(|(node, rule)| (node, rule));
+                crate::audit::record(scope, Verdict::Allowed, id, rule);
+                Ok(None)
+            }
+            Decision::Deny { by, rule } => {
+                crate::audit::record(scope, Verdict::Denied, id, Some((by, rule)));
+                Err(denied(id, by, rule))
+            }
             Decision::Ask {
                 by,
                 on_unanswerable,
             } => {
+                let asker = by.last().map(|(node, rule)| (node, rule));
                 if scope.can_ask {
-                    Box::pin(self.ask_permission(by, id, arguments, scope)).await
+                    crate::audit::record(scope, Verdict::Asked, id, asker);
+                    let refused = Box::pin(self.ask_permission(by, id, arguments, scope)).await?;
+                    let verdict = match refused {
+                        None => Verdict::Accepted,
+                        Some(_) => Verdict::Declined,
+                    };
+                    crate::audit::record(scope, verdict, id, asker);
+                    Ok(refused)
                 } else {
-                    Ok(unanswerable(by, *on_unanswerable, id, scope))
+                    let refused = unanswerable(by, *on_unanswerable, id, scope);
+                    let verdict = match refused {
+                        None => Verdict::AllowedUnasked,
+                        Some(_) => Verdict::DeniedUnasked,
+                    };
+                    crate::audit::record(scope, verdict, id, asker);
+                    Ok(refused)
                 }
             }
         }
@@ -164,7 +178,10 @@ impl TreeInner {
             ToolTarget::Exposed(exposed) => routes
                 .plan
                 .lookup_name(CapabilityKind::Tool, exposed)
-                .ok_or_else(|| unknown("tool", exposed, &routes.plan, CapabilityKind::Tool))
+                .ok_or_else(|| {
+                    let visible = |route: &_| self.visible_to(route, scope.granted());
+                    unknown("tool", exposed, &routes.plan, CapabilityKind::Tool, visible)
+                })
                 .map_err(|error| self.note_down_nodes(error))?,
             ToolTarget::Id(id) => routes.plan.by_id_indexed(id).ok_or_else(|| {
                 McpError::invalid_params(format!("no tool '{id}' in the tree (any more)"), None)
@@ -173,10 +190,7 @@ impl TreeInner {
         if let Some(budget) = &scope.budget {
             budget.charge_call().map_err(|spent| spent.to_error())?;
         }
-        if let Some(refused) = self
-            .permit(&route.decision, &route.id, params.arguments.as_ref(), scope)
-            .await?
-        {
+        if let Some(refused) = self.permit(route, params.arguments.as_ref(), scope).await? {
             return Ok(CallToolResponse::Complete(refused));
         }
         let (node, backend) = self.node(route.node)?;
@@ -268,12 +282,18 @@ impl TreeInner {
         let (_, route) = routes
             .plan
             .lookup_name(CapabilityKind::Prompt, &params.name)
-            .ok_or_else(|| unknown("prompt", &params.name, &routes.plan, CapabilityKind::Prompt))
+            .ok_or_else(|| {
+                let visible = |route: &_| self.visible_to(route, scope.granted());
+                unknown(
+                    "prompt",
+                    &params.name,
+                    &routes.plan,
+                    CapabilityKind::Prompt,
+                    visible,
+                )
+            })
             .map_err(|error| self.note_down_nodes(error))?;
-        if let Some(refused) = self
-            .permit(&route.decision, &route.id, params.arguments.as_ref(), scope)
-            .await?
-        {
+        if let Some(refused) = self.permit(route, params.arguments.as_ref(), scope).await? {
             return Err(McpError::invalid_request(text_of(&refused), None));
         }
         let (node, backend) = self.node(route.node)?;
@@ -303,9 +323,16 @@ impl TreeInner {
     }
 
     /// Maps an exposed resource URI to its node and the node's own URI.
-    fn resolve_uri(&self, routes: &RouteState, uri: &str) -> Result<(NodeId, String), McpError> {
+    /// A caller holding the scopes `granted` is refused a resource policies deny it.
+    fn resolve_uri(
+        &self,
+        routes: &RouteState,
+        uri: &str,
+        granted: &[String],
+    ) -> Result<(NodeId, String), McpError> {
+        let visible = |route: &_| self.visible_to(route, granted);
         let (node, original) = routes.plan.resolve_uri(uri).ok_or_else(|| {
-            let hint = did_you_mean(uri, &routes.plan, CapabilityKind::Resource);
+            let hint = did_you_mean(uri, &routes.plan, CapabilityKind::Resource, visible);
             McpError::resource_not_found(
                 format!("no node of this tree owns the resource '{uri}'{hint}"),
                 Some(serde_json::json!({ "uri": uri })),
@@ -314,7 +341,7 @@ impl TreeInner {
         let denied = routes
             .plan
             .by_id(&canonical_resource(self, node, &original))
-            .is_some_and(|route| is_denied(&route.decision));
+            .is_some_and(|route| !visible(route));
         if denied {
             return Err(McpError::invalid_params(
                 format!("resource '{uri}' is denied by policy"),
@@ -335,7 +362,7 @@ impl TreeInner {
             Box::pin(self.start_lazy()).await;
             routes = self.routes.load_full();
         }
-        let (node_id, original) = self.resolve_uri(&routes, &params.uri)?;
+        let (node_id, original) = self.resolve_uri(&routes, &params.uri, scope.granted())?;
         let (node, backend) = self.node(node_id)?;
         params.uri = original;
         match guarded(
@@ -371,7 +398,7 @@ impl TreeInner {
         scope: &CallScope,
     ) -> Result<(), McpError> {
         let routes = self.routes.load_full();
-        let (node_id, original) = self.resolve_uri(&routes, &params.uri)?;
+        let (node_id, original) = self.resolve_uri(&routes, &params.uri, scope.granted())?;
         let (node, backend) = self.node(node_id)?;
         guarded(&node.path, backend.subscribe(original, scope)).await
     }
@@ -384,14 +411,24 @@ impl TreeInner {
         scope: &CallScope,
     ) -> Result<(), McpError> {
         let routes = self.routes.load_full();
-        let (node_id, original) = self.resolve_uri(&routes, &params.uri)?;
+        let (node_id, original) = self.resolve_uri(&routes, &params.uri, scope.granted())?;
         let (node, backend) = self.node(node_id)?;
         guarded(&node.path, backend.unsubscribe(original, scope)).await
     }
 
     /// Whether a node of the tree owns the exposed resource `uri` (and policy allows it).
     pub(crate) fn owns_resource(&self, uri: &str) -> bool {
-        self.resolve_uri(&self.routes.load(), uri).is_ok()
+        // The caller's own scopes are checked when the listen stream subscribes.
+        let routes = self.routes.load();
+        routes
+            .plan
+            .resolve_uri(uri)
+            .is_some_and(|(node, original)| {
+                routes
+                    .plan
+                    .by_id(&canonical_resource(self, node, &original))
+                    .is_none_or(|route| !is_denied(&route.decision))
+            })
     }
 
     /// Routes `completion/complete` to the node owning the prompt or template.
@@ -401,13 +438,20 @@ impl TreeInner {
         scope: &CallScope,
     ) -> Result<CompleteResult, McpError> {
         let routes = self.routes.load_full();
+        let visible = |route: &_| self.visible_to(route, scope.granted());
         let route = match &mut params.r#ref {
             Reference::Prompt(prompt) => {
                 let (_, route) = routes
                     .plan
                     .lookup_name(CapabilityKind::Prompt, &prompt.name)
                     .ok_or_else(|| {
-                        unknown("prompt", &prompt.name, &routes.plan, CapabilityKind::Prompt)
+                        unknown(
+                            "prompt",
+                            &prompt.name,
+                            &routes.plan,
+                            CapabilityKind::Prompt,
+                            visible,
+                        )
                     })?;
                 prompt.name = route.id.name.to_string();
                 route
@@ -422,6 +466,7 @@ impl TreeInner {
                             &resource.uri,
                             &routes.plan,
                             CapabilityKind::ResourceTemplate,
+                            visible,
                         )
                     })?;
                 resource.uri = route.id.name.to_string();
@@ -434,6 +479,12 @@ impl TreeInner {
                 ));
             }
         };
+        if !visible(route) {
+            return Err(McpError::invalid_params(
+                format!("'{}' is denied by policy", route.id),
+                None,
+            ));
+        }
         let (node, backend) = self.node(route.node)?;
         match guarded(
             &node.path,
@@ -531,6 +582,35 @@ fn unanswerable(
     }
 }
 
+/// The error for a call a policy denies (the rule is the tree file's spelling of it).
+fn denied(
+    id: &canopy_topology::CanonicalId,
+    by: &NodePath,
+    rule: &canopy_topology::Rule,
+) -> McpError {
+    let why = if rule.scopes.is_empty() {
+        format!("deny '{}'", rule.glob)
+    } else {
+        format!(
+            "require_scopes '{}' = {}: the caller lacks a scope",
+            rule.glob,
+            rule.scopes.join(" ")
+        )
+    };
+    let mut data =
+        serde_json::json!({ "reason": "denied", "node": by.to_string(), "rule": rule.glob });
+    if !rule.scopes.is_empty() {
+        data["scopes"] = serde_json::json!(rule.scopes);
+    }
+    McpError::invalid_params(
+        format!(
+            "'{id}' is denied by the policy of node '{}' ({why})",
+            display_path(by)
+        ),
+        Some(data),
+    )
+}
+
 fn display_path(path: &NodePath) -> String {
     if path.is_root() {
         "(root)".to_owned()
@@ -554,9 +634,13 @@ fn unknown(
     name: &str,
     plan: &canopy_topology::RoutePlan,
     kind: CapabilityKind,
+    visible: impl Fn(&canopy_topology::Route) -> bool,
 ) -> McpError {
     McpError::invalid_params(
-        format!("unknown {what} '{name}'{}", did_you_mean(name, plan, kind)),
+        format!(
+            "unknown {what} '{name}'{}",
+            did_you_mean(name, plan, kind, visible)
+        ),
         Some(serde_json::json!({ "reason": "unknown", "name": name })),
     )
 }
@@ -567,14 +651,20 @@ const HINTS: usize = 3;
 /// `"; did you mean 'a' or 'b'?"` with the visible exposed names nearest to `name` (edit
 /// distance to the exposed name, the canonical id, or the owning node's own name; the
 /// nearest ones, up to three), or "".
-fn did_you_mean(name: &str, plan: &canopy_topology::RoutePlan, kind: CapabilityKind) -> String {
+/// Only names the caller may see (`visible`) are offered.
+fn did_you_mean(
+    name: &str,
+    plan: &canopy_topology::RoutePlan,
+    kind: CapabilityKind,
+    visible: impl Fn(&canopy_topology::Route) -> bool,
+) -> String {
     // Up to a quarter of the name may be wrong (at least one edit, at most four).
     let limit = (name.chars().count() / 4).clamp(1, 4);
     let mut near: Vec<(usize, usize, &str)> = plan
         .routes(kind)
         .iter()
         .enumerate()
-        .filter(|(_, route)| !is_denied(&route.decision))
+        .filter(|(_, route)| visible(route))
         .filter_map(|(order, route)| {
             let exposed = strsim::levenshtein(name, &route.exposed);
             let own = strsim::levenshtein(name, &route.id.name);

@@ -14,6 +14,8 @@ pub(super) struct NodeDecl {
     pub(super) link: LinkDecl,
     pub(super) inline: bool,
     pub(super) agent: Option<crate::AgentDecl>,
+    /// The root's `[serve]` (empty for every other node).
+    pub(super) serve: super::ServeSettings,
     pub(super) children: Vec<NodeDecl>,
 }
 
@@ -34,6 +36,10 @@ pub(super) struct PolicyDecl {
     pub(super) allow: Vec<String>,
     pub(super) ask: Vec<String>,
     pub(super) deny: Vec<String>,
+    /// `require_scopes`: glob → the scopes a caller must hold (`[policy]` only).
+    pub(super) require_scopes: Vec<(String, Vec<String>)>,
+    /// `allow_scopes`: glob → the scopes that spare a caller the `ask` (`[policy]` only).
+    pub(super) allow_scopes: Vec<(String, Vec<String>)>,
     /// What the node's `ask` rules do for a caller that cannot answer (`[policy]` only).
     pub(super) on_unanswerable: OnUnanswerable,
 }
@@ -43,7 +49,14 @@ impl PolicyDecl {
         let policy = Policy::new().on_unanswerable(self.on_unanswerable);
         let policy = self.allow.iter().fold(policy, |p, g| p.allow(g));
         let policy = self.ask.iter().fold(policy, |p, g| p.ask(g));
-        self.deny.iter().fold(policy, |p, g| p.deny(g))
+        let policy = self.deny.iter().fold(policy, |p, g| p.deny(g));
+        let policy = self
+            .require_scopes
+            .iter()
+            .fold(policy, |p, (g, scopes)| p.require_scopes(g, scopes.clone()));
+        self.allow_scopes
+            .iter()
+            .fold(policy, |p, (g, scopes)| p.allow_scopes(g, scopes.clone()))
     }
 }
 

@@ -6,7 +6,7 @@
 //! use canopy_node::treefile::keys;
 //!
 //! assert!(keys::NODE.contains(&"children"));
-//! assert_eq!(keys::POLICY, ["allow", "ask", "deny", "on_unanswerable"]);
+//! assert_eq!(keys::POLICY, ["allow", "ask", "deny", "require_scopes", "allow_scopes", "on_unanswerable"]);
 //! let (table, _) = keys::TABLES[0];
 //! assert_eq!(table, "node");
 //! ```
@@ -15,8 +15,14 @@
 //! [`AgentSchema::tables`](super::AgentSchema::tables).
 
 pub use super::read::{NODE_KEYS as NODE, POLICY_KEYS as POLICY};
+pub use super::serve::{SERVE_AUTH_KEYS as SERVE_AUTH, SERVE_KEYS as SERVE};
 
 /// Every kind of table with fixed keys, by a short name, with its keys: `node` (the root and
-/// every `[[children]]` entry) and `policy`. (`env` and `headers` are free-form tables of
-/// strings.)
-pub const TABLES: &[(&str, &[&str])] = &[("node", NODE), ("policy", POLICY)];
+/// every `[[children]]` entry), `policy`, `serve` and `serve_auth` (the root's `[serve]` and
+/// `[serve.auth]`). (`env` and `headers` are free-form tables of strings.)
+pub const TABLES: &[(&str, &[&str])] = &[
+    ("node", NODE),
+    ("policy", POLICY),
+    ("serve", SERVE),
+    ("serve_auth", SERVE_AUTH),
+];

@@ -42,12 +42,14 @@ pub mod keys;
 mod paths;
 mod position;
 mod read;
+mod serve;
 
 use std::path::Path;
 
 pub use self::agent::{AgentSchema, KeyKind};
 pub use self::error::TreeFileError;
 use self::read::Reader;
+pub use self::serve::{ServeAuth, ServeSettings};
 /// Moved to the crate root (the building's own type); kept here for old paths.
 pub use crate::AgentDecl;
 use crate::Node;
@@ -69,6 +71,16 @@ pub fn parse(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Node, TreeFileError> {
     Loader::new().parse(source, origin, base_dir, env)
+}
+
+/// A whole tree file: the root [`Node`] and how the file asks the tree to be served.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct TreeFile {
+    /// The root node, with its children.
+    pub root: Node,
+    /// The root's `[serve]` table (empty without one).
+    pub serve: ServeSettings,
 }
 
 /// Reads tree files with what the program registers: the [`AgentSchema`] that `[agent]`
@@ -105,8 +117,14 @@ impl Loader {
         self.agents.as_ref()
     }
 
-    /// Loads a tree file (see [`load`]).
+    /// Loads a tree file (see [`load`]); its `[serve]` table is checked and left out (see
+    /// [`Loader::load_file`]).
     pub fn load(&self, path: &Path) -> Result<Node, TreeFileError> {
+        self.load_file(path).map(|file| file.root)
+    }
+
+    /// Loads a tree file with its `[serve]` table (see [`load`]).
+    pub fn load_file(&self, path: &Path) -> Result<TreeFile, TreeFileError> {
         let origin = path.display().to_string();
         let source = std::fs::read_to_string(path).map_err(|err| {
             TreeFileError::file(&origin, format!("cannot read the tree file: {err}"))
@@ -114,7 +132,23 @@ impl Loader {
         // Absolute, so that commands resolved against it still work from the child's cwd.
         let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
         let base_dir = absolute.parent().unwrap_or(Path::new("."));
-        self.parse(&source, &origin, base_dir, &|name| std::env::var(name).ok())
+        self.parse_file(&source, &origin, base_dir, &|name| std::env::var(name).ok())
+    }
+
+    /// Reads a tree file with its `[serve]` table from a string (see [`parse`]).
+    pub fn parse_file(
+        &self,
+        source: &str,
+        origin: &str,
+        base_dir: &Path,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<TreeFile, TreeFileError> {
+        let mut decl = Reader::new(source, origin, base_dir, env, self.agents.as_ref()).read()?;
+        let serve = std::mem::take(&mut decl.serve);
+        Ok(TreeFile {
+            root: decl.into_node(),
+            serve,
+        })
     }
 
     /// Reads a tree file from a string (see [`parse`]).
@@ -125,8 +159,7 @@ impl Loader {
         base_dir: &Path,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Node, TreeFileError> {
-        Reader::new(source, origin, base_dir, env, self.agents.as_ref())
-            .read()
-            .map(decl::NodeDecl::into_node)
+        self.parse_file(source, origin, base_dir, env)
+            .map(|file| file.root)
     }
 }

@@ -40,10 +40,18 @@ pub const NODE_KEYS: &[&str] = &[
     "headers",
     "inline",
     "agent",
+    "serve",
 ];
 
 /// The keys of a `[policy]` table.
-pub const POLICY_KEYS: &[&str] = &["allow", "ask", "deny", "on_unanswerable"];
+pub const POLICY_KEYS: &[&str] = &[
+    "allow",
+    "ask",
+    "deny",
+    "require_scopes",
+    "allow_scopes",
+    "on_unanswerable",
+];
 
 /// Keys that only make sense with `command`.
 const STDIO_KEYS: &[&str] = &["args", "env", "cwd", "start"];
@@ -204,6 +212,18 @@ impl<'a> Reader<'a> {
             }
             None => false,
         };
+        let serve = match node.get("serve") {
+            Some(entry) if is_root => self.serve(&entry)?,
+            Some(entry) => {
+                return Err(self.error(
+                    &entry.key_span,
+                    &entry.path,
+                    "only the root may say how the tree is served: move [serve] to the top of \
+                     the file",
+                ));
+            }
+            None => super::ServeSettings::default(),
+        };
         let children = node
             .get("children")
             .map(|entry| self.children(&entry))
@@ -216,6 +236,7 @@ impl<'a> Reader<'a> {
             link,
             inline,
             agent,
+            serve,
             children,
         })
     }
@@ -384,7 +405,48 @@ impl<'a> Reader<'a> {
                 }
             };
         }
+        policy.require_scopes = self.scope_rules(&table, "require_scopes")?;
+        policy.allow_scopes = self.scope_rules(&table, "allow_scopes")?;
         Ok(policy)
+    }
+
+    /// A table of scope rules (`"notes/*" = ["notes:write"]`): each glob checked to compile,
+    /// each list of scopes non-empty, each scope an OAuth scope token (RFC 6749 §3.3).
+    fn scope_rules(&self, policy: &Table<'_, '_>, key: &str) -> Result<Vec<(String, Vec<String>)>> {
+        let Some(rules) = policy.get(key) else {
+            return Ok(Vec::new());
+        };
+        let table = self.table(rules.value, &rules.path)?;
+        let mut out = Vec::with_capacity(table.len());
+        for (glob, value) in table.iter() {
+            let path = join(&rules.path, glob.get_ref());
+            Policy::new()
+                .deny(glob.get_ref().as_ref())
+                .validate()
+                .map_err(|err| self.error(&glob.span(), &path, err.to_string()))?;
+            let scopes = self.string_array(value, &path, false)?;
+            if scopes.is_empty() {
+                return Err(self.error(
+                    &value.span(),
+                    &path,
+                    "expected at least one scope (the caller must hold all of them)",
+                ));
+            }
+            let scope_token = |c: char| c.is_ascii_graphic() && c != '"' && c != '\\';
+            for (index, (scope, item)) in scopes.iter().zip(as_array(value)).enumerate() {
+                if scope.is_empty() || !scope.chars().all(scope_token) {
+                    return Err(self.error(
+                        &item.span(),
+                        &format!("{path}[{index}]"),
+                        format!(
+                            "'{scope}' is not a scope (printable ASCII, no spaces, quotes or \\)"
+                        ),
+                    ));
+                }
+            }
+            out.push((glob.get_ref().to_string(), scopes));
+        }
+        Ok(out)
     }
 
     /// A table of glob lists (`allow`, `ask`, `deny`; `keys` says which may appear), each
@@ -417,7 +479,7 @@ impl<'a> Reader<'a> {
             allow: globs("allow")?,
             ask: globs("ask")?,
             deny: globs("deny")?,
-            on_unanswerable: OnUnanswerable::default(),
+            ..PolicyDecl::default()
         })
     }
 
@@ -503,14 +565,19 @@ impl<'a> Reader<'a> {
         expand(text, self.env).map_err(|err| self.error(&value.span(), key, err.to_string()))
     }
 
-    fn boolean(&self, value: &Value<'_>, key: &str) -> Result<bool> {
+    pub(super) fn boolean(&self, value: &Value<'_>, key: &str) -> Result<bool> {
         value
             .get_ref()
             .as_bool()
             .ok_or_else(|| self.wrong_type(value, key, "true or false"))
     }
 
-    fn string_array(&self, value: &Value<'_>, key: &str, expanded: bool) -> Result<Vec<String>> {
+    pub(super) fn string_array(
+        &self,
+        value: &Value<'_>,
+        key: &str,
+        expanded: bool,
+    ) -> Result<Vec<String>> {
         let DeValue::Array(items) = value.get_ref() else {
             return Err(self.wrong_type(value, key, "an array of strings"));
         };
@@ -809,9 +876,91 @@ deny = ["shell/**"]
                 ask: vec!["db/*write*".into(), "$${x}".into()],
                 deny: vec!["shell/**".into()],
                 on_unanswerable: OnUnanswerable::Deny,
+                ..PolicyDecl::default()
             }
         );
         assert_eq!(decl.link, LinkDecl::Router);
+    }
+
+    #[test]
+    fn the_roots_serve_table_is_read_and_checked() {
+        let decl = read(
+            "name = \"hub\"\n[serve]\nhttp = \"127.0.0.1:${PORT}\"\naudit = true\n\
+             allow_hosts = [\"mcp.example.com\"]\n[serve.auth]\nissuer = \"https://as\"\n\
+             audience = \"http://127.0.0.1:3001/mcp\"\nscopes = [\"mcp:call\"]\n",
+        )
+        .expect("loads");
+        assert_eq!(decl.serve.http.as_deref(), Some("127.0.0.1:3001"));
+        assert!(decl.serve.audit);
+        assert_eq!(decl.serve.allow_hosts, ["mcp.example.com"]);
+        assert_eq!(
+            decl.serve.auth,
+            Some(super::super::ServeAuth::OAuth {
+                issuer: "https://as".into(),
+                audience: "http://127.0.0.1:3001/mcp".into(),
+                scopes: vec!["mcp:call".into()],
+            })
+        );
+        let decl = read("name = \"hub\"\n[serve.auth]\ntoken_file = \"t.txt\"\n").expect("loads");
+        assert_eq!(
+            decl.serve.auth,
+            Some(super::super::ServeAuth::Tokens {
+                file: base().join("t.txt")
+            })
+        );
+        assert_eq!(
+            error("name = \"hub\"\n[[children]]\nname = \"a\"\n[children.serve]\nhttp = \"1\"\n"),
+            "t.toml:4:11: children[0].serve: only the root may say how the tree is served: move \
+             [serve] to the top of the file"
+        );
+        assert!(
+            error("name = \"hub\"\n[serve.auth]\nissuer = \"x\"\ntoken_file = \"t\"\n")
+                .contains("use one or the other")
+        );
+        assert!(
+            error("name = \"hub\"\n[serve.auth]\nissuer = \"x\"\n")
+                .contains("issuer needs audience")
+        );
+        assert!(error("name = \"hub\"\n[serve]\nport = 3\n").contains("unknown key 'port'"));
+    }
+
+    #[test]
+    fn scope_rules_map_globs_to_scopes() {
+        let decl = read(
+            "name = \"hub\"\n[policy]\nask = [\"notes/*\"]\n\
+             allow_scopes = { \"notes/*\" = [\"notes:write\"] }\n\
+             require_scopes = { \"db/*\" = [\"db:read\", \"db:use\"] }\n",
+        )
+        .expect("loads");
+        assert_eq!(
+            decl.policy.allow_scopes,
+            vec![("notes/*".to_owned(), vec!["notes:write".to_owned()])]
+        );
+        assert_eq!(
+            decl.policy.require_scopes,
+            vec![(
+                "db/*".to_owned(),
+                vec!["db:read".to_owned(), "db:use".to_owned()]
+            )]
+        );
+        assert_eq!(
+            error("name = \"hub\"\n[policy]\nrequire_scopes = { \"db/*\" = [] }\n"),
+            "t.toml:3:29: policy.require_scopes.\"db/*\": expected at least one scope (the caller \
+             must hold all of them)"
+        );
+        assert_eq!(
+            error("name = \"hub\"\n[policy]\nallow_scopes = { \"a\" = [\"two words\"] }\n"),
+            "t.toml:3:25: policy.allow_scopes.a[0]: 'two words' is not a scope (printable \
+             ASCII, no spaces, quotes or \\)"
+        );
+        assert!(
+            error("name = \"hub\"\n[policy]\nallow_scopes = { \"a/[b\" = [\"s\"] }\n")
+                .starts_with("t.toml:3:18: policy.allow_scopes.\"a/[b\": invalid policy glob"),
+        );
+        assert_eq!(
+            error("name = \"hub\"\n[policy]\nallow_scopes = [\"a\"]\n"),
+            "t.toml:3:16: policy.allow_scopes: expected a table, found an array"
+        );
     }
 
     #[test]

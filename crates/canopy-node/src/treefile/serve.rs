@@ -1,0 +1,150 @@
+//! The root's `[serve]` and `[serve.auth]` tables: how `canopy serve` serves the tree when
+//! its flags do not say otherwise (flags win).
+//!
+//! ```toml
+//! [serve]
+//! http = "127.0.0.1:3000"                 # serve Streamable HTTP here (else stdio)
+//! allow_hosts = ["mcp.example.com"]       # extra Host values (DNS-rebinding protection)
+//! allow_origins = ["https://app.example.com"]
+//! audit = true                            # log every policy decision (canopy::audit)
+//!
+//! [serve.auth]                            # an OAuth 2.1 resource server…
+//! issuer = "https://auth.example.com"
+//! audience = "http://127.0.0.1:3000/mcp"
+//! scopes = ["mcp:call"]
+//! # …or static bearer tokens (one a line), instead of issuer/audience:
+//! # token_file = "tokens.txt"
+//! ```
+
+use std::path::PathBuf;
+
+use super::read::{Entry, Reader, Result, Table};
+
+/// The keys of `[serve]`.
+pub const SERVE_KEYS: &[&str] = &["http", "allow_hosts", "allow_origins", "audit", "auth"];
+
+/// The keys of `[serve.auth]`.
+pub const SERVE_AUTH_KEYS: &[&str] = &["issuer", "audience", "scopes", "token_file"];
+
+/// How a tree file asks to be served (`[serve]`); empty when it has no such table.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ServeSettings {
+    /// `http`: the address to serve Streamable HTTP at (`IP:PORT`, `localhost:PORT`, `PORT`).
+    pub http: Option<String>,
+    /// `allow_hosts`: extra `Host` values to accept.
+    pub allow_hosts: Vec<String>,
+    /// `allow_origins`: extra `Origin` values to accept.
+    pub allow_origins: Vec<String>,
+    /// `audit`: log every policy decision.
+    pub audit: bool,
+    /// `[serve.auth]`: who may call.
+    pub auth: Option<ServeAuth>,
+}
+
+/// `[serve.auth]`: an OAuth 2.1 resource server, or static bearer tokens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ServeAuth {
+    /// `issuer`, `audience` and `scopes`: JWT access tokens of `issuer` for `audience`.
+    OAuth {
+        /// The authorization server's issuer URL.
+        issuer: String,
+        /// This server's canonical URI.
+        audience: String,
+        /// Scopes every request's token must have.
+        scopes: Vec<String>,
+    },
+    /// `token_file`: static bearer tokens, one a line (resolved against the tree file's
+    /// folder).
+    Tokens {
+        /// The token file.
+        file: PathBuf,
+    },
+}
+
+impl Reader<'_> {
+    /// The root's `[serve]` table (`${VAR}` expanded in every string).
+    pub(super) fn serve(&self, entry: &Entry<'_, '_>) -> Result<ServeSettings> {
+        let table = self.table(entry.value, &entry.path)?;
+        self.known_keys(table, &entry.path, SERVE_KEYS)?;
+        let serve = Table {
+            table,
+            prefix: &entry.path,
+        };
+        let strings = |key: &str| -> Result<Vec<String>> {
+            serve
+                .get(key)
+                .map(|e| self.string_array(e.value, &e.path, true))
+                .transpose()
+                .map(Option::unwrap_or_default)
+        };
+        Ok(ServeSettings {
+            http: serve
+                .get("http")
+                .map(|e| self.expanded(e.value, &e.path))
+                .transpose()?,
+            allow_hosts: strings("allow_hosts")?,
+            allow_origins: strings("allow_origins")?,
+            audit: serve
+                .get("audit")
+                .map(|e| self.boolean(e.value, &e.path))
+                .transpose()?
+                .unwrap_or(false),
+            auth: serve.get("auth").map(|e| self.serve_auth(&e)).transpose()?,
+        })
+    }
+
+    fn serve_auth(&self, entry: &Entry<'_, '_>) -> Result<ServeAuth> {
+        let table = self.table(entry.value, &entry.path)?;
+        self.known_keys(table, &entry.path, SERVE_AUTH_KEYS)?;
+        let auth = Table {
+            table,
+            prefix: &entry.path,
+        };
+        let text = |key: &str| {
+            auth.get(key)
+                .map(|e| self.expanded(e.value, &e.path))
+                .transpose()
+        };
+        let (issuer, audience, token_file) =
+            (text("issuer")?, text("audience")?, text("token_file")?);
+        let scopes = auth
+            .get("scopes")
+            .map(|e| self.string_array(e.value, &e.path, true))
+            .transpose()?
+            .unwrap_or_default();
+        match (issuer, audience, token_file) {
+            (Some(issuer), Some(audience), None) => Ok(ServeAuth::OAuth {
+                issuer,
+                audience,
+                scopes,
+            }),
+            (None, None, Some(file)) if scopes.is_empty() => Ok(ServeAuth::Tokens {
+                file: self.base_dir.join(file),
+            }),
+            (Some(_), None, None) => Err(self.error(
+                &entry.value.span(),
+                &entry.path,
+                "issuer needs audience: this server's canonical URI, the audience every token \
+                 must name (e.g. \"http://127.0.0.1:3000/mcp\")",
+            )),
+            (None, Some(_), None) => Err(self.error(
+                &entry.value.span(),
+                &entry.path,
+                "audience needs issuer: the authorization server's URL",
+            )),
+            (None, None, None) => Err(self.error(
+                &entry.value.span(),
+                &entry.path,
+                "say who may call: issuer and audience (OAuth), or token_file (static tokens)",
+            )),
+            _ => Err(self.error(
+                &entry.value.span(),
+                &entry.path,
+                "token_file is static bearer tokens, issuer/audience/scopes OAuth: use one or \
+                 the other",
+            )),
+        }
+    }
+}
