@@ -36,7 +36,10 @@ is not a loopback origin, get 403 (DNS-rebinding protection); --allow-host and
 TOKEN` for one of the file's tokens (one a line, at least 16 characters; # comments) gets 401.
 With --auth-issuer, the server is an OAuth 2.1 resource server: requests need a JWT access
 token of that issuer for --auth-audience (this server's canonical URI) with every
---auth-scope; others get 401 (with resource_metadata) or 403 (insufficient_scope).
+--auth-scope; others get 401 (with resource_metadata) or 403 (insufficient_scope). With
+--auth-client-id and --auth-client-secret-file, opaque tokens are checked at the issuer's
+introspection endpoint. Valid tokens are remembered (by digest) until they expire, at most
+--auth-cache-secs.
 Ctrl-C or SIGTERM stops the server and closes the children.")]
 pub(crate) struct ServeArgs {
     /// The tree file (TOML).
@@ -78,6 +81,42 @@ pub(crate) struct ServeArgs {
     /// A scope every request's token must have (repeat for more).
     #[arg(long = "auth-scope", value_name = "SCOPE", requires = "auth_issuer")]
     pub(crate) auth_scopes: Vec<String>,
+    /// How far a token's `exp` and `nbf` may be off, in seconds (clock skew).
+    #[arg(
+        long = "auth-leeway",
+        value_name = "SECS",
+        default_value_t = 30,
+        requires = "auth_issuer"
+    )]
+    pub(crate) auth_leeway: u64,
+    /// The longest a validated token is remembered, in seconds (never past its expiry; 0:
+    /// check every request again).
+    #[arg(
+        long = "auth-cache-secs",
+        value_name = "SECS",
+        default_value_t = 300,
+        requires = "auth_issuer"
+    )]
+    pub(crate) auth_cache_secs: u64,
+    /// Check opaque (non-JWT) tokens at the authorization server's introspection endpoint,
+    /// as this client (RFC 7662; needs --auth-client-secret-file).
+    #[arg(
+        long = "auth-client-id",
+        value_name = "ID",
+        requires_all = ["auth_issuer", "auth_client_secret_file"]
+    )]
+    pub(crate) auth_client_id: Option<String>,
+    /// The file holding the introspection client's secret (its first line).
+    #[arg(
+        long = "auth-client-secret-file",
+        value_name = "FILE",
+        requires = "auth_client_id"
+    )]
+    pub(crate) auth_client_secret_file: Option<PathBuf>,
+    /// Introspect JWT access tokens too, instead of verifying them locally (the
+    /// authorization server then also tells of revoked JWTs).
+    #[arg(long = "auth-introspect-all", requires = "auth_client_id")]
+    pub(crate) auth_introspect_all: bool,
 }
 
 /// Runs `canopy serve`.
@@ -107,11 +146,7 @@ pub(crate) async fn run(args: ServeArgs) -> Outcome {
     };
     // And the authorization server: discovered (its metadata and keys) before any child starts.
     let oauth = match (&args.auth_issuer, &args.auth_audience) {
-        (Some(issuer), Some(audience)) => Some(
-            OAuthResource::discover(issuer, audience, args.auth_scopes.clone())
-                .await
-                .map_err(|error| Failure::Failed(format!("canopy: --auth-issuer: {error}")))?,
-        ),
+        (Some(issuer), Some(audience)) => Some(oauth_resource(&args, issuer, audience).await?),
         _ => None,
     };
     let tree = build_tree(&args.tree, args.build).await?;
@@ -123,6 +158,41 @@ pub(crate) async fn run(args: ServeArgs) -> Outcome {
     // they do not exit within a few seconds).
     tree.shutdown().await;
     outcome
+}
+
+/// The OAuth resource server of the `--auth-*` flags: the introspection secret read (a bad
+/// file is bad usage), then the authorization server discovered.
+async fn oauth_resource(
+    args: &ServeArgs,
+    issuer: &str,
+    audience: &str,
+) -> Result<OAuthResource, Failure> {
+    let mut builder = OAuthResource::builder(issuer, audience)
+        .scopes(args.auth_scopes.iter().cloned())
+        .leeway(std::time::Duration::from_secs(args.auth_leeway))
+        .cache_ttl(std::time::Duration::from_secs(args.auth_cache_secs));
+    if let (Some(id), Some(file)) = (&args.auth_client_id, &args.auth_client_secret_file) {
+        let text = std::fs::read_to_string(file).map_err(|error| {
+            Failure::Usage(format!(
+                "canopy: --auth-client-secret-file: cannot read {}: {error}",
+                file.display()
+            ))
+        })?;
+        let secret = text.lines().next().unwrap_or_default().trim();
+        if secret.is_empty() {
+            return Err(Failure::Usage(format!(
+                "canopy: --auth-client-secret-file: {} holds no secret on its first line",
+                file.display()
+            )));
+        }
+        builder = builder
+            .introspection(id.clone(), secret)
+            .introspect_all(args.auth_introspect_all);
+    }
+    builder
+        .discover()
+        .await
+        .map_err(|error| Failure::Failed(format!("canopy: --auth-issuer: {error}")))
 }
 
 async fn serve_stdio(tree: &Tree, path: &std::path::Path) -> Outcome {

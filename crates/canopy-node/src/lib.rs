@@ -46,9 +46,9 @@ mod upstream;
 
 pub use self::arguments::{Arguments, ArgumentsError};
 pub use self::backend::{StartMode, SubtreeTool};
-pub use self::caller::{CALLER_META_KEY, Caller};
 pub use self::budget::{Budget, BudgetExceeded, Limits};
 pub use self::builder::{AgentDecl, AgentFactory, DEFAULT_PAGE_SIZE, Node, Setting, TreeBuilder};
+pub use self::caller::{CALLER_META_KEY, Caller};
 pub use self::error::{AgentError, BuildError, CallError, NoAgentFactory};
 pub use self::event::{
     Answer, CallId, Event, EventKind, NodeState, PERMISSION_META_KEY, Question, QuestionKind,
