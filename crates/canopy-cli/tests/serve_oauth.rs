@@ -425,3 +425,75 @@ async fn opaque_tokens_are_introspected() {
     assert_eq!(status, 401);
     assert!(challenge.contains("the token is not active"), "{challenge}");
 }
+
+/// Load: 10,000 authenticated `tools/call` through the served tree, 200 at a time, with one
+/// JWT of the AS (validated once, then found in the cache): every call answered, each with
+/// its own arguments echoed back (`research__web__search` answers `no results for 'QUERY'`
+/// for a query no page matches), within 120 s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_thousand_authenticated_calls_lose_and_mix_up_nothing() {
+    use rmcp::{
+        model::CallToolRequestParams,
+        service::{ClientLifecycleMode, ClientServiceExt},
+        transport::{
+            StreamableHttpClientTransport,
+            streamable_http_client::StreamableHttpClientTransportConfig,
+        },
+    };
+    const CALLS: usize = 10_000;
+    const CONCURRENT: usize = 200;
+    let port = free_port();
+    let resource = format!("http://127.0.0.1:{port}/mcp");
+    let auth = AuthorizationServer::start(&[&resource]).await;
+    let (_server, url) = serve(port, &auth.issuer, &["--auth-scope", "notes:write"]).await;
+    let token = auth.token(&resource, "notes:write").await;
+    let config = StreamableHttpClientTransportConfig::with_uri(url.as_str()).auth_header(token);
+    let client = ()
+        .serve_with_lifecycle(
+            StreamableHttpClientTransport::from_config(config),
+            ClientLifecycleMode::Initialize,
+        )
+        .await
+        .expect("a client with the token connects");
+    let started = std::time::Instant::now();
+    let mut workers = tokio::task::JoinSet::new();
+    for worker in 0..CONCURRENT {
+        let peer = client.peer().clone();
+        workers.spawn(async move {
+            let mut answered = 0;
+            for call in (worker..CALLS).step_by(CONCURRENT) {
+                // A query no page matches: the answer names it.
+                let query = format!("zq{call}xj");
+                let mut params = CallToolRequestParams::new("research__web__search");
+                params.arguments = serde_json::json!({ "query": query }).as_object().cloned();
+                let result = peer
+                    .call_tool(params)
+                    .await
+                    .unwrap_or_else(|error| panic!("call {call}: {error}"));
+                let text = result.content[0].as_text().map(|t| t.text.clone());
+                assert_eq!(
+                    text.as_deref(),
+                    Some(format!("no results for '{query}'").as_str()),
+                    "call {call} got another call's answer"
+                );
+                answered += 1;
+            }
+            answered
+        });
+    }
+    let answered = tokio::time::timeout(Duration::from_secs(120), async {
+        let mut answered = 0;
+        while let Some(worker) = workers.join_next().await {
+            answered += worker.expect("a worker finishes");
+        }
+        answered
+    })
+    .await
+    .expect("10,000 calls within 120 s");
+    assert_eq!(answered, CALLS);
+    eprintln!(
+        "{CALLS} authenticated calls, {CONCURRENT} at a time, in {:?}",
+        started.elapsed()
+    );
+    client.cancel().await.expect("close");
+}
