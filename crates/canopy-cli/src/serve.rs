@@ -37,7 +37,10 @@ is not a loopback origin, get 403 (DNS-rebinding protection); --allow-host and
 TOKEN` for one of the file's tokens (one a line, at least 16 characters; # comments) gets 401.
 With --auth-issuer, the server is an OAuth 2.1 resource server: requests need a JWT access
 token of that issuer for --auth-audience (this server's canonical URI) with every
---auth-scope; others get 401 (with resource_metadata) or 403 (insufficient_scope).
+--auth-scope; others get 401 (with resource_metadata) or 403 (insufficient_scope). With
+--auth-client-id and --auth-client-secret-file, opaque tokens are checked at the issuer's
+introspection endpoint. Valid tokens are remembered (by digest) until they expire, at most
+--auth-cache-secs.
 Ctrl-C or SIGTERM stops the server and closes the children.")]
 pub(crate) struct ServeArgs {
     /// The tree file (TOML).
@@ -89,6 +92,42 @@ pub(crate) struct ServeArgs {
     /// A scope every request's token must have (repeat for more).
     #[arg(long = "auth-scope", value_name = "SCOPE", requires = "auth_issuer")]
     pub(crate) auth_scopes: Vec<String>,
+    /// How far a token's `exp` and `nbf` may be off, in seconds (clock skew).
+    #[arg(
+        long = "auth-leeway",
+        value_name = "SECS",
+        default_value_t = 30,
+        requires = "auth_issuer"
+    )]
+    pub(crate) auth_leeway: u64,
+    /// The longest a validated token is remembered, in seconds (never past its expiry; 0:
+    /// check every request again).
+    #[arg(
+        long = "auth-cache-secs",
+        value_name = "SECS",
+        default_value_t = 300,
+        requires = "auth_issuer"
+    )]
+    pub(crate) auth_cache_secs: u64,
+    /// Check opaque (non-JWT) tokens at the authorization server's introspection endpoint,
+    /// as this client (RFC 7662; needs --auth-client-secret-file).
+    #[arg(
+        long = "auth-client-id",
+        value_name = "ID",
+        requires_all = ["auth_issuer", "auth_client_secret_file"]
+    )]
+    pub(crate) auth_client_id: Option<String>,
+    /// The file holding the introspection client's secret (its first line).
+    #[arg(
+        long = "auth-client-secret-file",
+        value_name = "FILE",
+        requires = "auth_client_id"
+    )]
+    pub(crate) auth_client_secret_file: Option<PathBuf>,
+    /// Introspect JWT access tokens too, instead of verifying them locally (the
+    /// authorization server then also tells of revoked JWTs).
+    #[arg(long = "auth-introspect-all", requires = "auth_client_id")]
+    pub(crate) auth_introspect_all: bool,
 }
 
 /// Who may call a tree served over HTTP, from the flags or the tree file's `[serve.auth]`.
@@ -197,7 +236,7 @@ pub(crate) async fn run(args: ServeArgs) -> Outcome {
     // Authentication the flags give is checked first, before anything else is read or
     // started: a bad token file is bad usage, an issuer that cannot be discovered a failure.
     let (mut tokens, mut oauth) = (None, None);
-    check_gate(&flag_gate(&args), &mut tokens, &mut oauth).await?;
+    check_gate(&args, &flag_gate(&args), &mut tokens, &mut oauth).await?;
     // Then the file's [serve] and the address, before launching any child.
     let file = crate::load::read_tree_file(&args.tree)?;
     let serving = Serving::new(&args, &file.serve)?;
@@ -206,7 +245,7 @@ pub(crate) async fn run(args: ServeArgs) -> Outcome {
     }
     if serving.addr.is_some() && tokens.is_none() && oauth.is_none() {
         // The tree file's [serve.auth].
-        check_gate(&serving.auth, &mut tokens, &mut oauth).await?;
+        check_gate(&args, &serving.auth, &mut tokens, &mut oauth).await?;
     }
     let tree = crate::load::build_loaded_tree(&args.tree, file.root, args.build).await?;
     let outcome = match serving.addr {
@@ -236,6 +275,7 @@ fn flag_gate(args: &ServeArgs) -> Gate {
 
 /// Reads the tokens or discovers the authorization server of `gate`.
 async fn check_gate(
+    args: &ServeArgs,
     gate: &Gate,
     tokens: &mut Option<StaticTokens>,
     oauth: &mut Option<OAuthResource>,
@@ -253,15 +293,46 @@ async fn check_gate(
             issuer,
             audience,
             scopes,
-        } => {
-            *oauth = Some(
-                OAuthResource::discover(issuer, audience, scopes.clone())
-                    .await
-                    .map_err(|error| Failure::Failed(format!("canopy: --auth-issuer: {error}")))?,
-            );
-        }
+        } => *oauth = Some(oauth_resource(args, issuer, audience, scopes).await?),
     }
     Ok(())
+}
+
+/// The OAuth resource server of `issuer` for `audience` with `scopes`, and the `--auth-*`
+/// flags' settings: the introspection secret read (a bad file is bad usage), then the
+/// authorization server discovered.
+async fn oauth_resource(
+    args: &ServeArgs,
+    issuer: &str,
+    audience: &str,
+    scopes: &[String],
+) -> Result<OAuthResource, Failure> {
+    let mut builder = OAuthResource::builder(issuer, audience)
+        .scopes(scopes.iter().cloned())
+        .leeway(std::time::Duration::from_secs(args.auth_leeway))
+        .cache_ttl(std::time::Duration::from_secs(args.auth_cache_secs));
+    if let (Some(id), Some(file)) = (&args.auth_client_id, &args.auth_client_secret_file) {
+        let text = std::fs::read_to_string(file).map_err(|error| {
+            Failure::Usage(format!(
+                "canopy: --auth-client-secret-file: cannot read {}: {error}",
+                file.display()
+            ))
+        })?;
+        let secret = text.lines().next().unwrap_or_default().trim();
+        if secret.is_empty() {
+            return Err(Failure::Usage(format!(
+                "canopy: --auth-client-secret-file: {} holds no secret on its first line",
+                file.display()
+            )));
+        }
+        builder = builder
+            .introspection(id.clone(), secret)
+            .introspect_all(args.auth_introspect_all);
+    }
+    builder
+        .discover()
+        .await
+        .map_err(|error| Failure::Failed(format!("canopy: --auth-issuer: {error}")))
 }
 
 async fn serve_stdio(tree: &Tree, path: &std::path::Path) -> Outcome {

@@ -18,6 +18,43 @@ const ALG_NONE: &str =
     "eyJhbGciOiJub25lIiwia2lkIjoia2V5LTEifQ.eyJpc3MiOiJ4IiwiYXVkIjoieSIsImV4cCI6OTk5OTk5OTk5OX0.";
 const ALG_HS256: &str = "eyJhbGciOiJIUzI1NiIsImtpZCI6ImtleS0xIiwidHlwIjoiSldUIn0.eyJpc3MiOiJ4IiwiYXVkIjoieSIsImV4cCI6OTk5OTk5OTk5OX0.c2ln";
 
+/// `canopy serve demo.toml` on `port` as a resource server of `issuer` with `flags`, and its
+/// URL.
+async fn serve(port: u16, issuer: &str, flags: &[&str]) -> (tokio::process::Child, String) {
+    let mut server = tokio::process::Command::new(canopy_binary())
+        .arg("serve")
+        .arg(tree("demo.toml"))
+        .args(["--http", &format!("127.0.0.1:{port}")])
+        .args(["--auth-issuer", issuer])
+        .args(["--auth-audience", &format!("http://127.0.0.1:{port}/mcp")])
+        .args(flags)
+        .env("LEAF_SERVER", leaf_server())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("canopy starts");
+    let url = wait_for_url(&mut server, "serving tree 'hub' at").await;
+    (server, url)
+}
+
+/// An `initialize` POST with `token`: its status and its challenge.
+async fn initialize_with(url: &str, token: &str) -> (u16, String, String) {
+    let authorization = format!("Bearer {token}");
+    let response = post_initialize(url, &[("Authorization", &authorization)]).await;
+    let challenge = response
+        .header("www-authenticate")
+        .unwrap_or_default()
+        .to_owned();
+    (response.status, challenge, response.body)
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs()
+}
+
 #[tokio::test]
 async fn the_served_tree_is_an_oauth_resource_server() {
     let port = free_port();
@@ -147,4 +184,219 @@ fn an_unreachable_issuer_fails_before_the_tree_starts() {
         )),
         "{stderr}"
     );
+}
+
+/// Tokens out of their time, or signed by the authorization server's key but naming another
+/// issuer: the AS signs with a P-256 key the test generated and handed it in a file
+/// (`SIGNING_KEY_FILE`), so the test can sign what oidc-provider never issues (a future
+/// `nbf`, another `iss`) with the very key the JWKS publishes. Its access tokens live 2 s
+/// (`ACCESS_TOKEN_TTL`); the server's leeway is 1 s (`--auth-leeway`).
+#[tokio::test]
+async fn expired_not_yet_valid_and_foreign_tokens_are_refused() {
+    use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
+    let pkcs8 = EcdsaKeyPair::generate_pkcs8(
+        &ECDSA_P256_SHA256_FIXED_SIGNING,
+        &ring::rand::SystemRandom::new(),
+    )
+    .expect("a P-256 key");
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let key_file = dir.path().join("signing-key.der");
+    std::fs::write(&key_file, pkcs8.as_ref()).expect("the key file");
+    let port = free_port();
+    let resource = format!("http://127.0.0.1:{port}/mcp");
+    let auth = AuthorizationServer::start_with(
+        &[&resource],
+        &[
+            ("ACCESS_TOKEN_TTL", "2"),
+            ("SIGNING_KEY_FILE", key_file.to_str().expect("UTF-8")),
+        ],
+    )
+    .await;
+    let (_server, url) = serve(port, &auth.issuer, &["--auth-leeway", "1"]).await;
+
+    // A token of the AS: valid, then (cached or not) refused once exp + leeway has passed.
+    let token = auth.token(&resource, "notes:write").await;
+    let issued = std::time::Instant::now();
+    let (status, _, body) = initialize_with(&url, &token).await;
+    assert_eq!(status, 200, "a fresh token: {body}");
+    tokio::time::sleep(Duration::from_secs(4).saturating_sub(issued.elapsed())).await;
+    let (status, challenge, body) = initialize_with(&url, &token).await;
+    assert_eq!(status, 401, "{body}");
+    assert!(
+        challenge.contains(r#"error="invalid_token""#),
+        "{challenge}"
+    );
+    assert!(challenge.contains("the token has expired"), "{challenge}");
+
+    // Tokens signed with the AS's own key (kid `key-file`) that it would never issue.
+    let key = jsonwebtoken::EncodingKey::from_ec_der(pkcs8.as_ref());
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
+    header.kid = Some("key-file".into());
+    let sign =
+        |claims: serde_json::Value| jsonwebtoken::encode(&header, &claims, &key).expect("signed");
+    let now = unix_now();
+    let good = serde_json::json!({
+        "iss": auth.issuer, "aud": resource, "sub": "test", "client_id": "ci",
+        "scope": "notes:write", "iat": now, "exp": now + 600,
+    });
+    // The control: this minting is accepted as it is.
+    let (status, _, body) = initialize_with(&url, &sign(good.clone())).await;
+    assert_eq!(status, 200, "a token signed with the AS's key: {body}");
+    let mut future = good.clone();
+    future["nbf"] = (now + 300).into();
+    let mut foreign = good.clone();
+    foreign["iss"] = "http://127.0.0.1:1/another-issuer".into();
+    for (claims, why) in [
+        (future, "the token is not valid yet"),
+        (foreign, "the token is from another issuer"),
+    ] {
+        let (status, challenge, body) = initialize_with(&url, &sign(claims)).await;
+        assert_eq!(status, 401, "{why}: {body}");
+        assert!(challenge.contains(why), "{why}: {challenge}");
+        assert!(body.contains(why), "{why}: {body}");
+    }
+}
+
+/// Opaque access tokens, checked at the AS's introspection endpoint as the client `rs`
+/// (`--auth-client-id rs --auth-client-secret-file`): one for this resource passes (and is
+/// cached), a revoked one is refused (at once when never seen; once the cache's second is
+/// over when seen before), one for another resource is refused; JWTs still pass.
+#[tokio::test]
+async fn opaque_tokens_are_introspected() {
+    let port = free_port();
+    let resource = format!("http://127.0.0.1:{port}/mcp");
+    let jwt_resource = "http://jwt.example/mcp";
+    let auth = AuthorizationServer::start_with(
+        &[jwt_resource],
+        &[("OPAQUE_RESOURCES", &format!("{resource},{OTHER_RESOURCE}"))],
+    )
+    .await;
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let secret = dir.path().join("rs-secret");
+    std::fs::write(&secret, "rs-secret-0123456789\n").expect("the secret file");
+    let secret = secret.to_str().expect("UTF-8");
+    let (_server, url) = serve(
+        port,
+        &auth.issuer,
+        &[
+            "--auth-scope",
+            "notes:write",
+            "--auth-client-id",
+            "rs",
+            "--auth-client-secret-file",
+            secret,
+            "--auth-cache-secs",
+            "1",
+        ],
+    )
+    .await;
+
+    let token = auth.token(&resource, "notes:write").await;
+    assert_eq!(token.matches('.').count(), 0, "an opaque token: {token}");
+    let (status, _, body) = initialize_with(&url, &token).await;
+    assert_eq!(status, 200, "an opaque token for this resource: {body}");
+    search_with_token(&url, &token).await;
+
+    // Without the scope: 403, as for a JWT.
+    let reader = auth.token(&resource, "db:read").await;
+    let (status, challenge, body) = initialize_with(&url, &reader).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(challenge.contains("insufficient_scope"), "{challenge}");
+
+    // Revoked before its first use: refused at once.
+    let revoked = auth.token(&resource, "notes:write").await;
+    auth.revoke(&revoked).await;
+    let (status, challenge, body) = initialize_with(&url, &revoked).await;
+    assert_eq!(status, 401, "a revoked token: {body}");
+    assert!(challenge.contains("the token is not active"), "{challenge}");
+
+    // Revoked after it was used: refused once the cache has forgotten it (1 s here).
+    auth.revoke(&token).await;
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let (status, challenge, body) = initialize_with(&url, &token).await;
+    assert_eq!(status, 401, "a revoked token, seen before: {body}");
+    assert!(challenge.contains("the token is not active"), "{challenge}");
+
+    // For another resource: refused.
+    let other = auth.token(OTHER_RESOURCE, "notes:write").await;
+    let (status, challenge, body) = initialize_with(&url, &other).await;
+    assert_eq!(status, 401, "an opaque token for another resource: {body}");
+    assert!(challenge.contains("for another resource"), "{challenge}");
+
+    // Garbage that is no JWT goes to introspection too, and is refused.
+    let (status, challenge, _) = initialize_with(&url, "garbage").await;
+    assert_eq!(status, 401);
+    assert!(challenge.contains("the token is not active"), "{challenge}");
+}
+
+/// Load: 10,000 authenticated `tools/call` through the served tree, 200 at a time, with one
+/// JWT of the AS (validated once, then found in the cache): every call answered, each with
+/// its own arguments echoed back (`research__web__search` answers `no results for 'QUERY'`
+/// for a query no page matches), within 120 s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_thousand_authenticated_calls_lose_and_mix_up_nothing() {
+    use rmcp::{
+        model::CallToolRequestParams,
+        service::{ClientLifecycleMode, ClientServiceExt},
+        transport::{
+            StreamableHttpClientTransport,
+            streamable_http_client::StreamableHttpClientTransportConfig,
+        },
+    };
+    const CALLS: usize = 10_000;
+    const CONCURRENT: usize = 200;
+    let port = free_port();
+    let resource = format!("http://127.0.0.1:{port}/mcp");
+    let auth = AuthorizationServer::start(&[&resource]).await;
+    let (_server, url) = serve(port, &auth.issuer, &["--auth-scope", "notes:write"]).await;
+    let token = auth.token(&resource, "notes:write").await;
+    let config = StreamableHttpClientTransportConfig::with_uri(url.as_str()).auth_header(token);
+    let client = ()
+        .serve_with_lifecycle(
+            StreamableHttpClientTransport::from_config(config),
+            ClientLifecycleMode::Initialize,
+        )
+        .await
+        .expect("a client with the token connects");
+    let started = std::time::Instant::now();
+    let mut workers = tokio::task::JoinSet::new();
+    for worker in 0..CONCURRENT {
+        let peer = client.peer().clone();
+        workers.spawn(async move {
+            let mut answered = 0;
+            for call in (worker..CALLS).step_by(CONCURRENT) {
+                // A query no page matches: the answer names it.
+                let query = format!("zq{call}xj");
+                let mut params = CallToolRequestParams::new("research__web__search");
+                params.arguments = serde_json::json!({ "query": query }).as_object().cloned();
+                let result = peer
+                    .call_tool(params)
+                    .await
+                    .unwrap_or_else(|error| panic!("call {call}: {error}"));
+                let text = result.content[0].as_text().map(|t| t.text.clone());
+                assert_eq!(
+                    text.as_deref(),
+                    Some(format!("no results for '{query}'").as_str()),
+                    "call {call} got another call's answer"
+                );
+                answered += 1;
+            }
+            answered
+        });
+    }
+    let answered = tokio::time::timeout(Duration::from_secs(120), async {
+        let mut answered = 0;
+        while let Some(worker) = workers.join_next().await {
+            answered += worker.expect("a worker finishes");
+        }
+        answered
+    })
+    .await
+    .expect("10,000 calls within 120 s");
+    assert_eq!(answered, CALLS);
+    eprintln!(
+        "{CALLS} authenticated calls, {CONCURRENT} at a time, in {:?}",
+        started.elapsed()
+    );
+    client.cancel().await.expect("close");
 }

@@ -16,6 +16,12 @@ pub struct AuthorizationServer {
 
 impl AuthorizationServer {
     pub async fn start(resources: &[&str]) -> Self {
+        Self::start_with(resources, &[]).await
+    }
+
+    /// With more of the script's settings (`OPAQUE_RESOURCES`, `ACCESS_TOKEN_TTL`,
+    /// `SIGNING_KEY_FILE`).
+    pub async fn start_with(resources: &[&str], settings: &[(&str, &str)]) -> Self {
         let node = std::env::var("CANOPY_NODE_BIN").unwrap_or_else(|_| {
             panic!("CANOPY_NODE_BIN is not set: run the tests with scripts/test.sh")
         });
@@ -28,6 +34,7 @@ impl AuthorizationServer {
             .arg(script)
             .env("CANOPY_OIDC_PROVIDER", provider)
             .env("RESOURCES", resources.join(","))
+            .envs(settings.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .kill_on_drop(true)
@@ -50,6 +57,21 @@ impl AuthorizationServer {
             issuer,
             _child: child,
         }
+    }
+
+    /// Revokes `token` (RFC 7009) as the client `ci` that got it.
+    pub async fn revoke(&self, token: &str) {
+        let response = http(
+            "POST",
+            &format!("{}/token/revocation", self.issuer),
+            &[
+                ("Content-Type", "application/x-www-form-urlencoded"),
+                ("Authorization", "Basic Y2k6Y2ktc2VjcmV0LTAxMjM0NTY3ODk="),
+            ],
+            &format!("token={token}&token_type_hint=access_token"),
+        )
+        .await;
+        assert_eq!(response.status, 200, "{}", response.body);
     }
 
     /// A client-credentials access token for `resource` with `scope`.

@@ -34,7 +34,10 @@ use subtle::ConstantTimeEq;
 
 mod oauth;
 
-pub use self::oauth::{OAuthConfigError, OAuthResource};
+pub use self::oauth::{
+    DEFAULT_CACHE_CAPACITY, DEFAULT_CACHE_TTL, DEFAULT_LEEWAY, OAuthConfigError, OAuthResource,
+    OAuthResourceBuilder,
+};
 pub(crate) use self::oauth::{metadata, require_access_token};
 
 /// The fewest characters a static token may have (a guessable token is no protection).
