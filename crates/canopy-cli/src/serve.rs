@@ -93,28 +93,18 @@ pub(crate) struct ServeArgs {
     #[arg(long = "auth-scope", value_name = "SCOPE", requires = "auth_issuer")]
     pub(crate) auth_scopes: Vec<String>,
     /// How far a token's `exp` and `nbf` may be off, in seconds (clock skew).
-    #[arg(
-        long = "auth-leeway",
-        value_name = "SECS",
-        default_value_t = 30,
-        requires = "auth_issuer"
-    )]
+    #[arg(long = "auth-leeway", value_name = "SECS", default_value_t = 30)]
     pub(crate) auth_leeway: u64,
     /// The longest a validated token is remembered, in seconds (never past its expiry; 0:
     /// check every request again).
-    #[arg(
-        long = "auth-cache-secs",
-        value_name = "SECS",
-        default_value_t = 300,
-        requires = "auth_issuer"
-    )]
+    #[arg(long = "auth-cache-secs", value_name = "SECS", default_value_t = 300)]
     pub(crate) auth_cache_secs: u64,
     /// Check opaque (non-JWT) tokens at the authorization server's introspection endpoint,
     /// as this client (RFC 7662; needs --auth-client-secret-file).
     #[arg(
         long = "auth-client-id",
         value_name = "ID",
-        requires_all = ["auth_issuer", "auth_client_secret_file"]
+        requires = "auth_client_secret_file"
     )]
     pub(crate) auth_client_id: Option<String>,
     /// The file holding the introspection client's secret (its first line).
@@ -185,6 +175,14 @@ impl Serving {
             || args.allow_remote
             || !args.allow_hosts.is_empty()
             || !args.allow_origins.is_empty();
+        if args.auth_client_id.is_some() && !matches!(auth, Gate::OAuth { .. }) {
+            return Err(Failure::Usage(
+                "canopy: --auth-client-id (introspection) needs an OAuth resource server: \
+                 --auth-issuer URL --auth-audience URL, or issuer and audience in the tree \
+                 file's [serve.auth]"
+                    .into(),
+            ));
+        }
         if addr.is_none() && flags_need_http {
             return Err(Failure::Usage(
                 "canopy: --auth-*, --no-auth, --allow-remote, --allow-host and --allow-origin \
