@@ -78,6 +78,10 @@ pub(crate) struct BenchArgs {
     /// Print one JSON object per scenario on stdout (and the table on stderr).
     #[arg(long)]
     json: bool,
+    /// Run only this scenario (its id, as the table and the JSON name it; repeat for more).
+    #[arg(long = "only", value_name = "ID", conflicts_with = "tree",
+          value_parser = clap::builder::PossibleValuesParser::new(SCENARIO_IDS))]
+    only: Vec<String>,
     /// The `leaf_server` example binary the stdio and HTTP scenarios launch
     /// [default: examples/leaf_server next to the canopy binary].
     #[arg(long, value_name = "PATH")]
@@ -290,7 +294,7 @@ pub(crate) async fn run(args: BenchArgs) -> Outcome {
     };
     let started = Instant::now();
     let mut rows: Vec<Row> = Vec::new();
-    const STEPS: usize = 9;
+    const STEPS: usize = 10;
     let mut step = 0;
     let mut begin = |what: &str| {
         step += 1;
@@ -299,25 +303,51 @@ pub(crate) async fn run(args: BenchArgs) -> Outcome {
             started.elapsed().as_secs_f64()
         );
     };
+    // Each step runs when no --only is given or it names one of the step's rows.
+    let wanted = |ids: &[&str]| {
+        args.only.is_empty() || ids.iter().any(|id| args.only.iter().any(|o| o == id))
+    };
     // The memory scenario first, while the process is fresh.
-    begin("build a 10,000-node tree");
-    rows.extend(scenarios::build_10000(budget).await?);
-    begin("in-process depth 1 vs direct call");
-    rows.push(scenarios::depth1_vs_direct(budget).await?);
-    begin("in-process depth 16 vs depth 1");
-    rows.push(scenarios::depth16_vs_depth1(budget).await?);
-    begin("in-process depth 4 vs naive proxy chain, and the depth sweep");
-    rows.push(scenarios::depth4_vs_naive(budget).await?);
-    begin("stdio leaf, sequential and concurrent");
-    rows.extend(scenarios::leaf_link(budget, &leaf, scenarios::Link::Stdio).await?);
-    begin("HTTP leaf, sequential and concurrent");
-    rows.extend(scenarios::leaf_link(budget, &leaf, scenarios::Link::Http).await?);
-    begin("the tree served over Streamable HTTP");
-    rows.push(scenarios::serve_http(budget).await?);
-    begin("progress from depth 8 vs depth 1");
-    rows.push(scenarios::progress(budget).await?);
-    begin("tools/list of 1,000 leaves");
-    rows.push(scenarios::list_1000(budget).await?);
+    if wanted(&["build_10000_time", "build_10000_memory"]) {
+        begin("build a 10,000-node tree");
+        rows.extend(scenarios::build_10000(budget).await?);
+    }
+    if wanted(&["inprocess_depth1_vs_direct"]) {
+        begin("in-process depth 1 vs direct call");
+        rows.push(scenarios::depth1_vs_direct(budget).await?);
+    }
+    if wanted(&["inprocess_depth16_vs_depth1"]) {
+        begin("in-process depth 16 vs depth 1");
+        rows.push(scenarios::depth16_vs_depth1(budget).await?);
+    }
+    if wanted(&["inprocess_depth4_vs_naive_chain"]) {
+        begin("in-process depth 4 vs naive proxy chain, and the depth sweep");
+        rows.push(scenarios::depth4_vs_naive(budget).await?);
+    }
+    if wanted(&["stdio_sequential", "stdio_concurrent"]) {
+        begin("stdio leaf, sequential and concurrent");
+        rows.extend(scenarios::leaf_link(budget, &leaf, scenarios::Link::Stdio).await?);
+    }
+    if wanted(&["http_sequential", "http_concurrent"]) {
+        begin("HTTP leaf, sequential and concurrent");
+        rows.extend(scenarios::leaf_link(budget, &leaf, scenarios::Link::Http).await?);
+    }
+    if wanted(&["serve_http_concurrent"]) {
+        begin("the tree served over Streamable HTTP");
+        rows.push(scenarios::serve_http(budget).await?);
+    }
+    if wanted(&["serve_http_oauth_concurrent"]) {
+        begin("the served tree with OAuth JWTs vs without");
+        rows.push(scenarios::serve_http_oauth(budget).await?);
+    }
+    if wanted(&["progress_depth8_vs_depth1"]) {
+        begin("progress from depth 8 vs depth 1");
+        rows.push(scenarios::progress(budget).await?);
+    }
+    if wanted(&["tools_list_1000"]) {
+        begin("tools/list of 1,000 leaves");
+        rows.push(scenarios::list_1000(budget).await?);
+    }
     rows.sort_by_key(|row| order(row.id));
     eprintln!(
         "canopy bench: done in {:.0} s",
@@ -336,7 +366,7 @@ pub(crate) async fn run(args: BenchArgs) -> Outcome {
 }
 
 /// Every scenario's id, in the order (the order the table shows them).
-const SCENARIO_IDS: [&str; 12] = [
+const SCENARIO_IDS: [&str; 13] = [
     "inprocess_depth1_vs_direct",
     "inprocess_depth16_vs_depth1",
     "inprocess_depth4_vs_naive_chain",
@@ -345,6 +375,7 @@ const SCENARIO_IDS: [&str; 12] = [
     "http_sequential",
     "http_concurrent",
     "serve_http_concurrent",
+    "serve_http_oauth_concurrent",
     "progress_depth8_vs_depth1",
     "tools_list_1000",
     "build_10000_time",
@@ -524,7 +555,7 @@ mod tests {
     fn the_table_fits_120_columns() {
         // Every scenario's id, with the widest numbers each column can show (the two
         // build rows, absolute ones, are added below).
-        let mut rows: Vec<Row> = SCENARIO_IDS[..10]
+        let mut rows: Vec<Row> = SCENARIO_IDS[..11]
             .iter()
             .enumerate()
             .map(|(i, id)| {

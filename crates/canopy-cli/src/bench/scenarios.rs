@@ -8,7 +8,7 @@ use canopy_bench::fixtures::{
     LEAF_SERVER, LEAF_TOOL, Leaf, Listing, NaiveChain, TICKS, call_peer, call_tree, discover,
     exposed, forest, http_client, peer_caller, stdio_client, ticks, tree_at_depth, tree_caller,
 };
-use canopy_node::{HttpSpec, Node, StdioSpec, Tree};
+use canopy_node::{HttpOptions, HttpSpec, Node, StdioSpec, Tree, auth::OAuthResource};
 use rmcp::service::ClientLifecycleMode;
 use serde_json::json;
 
@@ -248,6 +248,145 @@ pub(crate) async fn serve_http(budget: Budget) -> anyhow::Result<Row> {
         Basis::Throughput,
         Rule::AtLeast(0.9),
     ))
+}
+
+/// Scenario 7b: The same served tree behind the OAuth resource server (`canopy serve --http
+/// --auth-issuer …`, in process; a JWT on every request, verified once and then found in the
+/// per-token cache) against it without authentication: same tree, same client, interleaved
+/// rounds. A bench is not a test of an authorization server: the issuer here is a static
+/// metadata document and JWKS served on loopback by this process, and the token is an ES256
+/// JWT signed by `jsonwebtoken` with a P-256 key `ring` generated for the run (the tests run
+/// a real one, `oidc-provider`).
+pub(crate) async fn serve_http_oauth(budget: Budget) -> anyhow::Result<Row> {
+    let issuer = BenchIssuer::start().await?;
+    let tree = tree_at_depth(1, Node::server("leaf", Echo::new())).await?;
+    let name = exposed(&tree, "echo")?;
+    let loopback = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    let open = tree.serve_http_with(loopback, HttpOptions::new()).await?;
+    // The audience is the served URL, so the port is chosen before the server binds it.
+    let port = std::net::TcpListener::bind(loopback)?.local_addr()?.port();
+    let resource = format!("http://127.0.0.1:{port}/mcp");
+    let oauth = OAuthResource::builder(issuer.url.clone(), resource.clone())
+        .scopes(["bench"])
+        .discover()
+        .await?;
+    let guarded = tree
+        .serve_http_with(
+            std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+            HttpOptions::new().oauth(oauth),
+        )
+        .await?;
+    let token = issuer.token(&resource)?;
+    let open_client = http_client(&open.url(), ClientLifecycleMode::Initialize).await?;
+    let guarded_client = http_client_with_token(&resource, &token).await?;
+    let stats = compare_concurrent(
+        budget,
+        CONCURRENCY,
+        peer_caller(open_client.peer().clone(), &name),
+        peer_caller(guarded_client.peer().clone(), &name),
+    )
+    .await?;
+    let _ = open_client.cancel().await;
+    let _ = guarded_client.cancel().await;
+    let _ = open.shutdown().await;
+    let _ = guarded.shutdown().await;
+    issuer.stop.cancel();
+    tree.shutdown().await;
+    Ok(Row::new(
+        "serve_http_oauth_concurrent",
+        &format!("canopy serve --http with OAuth JWT vs without, {CONCURRENCY} concurrent"),
+        ("served tree, no auth", "served tree, OAuth JWT"),
+        stats,
+        Basis::Throughput,
+        Rule::AtLeast(0.9),
+    ))
+}
+
+/// The bench's stand-in issuer: RFC 8414 metadata and a JWKS of one P-256 key, on loopback.
+struct BenchIssuer {
+    url: String,
+    key: jsonwebtoken::EncodingKey,
+    stop: tokio_util::sync::CancellationToken,
+}
+
+impl BenchIssuer {
+    async fn start() -> anyhow::Result<Self> {
+        use base64::Engine as _;
+        use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair as _};
+        let rng = ring::rand::SystemRandom::new();
+        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
+            .map_err(|_| anyhow::anyhow!("cannot generate a P-256 key"))?;
+        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng)
+            .map_err(|_| anyhow::anyhow!("cannot read the P-256 key back"))?;
+        // An uncompressed point: 0x04, then x and y (32 bytes each).
+        let point = pair.public_key().as_ref();
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let jwks = json!({ "keys": [{
+            "kty": "EC", "crv": "P-256", "kid": "bench", "use": "sig", "alg": "ES256",
+            "x": b64.encode(&point[1..33]), "y": b64.encode(&point[33..65]),
+        }]});
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+        let url = format!("http://{}", listener.local_addr()?);
+        let metadata = json!({ "issuer": url, "jwks_uri": format!("{url}/jwks") });
+        let router = axum::Router::new()
+            .route(
+                "/.well-known/oauth-authorization-server",
+                axum::routing::get(move || std::future::ready(axum::Json(metadata.clone()))),
+            )
+            .route(
+                "/jwks",
+                axum::routing::get(move || std::future::ready(axum::Json(jwks.clone()))),
+            );
+        let stop = tokio_util::sync::CancellationToken::new();
+        let until = stop.clone();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, router)
+                .with_graceful_shutdown(until.cancelled_owned())
+                .await;
+        });
+        Ok(Self {
+            url,
+            key: jsonwebtoken::EncodingKey::from_ec_der(pkcs8.as_ref()),
+            stop,
+        })
+    }
+
+    /// An access token for `resource` with the scope `bench`, valid for an hour.
+    fn token(&self, resource: &str) -> anyhow::Result<String> {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?;
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
+        header.kid = Some("bench".into());
+        let claims = json!({
+            "iss": self.url, "aud": resource, "sub": "bench", "client_id": "bench",
+            "scope": "bench", "exp": now.as_secs() + 3600,
+        });
+        Ok(jsonwebtoken::encode(&header, &claims, &self.key)?)
+    }
+}
+
+/// [`http_client`] with a bearer token.
+async fn http_client_with_token(
+    url: &str,
+    token: &str,
+) -> anyhow::Result<rmcp::service::RunningService<rmcp::RoleClient, ()>> {
+    use rmcp::{
+        service::ClientServiceExt as _,
+        transport::{
+            StreamableHttpClientTransport,
+            streamable_http_client::StreamableHttpClientTransportConfig,
+        },
+    };
+    let client = reqwest::Client::builder()
+        .tcp_nodelay(true)
+        .tcp_keepalive(std::time::Duration::from_secs(30))
+        .pool_idle_timeout(std::time::Duration::from_secs(90))
+        .build()?;
+    let config = StreamableHttpClientTransportConfig::with_uri(url.to_owned()).auth_header(token);
+    let transport = StreamableHttpClientTransport::with_client(client, config);
+    Ok(
+        ().serve_with_lifecycle(transport, ClientLifecycleMode::Initialize)
+            .await?,
+    )
 }
 
 /// Scenario 8: Progress events per second from depth 8 against depth 1.
