@@ -60,18 +60,7 @@ async fn the_served_tree_is_an_oauth_resource_server() {
     let port = free_port();
     let resource = format!("http://127.0.0.1:{port}/mcp");
     let auth = AuthorizationServer::start(&[&resource, OTHER_RESOURCE]).await;
-    let mut server = tokio::process::Command::new(canopy_binary())
-        .arg("serve")
-        .arg(tree("demo.toml"))
-        .args(["--http", &format!("127.0.0.1:{port}")])
-        .args(["--auth-issuer", &auth.issuer, "--auth-audience", &resource])
-        .args(["--auth-scope", "notes:write"])
-        .env("LEAF_SERVER", leaf_server())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("canopy starts");
-    let url = wait_for_url(&mut server, "serving tree 'hub' at").await;
+    let (_server, url) = serve(port, &auth.issuer, &["--auth-scope", "notes:write"]).await;
     assert_eq!(url, resource);
     let started = std::time::Instant::now();
     let post = |authorization: Option<String>| {
