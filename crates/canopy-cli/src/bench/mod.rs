@@ -294,18 +294,18 @@ pub(crate) async fn run(args: BenchArgs) -> Outcome {
     };
     let started = Instant::now();
     let mut rows: Vec<Row> = Vec::new();
-    const STEPS: usize = 10;
+    // Each step runs when no --only is given or it names one of the step's rows.
+    let wanted = |ids: &[&str]| {
+        args.only.is_empty() || ids.iter().any(|id| args.only.iter().any(|o| o == id))
+    };
+    let steps = STEPS.iter().filter(|ids| wanted(ids)).count();
     let mut step = 0;
     let mut begin = |what: &str| {
         step += 1;
         eprintln!(
-            "canopy bench: [{step}/{STEPS}] {what} ({:.0} s so far)",
+            "canopy bench: [{step}/{steps}] {what} ({:.0} s so far)",
             started.elapsed().as_secs_f64()
         );
-    };
-    // Each step runs when no --only is given or it names one of the step's rows.
-    let wanted = |ids: &[&str]| {
-        args.only.is_empty() || ids.iter().any(|id| args.only.iter().any(|o| o == id))
     };
     // The memory scenario first, while the process is fresh.
     if wanted(&["build_10000_time", "build_10000_memory"]) {
@@ -364,6 +364,20 @@ pub(crate) async fn run(args: BenchArgs) -> Outcome {
     };
     written.map_err(|e| Failure::Failed(format!("canopy bench: cannot write the result: {e}")))
 }
+
+/// The rows of each step `run` takes, in the order it takes them (for the progress count).
+const STEPS: [&[&str]; 10] = [
+    &["build_10000_time", "build_10000_memory"],
+    &["inprocess_depth1_vs_direct"],
+    &["inprocess_depth16_vs_depth1"],
+    &["inprocess_depth4_vs_naive_chain"],
+    &["stdio_sequential", "stdio_concurrent"],
+    &["http_sequential", "http_concurrent"],
+    &["serve_http_concurrent"],
+    &["serve_http_oauth_concurrent"],
+    &["progress_depth8_vs_depth1"],
+    &["tools_list_1000"],
+];
 
 /// Every scenario's id, in the order (the order the table shows them).
 const SCENARIO_IDS: [&str; 13] = [
@@ -499,6 +513,15 @@ mod tests {
             throughput,
             samples: 10,
         }
+    }
+
+    #[test]
+    fn the_steps_cover_every_scenario_once() {
+        let mut covered: Vec<&str> = STEPS.iter().flat_map(|ids| ids.iter().copied()).collect();
+        covered.sort_unstable();
+        let mut all = SCENARIO_IDS.to_vec();
+        all.sort_unstable();
+        assert_eq!(covered, all);
     }
 
     #[test]
