@@ -58,7 +58,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Serve the tree's root as one MCP server (stdio, or Streamable HTTP at /mcp).
-    Serve(serve::ServeArgs),
+    Serve(Box<serve::ServeArgs>),
     /// Build the tree and print its topology.
     Tree(tree::TreeArgs),
     /// List every tool of the tree: exposed name, canonical id, policy verdict, arguments.
@@ -164,7 +164,7 @@ async fn run(command: Command, command_tail: Option<Vec<String>>) -> Outcome {
         ));
     }
     match command {
-        Command::Serve(args) => serve::run(args).await,
+        Command::Serve(args) => serve::run(*args).await,
         Command::Tree(args) => tree::run(args).await,
         Command::Tools(args) => tools::run(args).await,
         Command::Call(args) => call::run(args).await,

@@ -8,12 +8,13 @@ use std::{
     io::IsTerminal as _,
     net::{IpAddr, Ipv4Addr, SocketAddr},
     path::PathBuf,
+    time::Duration,
 };
 
 use canopy_node::{
-    HttpOptions, Tree,
+    HttpLimits, HttpOptions, Tree,
     auth::{OAuthResource, StaticTokens},
-    treefile::{ServeAuth, ServeSettings},
+    treefile::{ServeAuth, ServeLimits, ServeSettings},
 };
 use clap::Args;
 
@@ -41,6 +42,11 @@ token of that issuer for --auth-audience (this server's canonical URI) with ever
 --auth-client-id and --auth-client-secret-file, opaque tokens are checked at the issuer's
 introspection endpoint. Valid tokens are remembered (by digest) until they expire, at most
 --auth-cache-secs.
+Every HTTP request is held to limits (docs/security.md): a body over --max-body-bytes gets
+413, one nested deeper than --max-json-depth or a batch 400, a body slower than
+--body-timeout 408; past --max-concurrent(-per-client) running requests or
+--max-sessions(-per-client) open sessions, 429 or 503 with Retry-After. A client is the
+authenticated caller, else the peer's IP address.
 Ctrl-C or SIGTERM stops the server and closes the children.")]
 pub(crate) struct ServeArgs {
     /// The tree file (TOML).
@@ -118,6 +124,87 @@ pub(crate) struct ServeArgs {
     /// authorization server then also tells of revoked JWTs).
     #[arg(long = "auth-introspect-all", requires = "auth_client_id")]
     pub(crate) auth_introspect_all: bool,
+    /// The largest request body, in bytes [default: 4194304, 4 MiB].
+    #[arg(long, value_name = "BYTES", value_parser = positive, help_heading = "Limits")]
+    pub(crate) max_body_bytes: Option<usize>,
+    /// The deepest nesting of arrays and objects in a message [default: 64].
+    #[arg(long, value_name = "N", value_parser = positive, help_heading = "Limits")]
+    pub(crate) max_json_depth: Option<usize>,
+    /// Requests running at once, from all clients [default: 1024].
+    #[arg(long, value_name = "N", value_parser = positive, help_heading = "Limits")]
+    pub(crate) max_concurrent: Option<usize>,
+    /// Requests one client may have running at once [default: 128].
+    #[arg(long, value_name = "N", value_parser = positive, help_heading = "Limits")]
+    pub(crate) max_concurrent_per_client: Option<usize>,
+    /// Legacy (2025-*) sessions open at once [default: 1024].
+    #[arg(long, value_name = "N", value_parser = positive, help_heading = "Limits")]
+    pub(crate) max_sessions: Option<usize>,
+    /// Legacy sessions one client may have open [default: 128].
+    #[arg(long, value_name = "N", value_parser = positive, help_heading = "Limits")]
+    pub(crate) max_sessions_per_client: Option<usize>,
+    /// Seconds a session may be idle before it is closed [default: 600].
+    #[arg(long, value_name = "SECS", value_parser = crate::call::parse_timeout,
+          help_heading = "Limits")]
+    pub(crate) session_idle_timeout: Option<Duration>,
+    /// Seconds a client may take to send a request's headers [default: 10].
+    #[arg(long, value_name = "SECS", value_parser = crate::call::parse_timeout,
+          help_heading = "Limits")]
+    pub(crate) header_timeout: Option<Duration>,
+    /// Seconds a client may take to send a request's body [default: 30].
+    #[arg(long, value_name = "SECS", value_parser = crate::call::parse_timeout,
+          help_heading = "Limits")]
+    pub(crate) body_timeout: Option<Duration>,
+}
+
+/// A count of at least 1.
+fn positive(text: &str) -> Result<usize, String> {
+    text.parse::<usize>()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| format!("'{text}' is not a positive integer"))
+}
+
+impl ServeArgs {
+    /// The limit flags, as the tree file's `[serve.limits]` would say them.
+    fn limit_flags(&self) -> ServeLimits {
+        let mut flags = ServeLimits::default();
+        flags.max_body_bytes = self.max_body_bytes;
+        flags.max_json_depth = self.max_json_depth;
+        flags.max_concurrent = self.max_concurrent;
+        flags.max_concurrent_per_client = self.max_concurrent_per_client;
+        flags.max_sessions = self.max_sessions;
+        flags.max_sessions_per_client = self.max_sessions_per_client;
+        flags.session_idle_timeout = self.session_idle_timeout;
+        flags.header_timeout = self.header_timeout;
+        flags.body_timeout = self.body_timeout;
+        flags
+    }
+}
+
+/// The default limits, under the file's, under the flags'.
+fn limits(file: &ServeLimits, flags: &ServeLimits) -> HttpLimits {
+    let mut limits = HttpLimits::default();
+    for given in [file, flags] {
+        macro_rules! apply {
+            ($($key:ident),*) => {$(
+                if let Some(value) = given.$key {
+                    limits = limits.$key(value);
+                }
+            )*};
+        }
+        apply!(
+            max_body_bytes,
+            max_json_depth,
+            max_concurrent,
+            max_concurrent_per_client,
+            max_sessions,
+            max_sessions_per_client,
+            session_idle_timeout,
+            header_timeout,
+            body_timeout
+        );
+    }
+    limits
 }
 
 /// Who may call a tree served over HTTP, from the flags or the tree file's `[serve.auth]`.
@@ -138,6 +225,7 @@ struct Serving {
     allow_origins: Vec<String>,
     auth: Gate,
     audit: bool,
+    limits: HttpLimits,
 }
 
 impl Serving {
@@ -174,7 +262,8 @@ impl Serving {
             || args.no_auth
             || args.allow_remote
             || !args.allow_hosts.is_empty()
-            || !args.allow_origins.is_empty();
+            || !args.allow_origins.is_empty()
+            || args.limit_flags() != ServeLimits::default();
         if args.auth_client_id.is_some() && !matches!(auth, Gate::OAuth { .. }) {
             return Err(Failure::Usage(
                 "canopy: --auth-client-id (introspection) needs an OAuth resource server: \
@@ -185,8 +274,9 @@ impl Serving {
         }
         if addr.is_none() && flags_need_http {
             return Err(Failure::Usage(
-                "canopy: --auth-*, --no-auth, --allow-remote, --allow-host and --allow-origin \
-                 are for HTTP: add --http ADDR (or http = \"ADDR\" in the tree file's [serve])"
+                "canopy: --auth-*, --no-auth, --allow-remote, --allow-host, --allow-origin and \
+                 the limits (--max-*, --*-timeout) are for HTTP: add --http ADDR (or http = \
+                 \"ADDR\" in the tree file's [serve])"
                     .into(),
             ));
         }
@@ -225,6 +315,7 @@ impl Serving {
             allow_origins,
             auth,
             audit: args.audit || file.audit,
+            limits: limits(&file.limits, &args.limit_flags()),
         })
     }
 }
@@ -357,7 +448,7 @@ async fn serve_http(
     tokens: Option<StaticTokens>,
     oauth: Option<OAuthResource>,
 ) -> Outcome {
-    let mut options = HttpOptions::new();
+    let mut options = HttpOptions::new().limits(args.limits);
     if let Some(tokens) = tokens {
         options = options.bearer_tokens(tokens);
     }

@@ -337,7 +337,19 @@ async fn ten_thousand_authenticated_calls_lose_and_mix_up_nothing() {
     let port = free_port();
     let resource = format!("http://127.0.0.1:{port}/mcp");
     let auth = AuthorizationServer::start(&[&resource]).await;
-    let (_server, url) = serve(port, &auth.issuer, &["--auth-scope", "notes:write"]).await;
+    // One client, 200 calls at a time: more than the default per-client limit (128), so the
+    // server is configured for this load.
+    let (_server, url) = serve(
+        port,
+        &auth.issuer,
+        &[
+            "--auth-scope",
+            "notes:write",
+            "--max-concurrent-per-client",
+            "256",
+        ],
+    )
+    .await;
     let token = auth.token(&resource, "notes:write").await;
     let config = StreamableHttpClientTransportConfig::with_uri(url.as_str()).auth_header(token);
     let client = ()

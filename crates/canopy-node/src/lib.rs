@@ -59,7 +59,7 @@ pub use self::event::{
 pub use self::event::{Prompt, PromptAnswer, PromptKind};
 pub use self::remote::{DEFAULT_TIMEOUT, HttpSpec, StdioSpec};
 pub use self::sampling::SamplingHandler;
-pub use self::serve::{HttpOptions, HttpServer};
+pub use self::serve::{HttpLimits, HttpOptions, HttpServer};
 pub use self::server::{CanopyServer, DEFAULT_PARK_TIMEOUT};
 pub use self::service::{NodeContext, NodeService};
 pub use self::tree::{CallHandle, ToolRoute, Tree};

@@ -14,6 +14,9 @@
 //! [`HttpOptions::oauth`] only callers with an OAuth access token ([`auth`](crate::auth)).
 //! A non-loopback address is refused unless one of them is configured.
 //!
+//! Every request is held to [`HttpLimits`] ([`HttpOptions::limits`]): body size, JSON
+//! depth, slow clients, concurrent requests and open sessions, in total and per client.
+//!
 //! ```no_run
 //! # async fn demo(tree: canopy_node::Tree) -> std::io::Result<()> {
 //! let server = tree.serve_http("127.0.0.1:0").await?;
@@ -23,11 +26,9 @@
 //! # Ok(()) }
 //! ```
 
-use std::net::SocketAddr;
+use std::{net::SocketAddr, sync::Arc};
 
-use rmcp::transport::streamable_http_server::{
-    StreamableHttpServerConfig, StreamableHttpService, session::local::LocalSessionManager,
-};
+use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use tokio::net::{TcpListener, ToSocketAddrs};
 use tokio_util::sync::{CancellationToken, DropGuard};
 
@@ -36,8 +37,15 @@ use crate::{
     auth::{OAuthResource, StaticTokens},
 };
 
+mod accept;
+mod limits;
+mod sessions;
+
+pub use self::limits::HttpLimits;
+
 /// Options of [`Tree::serve_http_with`]: which extra `Host` and `Origin` values to accept,
-/// and who may call ([`HttpOptions::bearer_tokens`]).
+/// who may call ([`HttpOptions::bearer_tokens`], [`HttpOptions::oauth`]) and the limits
+/// every request is held to ([`HttpOptions::limits`]).
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct HttpOptions {
@@ -45,6 +53,7 @@ pub struct HttpOptions {
     allowed_origins: Vec<String>,
     bearer_tokens: Option<StaticTokens>,
     oauth: Option<OAuthResource>,
+    limits: HttpLimits,
 }
 
 impl HttpOptions {
@@ -84,6 +93,13 @@ impl HttpOptions {
     #[must_use]
     pub fn oauth(mut self, resource: OAuthResource) -> Self {
         self.oauth = Some(resource);
+        self
+    }
+
+    /// Holds every request to `limits` instead of [`HttpLimits::default`].
+    #[must_use]
+    pub fn limits(mut self, limits: HttpLimits) -> Self {
+        self.limits = limits;
         self
     }
 }
@@ -185,12 +201,19 @@ impl Tree {
             }
         };
         let server = self.server();
+        let limits = options.limits;
+        let book = Arc::new(sessions::SessionBook::new(&limits));
         let service = StreamableHttpService::new(
             move || Ok(server.clone()),
-            LocalSessionManager::default().into(),
+            Arc::new(sessions::Booked::new(&limits, book.clone())),
             config,
         );
-        let mut router = axum::Router::new().nest_service("/mcp", service);
+        // Layers run outside in: the caller is authenticated first (cheap, headers only),
+        // then held to the limits (which count per caller), then served by rmcp.
+        let gate = Arc::new(limits::Gate::new(limits, book));
+        let mut router = axum::Router::new()
+            .nest_service("/mcp", service)
+            .layer(axum::middleware::from_fn_with_state(gate, limits::enforce));
         match (options.oauth, options.bearer_tokens) {
             (Some(resource), _) => {
                 router = router.layer(axum::middleware::from_fn_with_state(
@@ -216,18 +239,12 @@ impl Tree {
             }
             (None, None) => {}
         }
-        // Without TCP_NODELAY, a kept-alive session's small responses wait ~40 ms for
-        // delayed ACKs (Nagle).
-        use axum::serve::ListenerExt;
-        let listener = listener.tap_io(|stream| {
-            let _ = stream.set_nodelay(true);
-        });
-        let stopped = stop.clone();
-        let task = tokio::spawn(async move {
-            axum::serve(listener, router)
-                .with_graceful_shutdown(stopped.cancelled_owned())
-                .await
-        });
+        let task = tokio::spawn(accept::serve(
+            listener,
+            router,
+            limits.header_time(),
+            stop.clone(),
+        ));
         Ok(HttpServer {
             local_addr,
             _guard: stop.clone().drop_guard(),

@@ -15,14 +15,17 @@
 //! [`AgentSchema::tables`](super::AgentSchema::tables).
 
 pub use super::read::{NODE_KEYS as NODE, POLICY_KEYS as POLICY};
-pub use super::serve::{SERVE_AUTH_KEYS as SERVE_AUTH, SERVE_KEYS as SERVE};
+pub use super::serve::{
+    SERVE_AUTH_KEYS as SERVE_AUTH, SERVE_KEYS as SERVE, SERVE_LIMITS_KEYS as SERVE_LIMITS,
+};
 
 /// Every kind of table with fixed keys, by a short name, with its keys: `node` (the root and
-/// every `[[children]]` entry), `policy`, `serve` and `serve_auth` (the root's `[serve]` and
-/// `[serve.auth]`). (`env` and `headers` are free-form tables of strings.)
+/// every `[[children]]` entry), `policy`, `serve`, `serve_auth` and `serve_limits` (the
+/// root's `[serve]`, `[serve.auth]` and `[serve.limits]`). (`env` and `headers` are free-form tables of strings.)
 pub const TABLES: &[(&str, &[&str])] = &[
     ("node", NODE),
     ("policy", POLICY),
     ("serve", SERVE),
     ("serve_auth", SERVE_AUTH),
+    ("serve_limits", SERVE_LIMITS),
 ];

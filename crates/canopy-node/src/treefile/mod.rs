@@ -49,7 +49,7 @@ use std::path::Path;
 pub use self::agent::{AgentSchema, KeyKind};
 pub use self::error::TreeFileError;
 use self::read::Reader;
-pub use self::serve::{ServeAuth, ServeSettings};
+pub use self::serve::{ServeAuth, ServeLimits, ServeSettings};
 /// Moved to the crate root (the building's own type); kept here for old paths.
 pub use crate::AgentDecl;
 use crate::Node;

@@ -14,17 +14,50 @@
 //! scopes = ["mcp:call"]
 //! # …or static bearer tokens (one a line), instead of issuer/audience:
 //! # token_file = "tokens.txt"
+//!
+//! [serve.limits]                          # each key optional; these are the defaults
+//! max_body_bytes = 4194304
+//! max_json_depth = 64
+//! max_concurrent = 1024
+//! max_concurrent_per_client = 128
+//! max_sessions = 1024
+//! max_sessions_per_client = 128
+//! session_idle_timeout = 600              # seconds
+//! header_timeout = 10
+//! body_timeout = 30
 //! ```
 
-use std::path::PathBuf;
+use std::{path::PathBuf, time::Duration};
+
+use toml::de::DeValue;
 
 use super::read::{Entry, Reader, Result, Table};
 
 /// The keys of `[serve]`.
-pub const SERVE_KEYS: &[&str] = &["http", "allow_hosts", "allow_origins", "audit", "auth"];
+pub const SERVE_KEYS: &[&str] = &[
+    "http",
+    "allow_hosts",
+    "allow_origins",
+    "audit",
+    "auth",
+    "limits",
+];
 
 /// The keys of `[serve.auth]`.
 pub const SERVE_AUTH_KEYS: &[&str] = &["issuer", "audience", "scopes", "token_file"];
+
+/// The keys of `[serve.limits]`: the counts, then the timeouts (in seconds).
+pub const SERVE_LIMITS_KEYS: &[&str] = &[
+    "max_body_bytes",
+    "max_json_depth",
+    "max_concurrent",
+    "max_concurrent_per_client",
+    "max_sessions",
+    "max_sessions_per_client",
+    "session_idle_timeout",
+    "header_timeout",
+    "body_timeout",
+];
 
 /// How a tree file asks to be served (`[serve]`); empty when it has no such table.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -40,6 +73,33 @@ pub struct ServeSettings {
     pub audit: bool,
     /// `[serve.auth]`: who may call.
     pub auth: Option<ServeAuth>,
+    /// `[serve.limits]`: the limits every request is held to (unset: the defaults).
+    pub limits: ServeLimits,
+}
+
+/// `[serve.limits]`, each `None` where the file does not set it (see
+/// [`HttpLimits`](crate::HttpLimits) for what each means and its default).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ServeLimits {
+    /// `max_body_bytes`.
+    pub max_body_bytes: Option<usize>,
+    /// `max_json_depth`.
+    pub max_json_depth: Option<usize>,
+    /// `max_concurrent`.
+    pub max_concurrent: Option<usize>,
+    /// `max_concurrent_per_client`.
+    pub max_concurrent_per_client: Option<usize>,
+    /// `max_sessions`.
+    pub max_sessions: Option<usize>,
+    /// `max_sessions_per_client`.
+    pub max_sessions_per_client: Option<usize>,
+    /// `session_idle_timeout`, in seconds.
+    pub session_idle_timeout: Option<Duration>,
+    /// `header_timeout`, in seconds.
+    pub header_timeout: Option<Duration>,
+    /// `body_timeout`, in seconds.
+    pub body_timeout: Option<Duration>,
 }
 
 /// `[serve.auth]`: an OAuth 2.1 resource server, or static bearer tokens.
@@ -92,6 +152,54 @@ impl Reader<'_> {
                 .transpose()?
                 .unwrap_or(false),
             auth: serve.get("auth").map(|e| self.serve_auth(&e)).transpose()?,
+            limits: serve
+                .get("limits")
+                .map(|e| self.serve_limits(&e))
+                .transpose()?
+                .unwrap_or_default(),
+        })
+    }
+
+    fn serve_limits(&self, entry: &Entry<'_, '_>) -> Result<ServeLimits> {
+        let table = self.table(entry.value, &entry.path)?;
+        self.known_keys(table, &entry.path, SERVE_LIMITS_KEYS)?;
+        let limits = Table {
+            table,
+            prefix: &entry.path,
+        };
+        let count = |key: &str| -> Result<Option<usize>> {
+            let Some(e) = limits.get(key) else {
+                return Ok(None);
+            };
+            const EXPECTED: &str = "a positive integer";
+            let DeValue::Integer(integer) = e.value.get_ref() else {
+                return Err(self.wrong_type(e.value, &e.path, EXPECTED));
+            };
+            match usize::from_str_radix(integer.as_str(), integer.radix()) {
+                Ok(n) if n > 0 => Ok(Some(n)),
+                _ => Err(self.error(
+                    &e.value.span(),
+                    &e.path,
+                    format!("expected {EXPECTED}, found {integer}"),
+                )),
+            }
+        };
+        let seconds = |key: &str| {
+            limits
+                .get(key)
+                .map(|e| self.timeout(e.value, &e.path))
+                .transpose()
+        };
+        Ok(ServeLimits {
+            max_body_bytes: count("max_body_bytes")?,
+            max_json_depth: count("max_json_depth")?,
+            max_concurrent: count("max_concurrent")?,
+            max_concurrent_per_client: count("max_concurrent_per_client")?,
+            max_sessions: count("max_sessions")?,
+            max_sessions_per_client: count("max_sessions_per_client")?,
+            session_idle_timeout: seconds("session_idle_timeout")?,
+            header_timeout: seconds("header_timeout")?,
+            body_timeout: seconds("body_timeout")?,
         })
     }
 
