@@ -401,3 +401,50 @@ async fn ten_thousand_authenticated_calls_lose_and_mix_up_nothing() {
     );
     client.cancel().await.expect("close");
 }
+
+/// The official Python SDK's OAuth client (`OAuthClientProvider`) runs the whole
+/// authorization-code + PKCE flow against the served tree and the authorization server: the
+/// 401 challenge, Protected Resource Metadata, AS discovery, dynamic client registration, the
+/// authorization request (S256, `resource`), a headless sign-in and consent, the token
+/// exchange; then lists and calls with the JWT it got, whose subject is the login.
+#[tokio::test]
+async fn the_python_sdks_oauth_client_signs_in_with_pkce_and_calls() {
+    let python = std::env::var("CANOPY_PYTHON")
+        .unwrap_or_else(|_| panic!("CANOPY_PYTHON is not set: run the tests with scripts/test.sh"));
+    let port = free_port();
+    let resource = format!("http://127.0.0.1:{port}/mcp");
+    let auth = AuthorizationServer::start(&[&resource]).await;
+    let (_server, url) = serve(
+        port,
+        &auth.issuer,
+        &["--auth-scope", "notes:write", "--audit"],
+    )
+    .await;
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/oauth/python_pkce_client.py");
+    let output = tokio::time::timeout(
+        Duration::from_secs(120),
+        tokio::process::Command::new(python)
+            .arg(script)
+            .args([url.as_str(), "alice"])
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("the Python client finishes")
+    .expect("python runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(lines[0].starts_with("ok registered "), "{stdout}");
+    assert_eq!(lines[1], "ok pkce_and_resource", "{stdout}");
+    // A JWT for this server (RFC 8707), for the login that signed in, with the scope the
+    // server's challenge named.
+    assert!(
+        lines[2].starts_with(&format!("ok token sub=alice aud={resource} scope="))
+            && lines[2].contains("notes:write"),
+        "{stdout}"
+    );
+    assert_eq!(&lines[3..], ["ok list_tools", "ok call_tool"], "{stdout}");
+}

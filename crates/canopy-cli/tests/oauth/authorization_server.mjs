@@ -6,7 +6,10 @@
 // credentials: it may introspect any token, and nothing else). Resources (RFC 8707): each of
 // RESOURCES (comma-separated), JWT access tokens with `aud` = the resource; each of
 // OPAQUE_RESOURCES, opaque access tokens (checked by introspection, RFC 7662). Revocation
-// (RFC 7009) at /token/revocation.
+// (RFC 7009) at /token/revocation. Authorization code + PKCE for clients that register
+// themselves (RFC 7591, at /reg): oidc-provider's development interactions are the login
+// and consent pages (any login is accepted), which the tests post to headlessly; PKCE is
+// required of public clients (token_endpoint_auth_method none).
 // Optional settings: ACCESS_TOKEN_TTL (seconds; default oidc-provider's 10 min);
 // SIGNING_KEY_FILE, a PKCS#8 DER P-256 key the tokens are signed with (ES256, kid `key-file`)
 // instead of a generated RSA key (RS256).
@@ -63,7 +66,8 @@ const configuration = (jwk) => ({
   scopes,
   ...(ttl ? { ttl: { ClientCredentials: ttl, AccessToken: ttl } } : {}),
   features: {
-    devInteractions: { enabled: false },
+    devInteractions: { enabled: true },
+    registration: { enabled: true },
     clientCredentials: { enabled: true },
     introspection: {
       enabled: true,
