@@ -8,7 +8,7 @@ mod common;
 use std::{process::Stdio, time::Duration};
 
 use common::{
-    authorization::{AuthorizationServer, free_port},
+    authorization::{AuthorizationServer, free_port, sign_in},
     canopy_binary, http, leaf_server, post_initialize, search_with_token, tree, wait_for_url,
 };
 
@@ -447,4 +447,101 @@ async fn the_python_sdks_oauth_client_signs_in_with_pkce_and_calls() {
         "{stdout}"
     );
     assert_eq!(&lines[3..], ["ok list_tools", "ok call_tool"], "{stdout}");
+}
+
+/// rmcp's OAuth client (`OAuthState`, `AuthClient`) runs the same flow: the challenge of an
+/// unauthenticated `initialize`, discovery from it, dynamic client registration, the
+/// authorization URL (S256, `resource`), the headless sign-in, the callback (state and RFC
+/// 9207 `iss` checked), the token exchange; then rmcp's Streamable HTTP client calls with
+/// the token it keeps.
+#[tokio::test]
+async fn rmcps_oauth_client_signs_in_with_pkce_and_calls() {
+    use base64::Engine as _;
+    use rmcp::{
+        ServiceExt,
+        model::CallToolRequestParams,
+        transport::{
+            AuthClient, AuthorizationRequest, StreamableHttpClientTransport, auth::OAuthState,
+            streamable_http_client::StreamableHttpClientTransportConfig,
+        },
+    };
+    const REDIRECT: &str = "http://127.0.0.1:9/callback";
+    let port = free_port();
+    let resource = format!("http://127.0.0.1:{port}/mcp");
+    let auth = AuthorizationServer::start(&[&resource]).await;
+    let (_server, url) = serve(port, &auth.issuer, &["--auth-scope", "notes:write"]).await;
+
+    let challenge = post_initialize(&url, &[]).await;
+    assert_eq!(challenge.status, 401, "{}", challenge.body);
+    let challenge = challenge
+        .header("www-authenticate")
+        .expect("a challenge")
+        .to_owned();
+    let mut state = OAuthState::new(url.as_str(), None)
+        .await
+        .expect("an OAuth state for the server");
+    state
+        .start_authorization(
+            AuthorizationRequest::new(REDIRECT)
+                .with_client_name("canopy rmcp pkce test")
+                .with_challenge(challenge),
+        )
+        .await
+        .expect("discovery and registration");
+    let authorization_url = state.get_authorization_url().await.expect("a URL");
+    assert!(
+        authorization_url.contains("code_challenge_method=S256"),
+        "{authorization_url}"
+    );
+    assert!(
+        authorization_url.contains("resource="),
+        "{authorization_url}"
+    );
+    let callback = sign_in(&authorization_url, "bob", REDIRECT).await;
+    state
+        .handle_callback_url(&callback)
+        .await
+        .expect("the code is exchanged for a token");
+    let manager = state.into_authorization_manager().expect("authorized");
+    let token = manager.get_access_token().await.expect("a token");
+    let claims = token.split('.').nth(1).expect("a JWT");
+    let claims: serde_json::Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(claims)
+            .expect("base64url"),
+    )
+    .expect("JSON claims");
+    assert_eq!(claims["sub"], "bob", "{claims}");
+    assert_eq!(claims["aud"], resource.as_str(), "{claims}");
+    assert!(
+        claims["scope"]
+            .as_str()
+            .is_some_and(|s| s.split(' ').any(|s| s == "notes:write")),
+        "{claims}"
+    );
+
+    let transport = StreamableHttpClientTransport::with_client(
+        AuthClient::new(reqwest::Client::default(), manager),
+        StreamableHttpClientTransportConfig::with_uri(url.as_str()),
+    );
+    let client = ().serve(transport).await.expect("rmcp connects with the token");
+    let names: Vec<String> = client
+        .list_all_tools()
+        .await
+        .expect("tools/list")
+        .into_iter()
+        .map(|tool| tool.name.to_string())
+        .collect();
+    assert!(
+        names.contains(&"research__web__search".to_owned()),
+        "{names:?}"
+    );
+    let mut params = CallToolRequestParams::new("research__web__search");
+    params.arguments = serde_json::json!({ "query": "rust" }).as_object().cloned();
+    let result = client.call_tool(params).await.expect("tools/call");
+    assert_eq!(
+        result.content[0].as_text().map(|t| t.text.as_str()),
+        Some("https://example.org/rust")
+    );
+    client.cancel().await.expect("close");
 }

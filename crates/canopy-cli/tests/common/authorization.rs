@@ -98,6 +98,62 @@ impl AuthorizationServer {
     }
 }
 
+/// The browser step of an authorization-code flow, headless: follows `authorization_url`
+/// like a browser whose user signs in as `login` at the authorization server's own login
+/// page and consents, and returns the URL the server redirects back to (`redirect_uri?code=…
+/// &state=…&iss=…`), which is never fetched.
+pub async fn sign_in(authorization_url: &str, login: &str, redirect_uri: &str) -> String {
+    let browser = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("a client");
+    let mut response = browser
+        .get(authorization_url)
+        .send()
+        .await
+        .expect("the authorization endpoint answers");
+    for _ in 0..20 {
+        if response.status().is_redirection() {
+            let location = response
+                .headers()
+                .get("location")
+                .and_then(|v| v.to_str().ok())
+                .expect("a redirect has a location");
+            let next = response.url().join(location).expect("a URL");
+            if next.as_str().starts_with(redirect_uri) {
+                return next.to_string();
+            }
+            response = browser.get(next).send().await.expect("the page answers");
+            continue;
+        }
+        let page_url = response.url().clone();
+        let status = response.status();
+        let page = response.text().await.expect("a page");
+        assert_eq!(status, 200, "{page}");
+        let marker = "name=\"prompt\" value=\"";
+        let start = page
+            .find(marker)
+            .map(|i| i + marker.len())
+            .unwrap_or_else(|| {
+                panic!("a login or consent form: {page}");
+            });
+        let prompt = &page[start..start + page[start..].find('"').expect("a value")];
+        let form = match prompt {
+            "login" => format!("prompt=login&login={login}&password=any"),
+            other => format!("prompt={other}"),
+        };
+        response = browser
+            .post(page_url)
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(form)
+            .send()
+            .await
+            .expect("the form is accepted");
+    }
+    panic!("the authorization server never redirected back to {redirect_uri}")
+}
+
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())

@@ -64,6 +64,8 @@ const configuration = (jwk) => ({
     id_token_signed_response_alg: jwk.alg,
   }],
   scopes,
+  // Refresh tokens for the clients that registered the grant (rmcp's and the Python SDK's do).
+  issueRefreshToken: (_ctx, client) => client.grantTypeAllowed('refresh_token'),
   ...(ttl ? { ttl: { ClientCredentials: ttl, AccessToken: ttl } } : {}),
   features: {
     devInteractions: { enabled: true },

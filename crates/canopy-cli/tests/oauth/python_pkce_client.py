@@ -102,7 +102,7 @@ async def main(url: str, login: str) -> None:
         client_metadata=OAuthClientMetadata(
             client_name="canopy python pkce test",
             redirect_uris=[REDIRECT_URI],
-            grant_types=["authorization_code"],
+            grant_types=["authorization_code", "refresh_token"],
             response_types=["code"],
             token_endpoint_auth_method="none",
         ),
