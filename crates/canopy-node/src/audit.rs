@@ -28,14 +28,7 @@ pub(crate) fn record(
     if identity.is_none() && rule.is_none() && verdict == Verdict::Allowed {
         return;
     }
-    let rule = rule.map(|(node, rule)| {
-        let node = if node.is_root() {
-            "(root)".to_owned()
-        } else {
-            node.to_string()
-        };
-        format!("{node}: {rule}")
-    });
+    let rule = rule.map(|(node, rule)| format!("{}: {rule}", display_path(node)));
     tracing::info!(
         target: "canopy::audit",
         verdict = verdict.as_str(),
@@ -57,5 +50,14 @@ pub(crate) fn record(
                 rule,
             },
         );
+    }
+}
+
+/// A node's path as messages and audit records show it: `(root)` for the root.
+pub(crate) fn display_path(path: &NodePath) -> String {
+    if path.is_root() {
+        "(root)".to_owned()
+    } else {
+        path.to_string()
     }
 }

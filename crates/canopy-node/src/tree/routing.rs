@@ -15,6 +15,7 @@ use rmcp::{
 
 use super::{RouteState, TreeInner, is_denied};
 use crate::{
+    audit::display_path,
     call::{CallScope, status, status_with_usage},
     event::{Answer, NodeState, Question, QuestionKind, Verdict, empty_object_schema},
 };
@@ -609,14 +610,6 @@ fn denied(
         ),
         Some(data),
     )
-}
-
-fn display_path(path: &NodePath) -> String {
-    if path.is_root() {
-        "(root)".to_owned()
-    } else {
-        path.to_string()
-    }
 }
 
 fn text_of(result: &CallToolResult) -> String {
