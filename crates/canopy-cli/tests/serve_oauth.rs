@@ -545,3 +545,78 @@ async fn rmcps_oauth_client_signs_in_with_pkce_and_calls() {
     );
     client.cancel().await.expect("close");
 }
+
+/// `--auth-introspect-all`: JWTs go to the introspection endpoint too, never verified here.
+/// oidc-provider does not introspect its structured JWTs (RFC 7662 lets it refuse), so a JWT
+/// that local verification accepts (as the other tests show) is refused, fail-closed, with
+/// the authorization server's reason; an opaque token still passes.
+#[tokio::test]
+async fn introspect_all_sends_jwts_to_the_authorization_server() {
+    let port = free_port();
+    let resource = format!("http://127.0.0.1:{port}/mcp");
+    let auth = AuthorizationServer::start_with(&[], &[("OPAQUE_RESOURCES", &resource)]).await;
+    let jwt_port = free_port();
+    let jwt_resource = format!("http://127.0.0.1:{jwt_port}/mcp");
+    let jwt_auth = AuthorizationServer::start(&[&jwt_resource]).await;
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let secret = dir.path().join("rs-secret");
+    std::fs::write(&secret, "rs-secret-0123456789\n").expect("the secret file");
+    let secret = secret.to_str().expect("UTF-8");
+    let flags = [
+        "--auth-scope",
+        "notes:write",
+        "--auth-client-id",
+        "rs",
+        "--auth-client-secret-file",
+        secret,
+        "--auth-introspect-all",
+    ];
+    let (_server, url) = serve(port, &auth.issuer, &flags).await;
+    let opaque = auth.token(&resource, "notes:write").await;
+    let (status, _, body) = initialize_with(&url, &opaque).await;
+    assert_eq!(status, 200, "an opaque token, introspected: {body}");
+
+    // A JWT of an AS whose introspection refuses JWTs: refused with its reason.
+    let (_jwt_server, jwt_url) = serve(jwt_port, &jwt_auth.issuer, &flags).await;
+    let jwt = jwt_auth.token(&jwt_resource, "notes:write").await;
+    assert_eq!(jwt.matches('.').count(), 2, "a JWT: {jwt}");
+    let (status, challenge, body) = initialize_with(&jwt_url, &jwt).await;
+    assert_eq!(status, 401, "a JWT under --auth-introspect-all: {body}");
+    assert!(
+        challenge.contains("introspection answered 400 Bad Request unsupported_token_type"),
+        "{challenge}"
+    );
+}
+
+/// A secret file that cannot be read, or holds no secret, is bad usage: exit 2 naming the
+/// file, before the issuer is contacted or any child starts.
+#[test]
+fn a_bad_introspection_secret_file_is_a_usage_error() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let empty = dir.path().join("empty");
+    std::fs::write(&empty, "\n").expect("writes");
+    let missing = dir.path().join("missing");
+    for (file, expected) in [(&missing, "cannot read"), (&empty, "holds no secret")] {
+        let output = std::process::Command::new(canopy_binary())
+            .arg("serve")
+            .arg(tree("demo.toml"))
+            .args(["--http", "127.0.0.1:0"])
+            .args(["--auth-issuer", "http://127.0.0.1:9"])
+            .args(["--auth-audience", "http://127.0.0.1:0/mcp"])
+            .args(["--auth-client-id", "rs", "--auth-client-secret-file"])
+            .arg(file)
+            .env("LEAF_SERVER", leaf_server())
+            .output()
+            .expect("canopy runs");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{stderr}");
+        assert!(
+            stderr.contains("--auth-client-secret-file") && stderr.contains(expected),
+            "{stderr}"
+        );
+        assert!(
+            stderr.contains(&file.display().to_string()),
+            "names the file: {stderr}"
+        );
+    }
+}

@@ -630,11 +630,36 @@ impl OAuthResource {
                 invalid(UNAVAILABLE)
             })?;
         if !response.status().is_success() {
+            // An OAuth error answer (RFC 6749 §5.2) says why, e.g. an authorization server
+            // that cannot introspect JWTs answers `unsupported_token_type`.
+            let status = response.status();
+            let answer: Option<serde_json::Value> = response
+                .bytes()
+                .await
+                .ok()
+                .and_then(|bytes| serde_json::from_slice(&bytes).ok());
+            let field = |key: &str| {
+                answer
+                    .as_ref()
+                    .and_then(|a| a.get(key))
+                    .and_then(serde_json::Value::as_str)
+                    .map(str::to_owned)
+            };
+            let (error, description) = (field("error"), field("error_description"));
             tracing::warn!(
-                status = %response.status(),
+                %status,
+                error = error.as_deref(),
+                description = description.as_deref(),
                 "the introspection endpoint refused this server's request"
             );
-            return Err(invalid(UNAVAILABLE));
+            return Err(Refusal::Invalid(match error {
+                Some(error) => format!(
+                    "the token could not be checked: the authorization server's introspection \
+                     answered {status} {error}{}",
+                    description.map(|d| format!(" ({d})")).unwrap_or_default()
+                ),
+                None => UNAVAILABLE.to_owned(),
+            }));
         }
         let bytes = response.bytes().await.map_err(|_| invalid(UNAVAILABLE))?;
         let answer: IntrospectionResponse = serde_json::from_slice(&bytes).map_err(|error| {
