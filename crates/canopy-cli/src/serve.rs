@@ -35,7 +35,8 @@ Examples:
 Over HTTP, requests whose Host is not a loopback name with the bound port, or whose Origin
 is not a loopback origin, get 403 (DNS-rebinding protection); --allow-host and
 --allow-origin add names. With --auth-token-file, a request without `Authorization: Bearer
-TOKEN` for one of the file's tokens (one a line, at least 16 characters; # comments) gets 401.
+TOKEN` for one of the file's tokens (one a line, at least 16 characters; # comments) gets 401;
+--auth-token-env NAME takes them from an environment variable (separated by commas or spaces).
 With --auth-issuer, the server is an OAuth 2.1 resource server: requests need a JWT access
 token of that issuer for --auth-audience (this server's canonical URI) with every
 --auth-scope; others get 401 (with resource_metadata) or 403 (insufficient_scope). With
@@ -68,7 +69,7 @@ pub(crate) struct ServeArgs {
     pub(crate) allow_remote: bool,
     /// Serve without authentication even where the tree file's [serve.auth] configures it
     /// (loopback addresses only).
-    #[arg(long = "no-auth", conflicts_with_all = ["auth_token_file", "auth_issuer"])]
+    #[arg(long = "no-auth", conflicts_with_all = ["auth_token_file", "auth_token_env", "auth_issuer"])]
     pub(crate) no_auth: bool,
     /// Also accept this Host (a name, or name:port), e.g. the server's public name.
     #[arg(long = "allow-host", value_name = "HOST")]
@@ -79,12 +80,20 @@ pub(crate) struct ServeArgs {
     /// Let in only requests with a static bearer token from this file (one a line).
     #[arg(long = "auth-token-file", value_name = "FILE")]
     pub(crate) auth_token_file: Option<PathBuf>,
+    /// Let in only requests with a static bearer token from this environment variable
+    /// (tokens separated by commas or spaces).
+    #[arg(
+        long = "auth-token-env",
+        value_name = "NAME",
+        conflicts_with = "auth_token_file"
+    )]
+    pub(crate) auth_token_env: Option<String>,
     /// Accept OAuth access tokens of this authorization server (its issuer URL).
     #[arg(
         long = "auth-issuer",
         value_name = "URL",
         requires = "auth_audience",
-        conflicts_with = "auth_token_file"
+        conflicts_with_all = ["auth_token_file", "auth_token_env"]
     )]
     pub(crate) auth_issuer: Option<String>,
     /// This server's canonical URI, the audience every token must name (e.g.
@@ -211,6 +220,7 @@ fn limits(file: &ServeLimits, flags: &ServeLimits) -> HttpLimits {
 enum Gate {
     Open,
     Tokens(PathBuf),
+    TokenEnv(String),
     OAuth {
         issuer: String,
         audience: String,
@@ -244,6 +254,7 @@ impl Serving {
         let auth = match flag_gate(args) {
             Gate::Open if !args.no_auth => match &file.auth {
                 Some(ServeAuth::Tokens { file }) => Gate::Tokens(file.clone()),
+                Some(ServeAuth::TokenEnv { name }) => Gate::TokenEnv(name.clone()),
                 Some(ServeAuth::OAuth {
                     issuer,
                     audience,
@@ -258,6 +269,7 @@ impl Serving {
             gate => gate,
         };
         let flags_need_http = args.auth_token_file.is_some()
+            || args.auth_token_env.is_some()
             || args.auth_issuer.is_some()
             || args.no_auth
             || args.allow_remote
@@ -300,8 +312,9 @@ impl Serving {
                 return Err(Failure::Usage(format!(
                     "canopy: refusing to serve on {addr} without authentication: it is not \
                      a loopback address, so anyone who can reach it could use the tree. \
-                     Let only known callers in with --auth-token-file FILE or \
-                     --auth-issuer URL --auth-audience URL (or [serve.auth] in the tree file)."
+                     Let only known callers in with --auth-token-file FILE, --auth-token-env \
+                     NAME or --auth-issuer URL --auth-audience URL (or [serve.auth] in the tree \
+                     file)."
                 )));
             }
         }
@@ -323,19 +336,20 @@ impl Serving {
 /// Runs `canopy serve`.
 pub(crate) async fn run(args: ServeArgs) -> Outcome {
     // Authentication the flags give is checked first, before anything else is read or
-    // started: a bad token file is bad usage, an issuer that cannot be discovered a failure.
-    let (mut tokens, mut oauth) = (None, None);
-    check_gate(&args, &flag_gate(&args), &mut tokens, &mut oauth).await?;
-    // Then the file's [serve] and the address, before launching any child.
+    // started: a bad token or secret file is bad usage, an issuer that cannot be discovered
+    // a failure.
+    let mut gate = check_gate(&args, &flag_gate(&args)).await?;
+    // Then the flags over the file's [serve] and the address, before launching any child.
     let file = crate::load::read_tree_file(&args.tree)?;
     let serving = Serving::new(&args, &file.serve)?;
     if serving.audit {
         crate::enable_audit_log();
     }
-    if serving.addr.is_some() && tokens.is_none() && oauth.is_none() {
+    if serving.addr.is_some() && matches!(gate, (None, None)) {
         // The tree file's [serve.auth].
-        check_gate(&args, &serving.auth, &mut tokens, &mut oauth).await?;
+        gate = check_gate(&args, &serving.auth).await?;
     }
+    let (tokens, oauth) = gate;
     let tree = crate::load::build_loaded_tree(&args.tree, file.root, args.build).await?;
     let outcome = match serving.addr {
         None => serve_stdio(&tree, &args.tree).await,
@@ -351,6 +365,8 @@ pub(crate) async fn run(args: ServeArgs) -> Outcome {
 fn flag_gate(args: &ServeArgs) -> Gate {
     if let Some(file) = &args.auth_token_file {
         Gate::Tokens(file.clone())
+    } else if let Some(name) = &args.auth_token_env {
+        Gate::TokenEnv(name.clone())
     } else if let (Some(issuer), Some(audience)) = (&args.auth_issuer, &args.auth_audience) {
         Gate::OAuth {
             issuer: issuer.clone(),
@@ -362,29 +378,34 @@ fn flag_gate(args: &ServeArgs) -> Gate {
     }
 }
 
-/// Reads the tokens or discovers the authorization server of `gate`.
+/// What `gate` lets in, ready to serve: the static tokens read, or the OAuth resource
+/// server discovered.
 async fn check_gate(
     args: &ServeArgs,
     gate: &Gate,
-    tokens: &mut Option<StaticTokens>,
-    oauth: &mut Option<OAuthResource>,
-) -> Result<(), Failure> {
-    match gate {
-        Gate::Open => {}
+) -> Result<(Option<StaticTokens>, Option<OAuthResource>), Failure> {
+    Ok(match gate {
+        Gate::Open => (None, None),
         Gate::Tokens(file) => {
-            *tokens =
-                Some(StaticTokens::from_file(file).map_err(|error| {
-                    Failure::Usage(format!("canopy: --auth-token-file: {error}"))
-                })?);
+            let tokens = StaticTokens::from_file(file)
+                .map_err(|error| Failure::Usage(format!("canopy: --auth-token-file: {error}")))?;
+            (Some(tokens), None)
+        }
+        Gate::TokenEnv(name) => {
+            let tokens = StaticTokens::from_env(name)
+                .map_err(|error| Failure::Usage(format!("canopy: --auth-token-env: {error}")))?;
+            (Some(tokens), None)
         }
         // The authorization server: its metadata and keys, discovered before any child starts.
         Gate::OAuth {
             issuer,
             audience,
             scopes,
-        } => *oauth = Some(oauth_resource(args, issuer, audience, scopes).await?),
-    }
-    Ok(())
+        } => (
+            None,
+            Some(oauth_resource(args, issuer, audience, scopes).await?),
+        ),
+    })
 }
 
 /// The OAuth resource server of `issuer` for `audience` with `scopes`, and the `--auth-*`

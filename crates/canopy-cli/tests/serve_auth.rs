@@ -145,8 +145,13 @@ fn a_bad_token_file_is_a_usage_error_before_anything_starts() {
 
 #[test]
 fn the_token_file_needs_http() {
+    // A good token file: the only mistake is the missing --http.
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let file = token_file(&dir);
     let output = canopy(&["serve", &tree("demo.toml").display().to_string()])
-        .args(["--auth-token-file", "tokens.txt"])
+        .arg("--auth-token-file")
+        .arg(&file)
+        .env("LEAF_SERVER", leaf_server())
         .output()
         .expect("canopy runs");
     assert_eq!(output.status.code(), Some(2));
@@ -211,5 +216,74 @@ async fn the_tree_files_serve_table_configures_http_and_tokens() {
         String::from_utf8_lossy(&output.stderr).contains("--no-auth is only for loopback"),
         "{}",
         String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// `--auth-token-env NAME`, and `token_env` in a tree file's `[serve.auth]`: the tokens of an
+/// environment variable (separated by commas or spaces); an unset variable is bad usage that
+/// names it.
+#[tokio::test]
+async fn tokens_from_an_environment_variable() {
+    const VAR: &str = "CANOPY_TEST_SERVE_TOKENS";
+    let start = |args: Vec<std::ffi::OsString>| {
+        let mut child = tokio::process::Command::new(canopy_binary())
+            .arg("serve")
+            .args(args)
+            .env("LEAF_SERVER", leaf_server())
+            .env(VAR, format!("someone-else-0123456789, {TOKEN}"))
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("canopy starts");
+        async move {
+            let url = wait_for_url(&mut child, "serving tree 'hub' at").await;
+            (child, url)
+        }
+    };
+    let demo = tree("demo.toml");
+    let (_flag, url) = start(vec![
+        demo.clone().into(),
+        "--http".into(),
+        "127.0.0.1:0".into(),
+        "--auth-token-env".into(),
+        VAR.into(),
+    ])
+    .await;
+    let (status, _, body) = post(&url, None).await;
+    assert_eq!(status, 401, "{body}");
+    let (status, _, body) = post(&url, Some(&format!("Bearer {TOKEN}"))).await;
+    assert_eq!(status, 200, "{body}");
+
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let text = std::fs::read_to_string(&demo).expect("demo.toml");
+    let (head, rest) = text.split_once("\n[policy]").expect("a [policy] table");
+    let file = dir.path().join("served.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "{head}\n[serve]\nhttp = \"127.0.0.1:0\"\n[serve.auth]\ntoken_env = \"{VAR}\"\n\
+             \n[policy]{rest}"
+        ),
+    )
+    .expect("writes");
+    let (_file, url) = start(vec![file.into()]).await;
+    let (status, _, body) = post(&url, None).await;
+    assert_eq!(status, 401, "{body}");
+    let (status, _, body) = post(&url, Some(&format!("Bearer {TOKEN}"))).await;
+    assert_eq!(status, 200, "{body}");
+
+    let output = canopy(&["serve", &demo.display().to_string()])
+        .args(["--http", "127.0.0.1:0", "--auth-token-env", VAR])
+        .env_remove(VAR)
+        .env("LEAF_SERVER", "/nonexistent/leaf")
+        .output()
+        .expect("canopy runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "canopy: --auth-token-env: the environment variable {VAR} is not set"
+        )),
+        "{stderr}"
     );
 }

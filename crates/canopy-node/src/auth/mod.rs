@@ -78,6 +78,14 @@ pub enum AuthConfigError {
         /// The file, or `tokens` for a list given in code.
         origin: String,
     },
+    /// The environment variable that should hold the tokens is not set (or not UTF-8).
+    #[error(
+        "the environment variable {name} is not set (it should hold the tokens, separated by commas or spaces)"
+    )]
+    Env {
+        /// The variable.
+        name: String,
+    },
     /// A token is too short, or has characters a bearer token cannot have.
     #[error("{origin}:{line}: {problem}")]
     BadToken {
@@ -99,6 +107,32 @@ impl StaticTokens {
             source,
         })?;
         Self::read(&text, &path.display().to_string())
+    }
+
+    /// The tokens of the environment variable `name`, separated by commas, spaces or
+    /// newlines (a token cannot hold any of them). A bad token is named by its position in
+    /// the list, never shown.
+    ///
+    /// ```
+    /// use canopy_node::auth::StaticTokens;
+    ///
+    /// let error = StaticTokens::from_env("CANOPY_DOC_UNSET_TOKENS").unwrap_err();
+    /// assert!(error.to_string().contains("CANOPY_DOC_UNSET_TOKENS is not set"));
+    /// ```
+    pub fn from_env(name: &str) -> Result<Self, AuthConfigError> {
+        let value = std::env::var(name).map_err(|_| AuthConfigError::Env {
+            name: name.to_owned(),
+        })?;
+        Self::from_list(&value, &format!("environment variable {name}"))
+    }
+
+    /// Tokens separated by commas, spaces or newlines.
+    fn from_list(value: &str, origin: &str) -> Result<Self, AuthConfigError> {
+        let list: Vec<&str> = value
+            .split(|c: char| c == ',' || c.is_whitespace())
+            .filter(|t| !t.is_empty())
+            .collect();
+        Self::read(&list.join("\n"), origin)
     }
 
     /// The tokens of a text in the token file's format (see [`StaticTokens::from_file`]).
@@ -250,6 +284,28 @@ fn error_response(status: StatusCode, message: &str) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_environment_list_splits_on_commas_and_spaces_and_names_a_bad_token_by_position() {
+        let origin = "environment variable T";
+        let tokens = StaticTokens::from_list(
+            " alpha-0123456789abcdef,beta-0123456789abcdef\n gamma-0123456789abcdef ",
+            origin,
+        )
+        .expect("three tokens");
+        assert_eq!(tokens.len(), 3);
+        assert!(tokens.accepts("gamma-0123456789abcdef"));
+        let error = StaticTokens::from_list("alpha-0123456789abcdef, short", origin)
+            .expect_err("a short token");
+        assert_eq!(
+            error.to_string(),
+            "environment variable T:2: a token must have at least 16 characters (this one has 5)"
+        );
+        assert!(matches!(
+            StaticTokens::from_list(" , ", origin),
+            Err(AuthConfigError::Empty { .. })
+        ));
+    }
 
     #[test]
     fn the_file_format_skips_blanks_and_comments_and_checks_each_token() {

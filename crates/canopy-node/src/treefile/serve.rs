@@ -14,6 +14,8 @@
 //! scopes = ["mcp:call"]
 //! # …or static bearer tokens (one a line), instead of issuer/audience:
 //! # token_file = "tokens.txt"
+//! # …or from an environment variable (separated by commas or spaces):
+//! # token_env = "CANOPY_TOKENS"
 //!
 //! [serve.limits]                          # each key optional; these are the defaults
 //! max_body_bytes = 4194304
@@ -44,7 +46,7 @@ pub const SERVE_KEYS: &[&str] = &[
 ];
 
 /// The keys of `[serve.auth]`.
-pub const SERVE_AUTH_KEYS: &[&str] = &["issuer", "audience", "scopes", "token_file"];
+pub const SERVE_AUTH_KEYS: &[&str] = &["issuer", "audience", "scopes", "token_file", "token_env"];
 
 /// The keys of `[serve.limits]`: the counts, then the timeouts (in seconds).
 pub const SERVE_LIMITS_KEYS: &[&str] = &[
@@ -120,6 +122,12 @@ pub enum ServeAuth {
     Tokens {
         /// The token file.
         file: PathBuf,
+    },
+    /// `token_env`: static bearer tokens from an environment variable, separated by commas
+    /// or spaces (read when the server starts, never written to the file).
+    TokenEnv {
+        /// The variable's name.
+        name: String,
     },
 }
 
@@ -215,22 +223,37 @@ impl Reader<'_> {
                 .map(|e| self.expanded(e.value, &e.path))
                 .transpose()
         };
-        let (issuer, audience, token_file) =
-            (text("issuer")?, text("audience")?, text("token_file")?);
+        let (issuer, audience, token_file, token_env) = (
+            text("issuer")?,
+            text("audience")?,
+            text("token_file")?,
+            text("token_env")?,
+        );
         let scopes = auth
             .get("scopes")
             .map(|e| self.string_array(e.value, &e.path, true))
             .transpose()?
             .unwrap_or_default();
-        match (issuer, audience, token_file) {
+        let static_tokens = match (token_file, token_env) {
+            (Some(_), Some(_)) => {
+                return Err(self.error(
+                    &entry.value.span(),
+                    &entry.path,
+                    "token_file and token_env both give static tokens: use one or the other",
+                ));
+            }
+            (file, None) => file.map(|file| ServeAuth::Tokens {
+                file: self.base_dir.join(file),
+            }),
+            (None, Some(name)) => Some(ServeAuth::TokenEnv { name }),
+        };
+        match (issuer, audience, static_tokens) {
             (Some(issuer), Some(audience), None) => Ok(ServeAuth::OAuth {
                 issuer,
                 audience,
                 scopes,
             }),
-            (None, None, Some(file)) if scopes.is_empty() => Ok(ServeAuth::Tokens {
-                file: self.base_dir.join(file),
-            }),
+            (None, None, Some(tokens)) if scopes.is_empty() => Ok(tokens),
             (Some(_), None, None) => Err(self.error(
                 &entry.value.span(),
                 &entry.path,
@@ -245,13 +268,14 @@ impl Reader<'_> {
             (None, None, None) => Err(self.error(
                 &entry.value.span(),
                 &entry.path,
-                "say who may call: issuer and audience (OAuth), or token_file (static tokens)",
+                "say who may call: issuer and audience (OAuth), or token_file or token_env \
+                 (static tokens)",
             )),
             _ => Err(self.error(
                 &entry.value.span(),
                 &entry.path,
-                "token_file is static bearer tokens, issuer/audience/scopes OAuth: use one or \
-                 the other",
+                "token_file and token_env are static bearer tokens, issuer/audience/scopes \
+                 OAuth: use one or the other",
             )),
         }
     }
