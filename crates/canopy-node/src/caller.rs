@@ -17,7 +17,7 @@
 //! assert_eq!(caller.claims()["scope"], "notes:read notes:write");
 //! ```
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// The `_meta` key under which every child gets the caller's claims.
 pub const CALLER_META_KEY: &str = "io.canopy/caller";
@@ -28,13 +28,31 @@ pub struct Caller {
     inner: Arc<Inner>,
 }
 
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 struct Inner {
     subject: Option<String>,
     client_id: Option<String>,
     issuer: Option<String>,
     scopes: Box<[String]>,
+    /// [`Caller::claims`], made once: every request of a cached token forwards them.
+    claims: OnceLock<serde_json::Value>,
+    /// [`Caller::key`], made once.
+    key: OnceLock<Arc<str>>,
 }
+
+impl PartialEq for Inner {
+    fn eq(&self, other: &Self) -> bool {
+        (&self.subject, &self.client_id, &self.issuer, &self.scopes)
+            == (
+                &other.subject,
+                &other.client_id,
+                &other.issuer,
+                &other.scopes,
+            )
+    }
+}
+
+impl Eq for Inner {}
 
 impl std::fmt::Debug for Caller {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -60,6 +78,8 @@ impl Caller {
                 client_id: client_id.map(str::to_owned),
                 issuer: None,
                 scopes: scopes.into_iter().map(Into::into).collect(),
+                claims: OnceLock::new(),
+                key: OnceLock::new(),
             }),
         }
     }
@@ -71,6 +91,8 @@ impl Caller {
         Self {
             inner: Arc::new(Inner {
                 issuer: Some(issuer.into()),
+                claims: OnceLock::new(),
+                key: OnceLock::new(),
                 ..inner
             }),
         }
@@ -114,6 +136,18 @@ impl Caller {
     /// The claims children get in `_meta["io.canopy/caller"]`: `sub`, `client_id`, `iss`
     /// (each when known) and `scope` (space-separated, as in a token).
     pub fn claims(&self) -> serde_json::Value {
+        self.inner.claims.get_or_init(|| self.make_claims()).clone()
+    }
+
+    /// Who the caller is for the HTTP face's per-client limits: its issuer and name.
+    pub(crate) fn key(&self) -> Arc<str> {
+        self.inner
+            .key
+            .get_or_init(|| format!("{} {}", self.issuer().unwrap_or("-"), self.name()).into())
+            .clone()
+    }
+
+    fn make_claims(&self) -> serde_json::Value {
         let mut claims = serde_json::Map::new();
         let mut put = |key: &str, value: Option<&str>| {
             if let Some(value) = value {

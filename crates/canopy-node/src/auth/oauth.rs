@@ -967,16 +967,17 @@ pub(crate) async fn require_access_token(
     mut request: Request,
     next: Next,
 ) -> Response {
-    let token = super::bearer(&request).map(str::to_owned);
-    let refusal = match &token {
+    let checked = match super::bearer(&request) {
         None => None,
-        Some(token) => match resource.check(token).await {
-            Ok(caller) => {
-                request.extensions_mut().insert(caller);
-                return next.run(request).await;
-            }
-            Err(refusal) => Some(refusal),
-        },
+        Some(token) => Some(resource.check(token).await),
+    };
+    let refusal = match checked {
+        None => None,
+        Some(Ok(caller)) => {
+            request.extensions_mut().insert(caller);
+            return next.run(request).await;
+        }
+        Some(Err(refusal)) => Some(refusal),
     };
     let (status, message) = match &refusal {
         None => (

@@ -150,7 +150,7 @@ impl HttpLimits {
 /// peer's IP address.
 pub(super) fn client_key(request: &Request) -> Arc<str> {
     if let Some(caller) = request.extensions().get::<Caller>() {
-        return format!("{} {}", caller.issuer().unwrap_or("-"), caller.name()).into();
+        return caller.key();
     }
     match request.extensions().get::<ConnectInfo<SocketAddr>>() {
         Some(ConnectInfo(peer)) => peer.ip().to_string().into(),
