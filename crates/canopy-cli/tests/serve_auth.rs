@@ -5,10 +5,8 @@
 
 mod common;
 
-use std::process::Stdio;
-
 use common::{
-    canopy, canopy_binary, leaf_server, post_initialize, search_with_token, tree, wait_for_url,
+    canopy, demo_with, leaf_server, post_initialize, search_with_token, serve_announced, tree,
 };
 use rmcp::{
     service::{ClientLifecycleMode, ClientServiceExt},
@@ -19,18 +17,14 @@ const TOKEN: &str = "canopy-test-token-0123456789";
 
 /// `canopy serve demo.toml --http 127.0.0.1:0 --auth-token-file FILE`, and its URL.
 async fn serve_with_tokens(file: &std::path::Path) -> (tokio::process::Child, String) {
-    let mut child = tokio::process::Command::new(canopy_binary())
-        .arg("serve")
-        .arg(tree("demo.toml"))
-        .args(["--http", "127.0.0.1:0", "--auth-token-file"])
-        .arg(file)
-        .env("LEAF_SERVER", leaf_server())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("canopy starts");
-    let url = wait_for_url(&mut child, "serving tree 'hub' at").await;
-    (child, url)
+    let demo = tree("demo.toml");
+    let args = [demo.as_os_str(), "--http".as_ref(), "127.0.0.1:0".as_ref()];
+    serve_announced(
+        args.into_iter()
+            .chain(["--auth-token-file".as_ref(), file.as_os_str()]),
+        &[],
+    )
+    .await
 }
 
 fn token_file(dir: &tempfile::TempDir) -> std::path::PathBuf {
@@ -169,31 +163,17 @@ fn the_token_file_needs_http() {
 async fn the_tree_files_serve_table_configures_http_and_tokens() {
     let dir = tempfile::tempdir().expect("a temp dir");
     token_file(&dir);
-    let demo = std::fs::read_to_string(tree("demo.toml")).expect("demo.toml");
-    let (head, rest) = demo.split_once("\n[policy]").expect("a [policy] table");
-    let file = dir.path().join("served.toml");
-    std::fs::write(
-        &file,
-        format!(
-            "{head}\n[serve]\nhttp = \"127.0.0.1:0\"\n[serve.auth]\ntoken_file = \"tokens.txt\"\n\
-             \n[policy]{rest}"
-        ),
-    )
-    .expect("writes");
-    let start = |extra: &[&str]| {
-        let mut child = tokio::process::Command::new(canopy_binary())
-            .arg("serve")
-            .arg(&file)
-            .args(extra)
-            .env("LEAF_SERVER", leaf_server())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("canopy starts");
-        async move {
-            let url = wait_for_url(&mut child, "serving tree 'hub' at").await;
-            (child, url)
-        }
+    let file = demo_with(
+        dir.path(),
+        "served.toml",
+        "[serve]\nhttp = \"127.0.0.1:0\"\n[serve.auth]\ntoken_file = \"tokens.txt\"",
+    );
+    let start = |extra: &'static [&'static str]| {
+        let args = [file.as_os_str()];
+        serve_announced(
+            args.into_iter().chain(extra.iter().map(|a| a.as_ref())),
+            &[],
+        )
     };
     let (_server, url) = start(&[]).await;
     let (status, _, body) = post(&url, None).await;
@@ -225,29 +205,19 @@ async fn the_tree_files_serve_table_configures_http_and_tokens() {
 #[tokio::test]
 async fn tokens_from_an_environment_variable() {
     const VAR: &str = "CANOPY_TEST_SERVE_TOKENS";
-    let start = |args: Vec<std::ffi::OsString>| {
-        let mut child = tokio::process::Command::new(canopy_binary())
-            .arg("serve")
-            .args(args)
-            .env("LEAF_SERVER", leaf_server())
-            .env(VAR, format!("someone-else-0123456789, {TOKEN}"))
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("canopy starts");
-        async move {
-            let url = wait_for_url(&mut child, "serving tree 'hub' at").await;
-            (child, url)
-        }
-    };
+    let tokens = format!("someone-else-0123456789, {TOKEN}");
+    let envs = [(VAR, tokens.as_str())];
     let demo = tree("demo.toml");
-    let (_flag, url) = start(vec![
-        demo.clone().into(),
-        "--http".into(),
-        "127.0.0.1:0".into(),
-        "--auth-token-env".into(),
-        VAR.into(),
-    ])
+    let (_flag, url) = serve_announced(
+        [
+            demo.as_os_str(),
+            "--http".as_ref(),
+            "127.0.0.1:0".as_ref(),
+            "--auth-token-env".as_ref(),
+            VAR.as_ref(),
+        ],
+        &envs,
+    )
     .await;
     let (status, _, body) = post(&url, None).await;
     assert_eq!(status, 401, "{body}");
@@ -255,18 +225,12 @@ async fn tokens_from_an_environment_variable() {
     assert_eq!(status, 200, "{body}");
 
     let dir = tempfile::tempdir().expect("a temp dir");
-    let text = std::fs::read_to_string(&demo).expect("demo.toml");
-    let (head, rest) = text.split_once("\n[policy]").expect("a [policy] table");
-    let file = dir.path().join("served.toml");
-    std::fs::write(
-        &file,
-        format!(
-            "{head}\n[serve]\nhttp = \"127.0.0.1:0\"\n[serve.auth]\ntoken_env = \"{VAR}\"\n\
-             \n[policy]{rest}"
-        ),
-    )
-    .expect("writes");
-    let (_file, url) = start(vec![file.into()]).await;
+    let file = demo_with(
+        dir.path(),
+        "served.toml",
+        &format!("[serve]\nhttp = \"127.0.0.1:0\"\n[serve.auth]\ntoken_env = \"{VAR}\""),
+    );
+    let (_file, url) = serve_announced([file.as_os_str()], &envs).await;
     let (status, _, body) = post(&url, None).await;
     assert_eq!(status, 401, "{body}");
     let (status, _, body) = post(&url, Some(&format!("Bearer {TOKEN}"))).await;

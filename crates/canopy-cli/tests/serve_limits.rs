@@ -4,23 +4,12 @@
 
 mod common;
 
-use std::process::Stdio;
-
-use common::{INITIALIZE, canopy, canopy_binary, http, leaf_server, tree, wait_for_url};
+use common::{INITIALIZE, canopy, demo_with, http, leaf_server, serve_announced, tree};
 
 /// `canopy serve FILE ARGS…` with the demo leaf, and its URL.
 async fn serve(file: &std::path::Path, args: &[&str]) -> (tokio::process::Child, String) {
-    let mut child = tokio::process::Command::new(canopy_binary())
-        .arg("serve")
-        .arg(file)
-        .args(args)
-        .env("LEAF_SERVER", leaf_server())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("canopy starts");
-    let url = wait_for_url(&mut child, "serving tree 'hub' at").await;
-    (child, url)
+    let file = [file.as_os_str()];
+    serve_announced(file.into_iter().chain(args.iter().map(|a| a.as_ref())), &[]).await
 }
 
 const JSON: [(&str, &str); 2] = [
@@ -40,17 +29,11 @@ fn nested(depth: usize) -> String {
 #[tokio::test]
 async fn the_flags_and_the_files_limits_apply_and_flags_win() {
     let dir = tempfile::tempdir().expect("a temp dir");
-    let demo = std::fs::read_to_string(tree("demo.toml")).expect("demo.toml");
-    let (head, rest) = demo.split_once("\n[policy]").expect("a [policy] table");
-    let file = dir.path().join("limited.toml");
-    std::fs::write(
-        &file,
-        format!(
-            "{head}\n[serve]\nhttp = \"127.0.0.1:0\"\n[serve.limits]\nmax_json_depth = 6\n\
-             max_body_bytes = 4096\n\n[policy]{rest}"
-        ),
-    )
-    .expect("writes");
+    let file = demo_with(
+        dir.path(),
+        "limited.toml",
+        "[serve]\nhttp = \"127.0.0.1:0\"\n[serve.limits]\nmax_json_depth = 6\nmax_body_bytes = 4096",
+    );
 
     // The file's limits.
     let (_server, url) = serve(&file, &[]).await;

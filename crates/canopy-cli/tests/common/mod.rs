@@ -84,6 +84,35 @@ pub fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
+/// The demo tree (`demo.toml`) with `tables` (TOML: a `[serve]` table, say) before its
+/// `[policy]`, written to `dir/name`.
+pub fn demo_with(dir: &Path, name: &str, tables: &str) -> PathBuf {
+    let demo = std::fs::read_to_string(tree("demo.toml")).expect("demo.toml");
+    let (head, rest) = demo.split_once("\n[policy]").expect("a [policy] table");
+    let file = dir.join(name);
+    std::fs::write(&file, format!("{head}\n{tables}\n\n[policy]{rest}")).expect("writes");
+    file
+}
+
+/// `canopy serve ARGS…` with the demo leaf and `envs`, once it has announced its URL: the
+/// child (killed when dropped) and the URL.
+pub async fn serve_announced<A: AsRef<std::ffi::OsStr>>(
+    args: impl IntoIterator<Item = A>,
+    envs: &[(&str, &str)],
+) -> (tokio::process::Child, String) {
+    let mut child = tokio::process::Command::new(canopy_binary())
+        .arg("serve")
+        .args(args)
+        .env("LEAF_SERVER", leaf_server())
+        .envs(envs.iter().copied())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("canopy starts");
+    let url = wait_for_url(&mut child, "serving tree 'hub' at").await;
+    (child, url)
+}
+
 /// Reads a child's stderr until a line containing `marker`, and returns the first
 /// `http://…/mcp` URL on it. A guard (not a measurement) fails the test if the line never
 /// comes.
