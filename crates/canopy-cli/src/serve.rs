@@ -107,6 +107,11 @@ pub(crate) struct ServeArgs {
     /// A scope every request's token must have (repeat for more).
     #[arg(long = "auth-scope", value_name = "SCOPE", requires = "auth_issuer")]
     pub(crate) auth_scopes: Vec<String>,
+    /// Hide and refuse what GLOB matches (from the root, e.g. 'db/*') unless the caller's
+    /// token holds SCOPE: the root's `require_scopes` policy (repeat for more scopes or
+    /// globs; one glob's scopes are all required).
+    #[arg(long = "require-scope", value_name = "GLOB=SCOPE", value_parser = glob_scope)]
+    pub(crate) require_scopes: Vec<(String, String)>,
     /// How far a token's `exp` and `nbf` may be off, in seconds (clock skew).
     #[arg(long = "auth-leeway", value_name = "SECS", default_value_t = 30)]
     pub(crate) auth_leeway: u64,
@@ -163,6 +168,33 @@ pub(crate) struct ServeArgs {
     #[arg(long, value_name = "SECS", value_parser = crate::call::parse_timeout,
           help_heading = "Limits")]
     pub(crate) body_timeout: Option<Duration>,
+}
+
+/// `GLOB=SCOPE` of `--require-scope` (split at the first `=`).
+fn glob_scope(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((glob, scope)) if !glob.is_empty() && !scope.is_empty() && !scope.contains(' ') => {
+            Ok((glob.to_owned(), scope.to_owned()))
+        }
+        _ => Err(format!(
+            "'{text}' is not GLOB=SCOPE (e.g. 'db/*=db:read'; one scope, no spaces)"
+        )),
+    }
+}
+
+/// The root with the `--require-scope` rules added to its policy: one rule a glob, with
+/// every scope given for it.
+fn with_required_scopes(root: canopy_node::Node, rules: &[(String, String)]) -> canopy_node::Node {
+    let mut globs: Vec<(&str, Vec<&str>)> = Vec::new();
+    for (glob, scope) in rules {
+        match globs.iter_mut().find(|(g, _)| g == glob) {
+            Some((_, scopes)) => scopes.push(scope),
+            None => globs.push((glob, vec![scope])),
+        }
+    }
+    globs.into_iter().fold(root, |root, (glob, scopes)| {
+        root.map_policy(|policy| policy.require_scopes(glob, scopes))
+    })
 }
 
 /// A count of at least 1.
@@ -270,6 +302,7 @@ impl Serving {
         };
         let flags_need_http = args.auth_token_file.is_some()
             || args.auth_token_env.is_some()
+            || !args.require_scopes.is_empty()
             || args.auth_issuer.is_some()
             || args.no_auth
             || args.allow_remote
@@ -286,9 +319,9 @@ impl Serving {
         }
         if addr.is_none() && flags_need_http {
             return Err(Failure::Usage(
-                "canopy: --auth-*, --no-auth, --allow-remote, --allow-host, --allow-origin and \
-                 the limits (--max-*, --*-timeout) are for HTTP: add --http ADDR (or http = \
-                 \"ADDR\" in the tree file's [serve])"
+                "canopy: --auth-*, --require-scope, --no-auth, --allow-remote, --allow-host, \
+                 --allow-origin and the limits (--max-*, --*-timeout) are for HTTP: add --http \
+                 ADDR (or http = \"ADDR\" in the tree file's [serve])"
                     .into(),
             ));
         }
@@ -350,7 +383,8 @@ pub(crate) async fn run(args: ServeArgs) -> Outcome {
         gate = check_gate(&args, &serving.auth).await?;
     }
     let (tokens, oauth) = gate;
-    let tree = crate::load::build_loaded_tree(&args.tree, file.root, args.build).await?;
+    let root = with_required_scopes(file.root, &args.require_scopes);
+    let tree = crate::load::build_loaded_tree(&args.tree, root, args.build).await?;
     let outcome = match serving.addr {
         None => serve_stdio(&tree, &args.tree).await,
         Some(addr) => serve_http(&tree, addr, &serving, tokens, oauth).await,

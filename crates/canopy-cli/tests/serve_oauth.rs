@@ -5,11 +5,11 @@
 
 mod common;
 
-use std::{process::Stdio, time::Duration};
+use std::time::Duration;
 
 use common::{
     authorization::{AuthorizationServer, free_port, sign_in},
-    canopy_binary, http, leaf_server, post_initialize, search_with_token, tree, wait_for_url,
+    canopy_binary, http, leaf_server, post_initialize, search_with_token, serve_announced, tree,
 };
 
 const OTHER_RESOURCE: &str = "http://other.example/mcp";
@@ -21,20 +21,21 @@ const ALG_HS256: &str = "eyJhbGciOiJIUzI1NiIsImtpZCI6ImtleS0xIiwidHlwIjoiSldUIn0
 /// `canopy serve demo.toml` on `port` as a resource server of `issuer` with `flags`, and its
 /// URL.
 async fn serve(port: u16, issuer: &str, flags: &[&str]) -> (tokio::process::Child, String) {
-    let mut server = tokio::process::Command::new(canopy_binary())
-        .arg("serve")
-        .arg(tree("demo.toml"))
-        .args(["--http", &format!("127.0.0.1:{port}")])
-        .args(["--auth-issuer", issuer])
-        .args(["--auth-audience", &format!("http://127.0.0.1:{port}/mcp")])
-        .args(flags)
-        .env("LEAF_SERVER", leaf_server())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("canopy starts");
-    let url = wait_for_url(&mut server, "serving tree 'hub' at").await;
-    (server, url)
+    let demo = tree("demo.toml").display().to_string();
+    let (http, audience) = (
+        format!("127.0.0.1:{port}"),
+        format!("http://127.0.0.1:{port}/mcp"),
+    );
+    let args = [
+        demo.as_str(),
+        "--http",
+        &http,
+        "--auth-issuer",
+        issuer,
+        "--auth-audience",
+        &audience,
+    ];
+    serve_announced(args.iter().chain(flags), &[]).await
 }
 
 /// An `initialize` POST with `token`: its status and its challenge.
@@ -619,4 +620,68 @@ fn a_bad_introspection_secret_file_is_a_usage_error() {
             "names the file: {stderr}"
         );
     }
+}
+
+/// `--require-scope GLOB=SCOPE`: the root's `require_scopes` rule from the command line; a
+/// token without the scope neither sees nor calls what the glob matches, one with it does.
+#[tokio::test]
+async fn require_scope_flags_hide_and_refuse_by_scope() {
+    use rmcp::{
+        model::CallToolRequestParams,
+        service::{ClientLifecycleMode, ClientServiceExt},
+        transport::{
+            StreamableHttpClientTransport,
+            streamable_http_client::StreamableHttpClientTransportConfig,
+        },
+    };
+    let port = free_port();
+    let resource = format!("http://127.0.0.1:{port}/mcp");
+    let auth = AuthorizationServer::start(&[&resource]).await;
+    let (_server, url) = serve(
+        port,
+        &auth.issuer,
+        &["--require-scope", "research/**=db:read"],
+    )
+    .await;
+    let tools_with = |scope: &'static str| {
+        let (auth, resource, url) = (&auth, &resource, &url);
+        async move {
+            let token = auth.token(resource, scope).await;
+            let config =
+                StreamableHttpClientTransportConfig::with_uri(url.as_str()).auth_header(token);
+            let client = ()
+                .serve_with_lifecycle(
+                    StreamableHttpClientTransport::from_config(config),
+                    ClientLifecycleMode::Initialize,
+                )
+                .await
+                .expect("connects");
+            let names: Vec<String> = client
+                .list_all_tools()
+                .await
+                .expect("tools/list")
+                .into_iter()
+                .map(|tool| tool.name.to_string())
+                .collect();
+            let mut params = CallToolRequestParams::new("research__web__search");
+            params.arguments = serde_json::json!({ "query": "rust" }).as_object().cloned();
+            let called = client.call_tool(params).await;
+            client.cancel().await.expect("close");
+            (names, called)
+        }
+    };
+    let (names, called) = tools_with("notes:write").await;
+    assert!(
+        !names.iter().any(|n| n.starts_with("research__")),
+        "{names:?}"
+    );
+    assert!(names.iter().any(|n| n.starts_with("notes__")), "{names:?}");
+    let refused = called.expect_err("refused without db:read").to_string();
+    assert!(refused.contains("db:read"), "{refused}");
+    let (names, called) = tools_with("db:read").await;
+    assert!(
+        names.contains(&"research__web__search".to_owned()),
+        "{names:?}"
+    );
+    called.expect("called with db:read");
 }

@@ -151,6 +151,12 @@ impl Node {
         self
     }
 
+    /// Changes the node's policy with `change` (e.g. adds a rule to what a tree file set).
+    pub fn map_policy(mut self, change: impl FnOnce(Policy) -> Policy) -> Self {
+        self.policy = change(std::mem::take(&mut self.policy));
+        self
+    }
+
     /// Mounts the node without a name prefix: its capabilities appear under their own names.
     pub fn inline(mut self) -> Self {
         self.inline = true;
