@@ -222,32 +222,6 @@ impl ServeArgs {
     }
 }
 
-/// The default limits, under the file's, under the flags'.
-fn limits(file: &ServeLimits, flags: &ServeLimits) -> HttpLimits {
-    let mut limits = HttpLimits::default();
-    for given in [file, flags] {
-        macro_rules! apply {
-            ($($key:ident),*) => {$(
-                if let Some(value) = given.$key {
-                    limits = limits.$key(value);
-                }
-            )*};
-        }
-        apply!(
-            max_body_bytes,
-            max_json_depth,
-            max_concurrent,
-            max_concurrent_per_client,
-            max_sessions,
-            max_sessions_per_client,
-            session_idle_timeout,
-            header_timeout,
-            body_timeout
-        );
-    }
-    limits
-}
-
 /// Who may call a tree served over HTTP, from the flags or the tree file's `[serve.auth]`.
 enum Gate {
     Open,
@@ -300,6 +274,7 @@ impl Serving {
             },
             gate => gate,
         };
+        let flag_limits = args.limit_flags();
         let flags_need_http = args.auth_token_file.is_some()
             || args.auth_token_env.is_some()
             || !args.require_scopes.is_empty()
@@ -308,7 +283,7 @@ impl Serving {
             || args.allow_remote
             || !args.allow_hosts.is_empty()
             || !args.allow_origins.is_empty()
-            || args.limit_flags() != ServeLimits::default();
+            || flag_limits != ServeLimits::default();
         if args.auth_client_id.is_some() && !matches!(auth, Gate::OAuth { .. }) {
             return Err(Failure::Usage(
                 "canopy: --auth-client-id (introspection) needs an OAuth resource server: \
@@ -361,7 +336,10 @@ impl Serving {
             allow_origins,
             auth,
             audit: args.audit || file.audit,
-            limits: limits(&file.limits, &args.limit_flags()),
+            // The defaults, under the file's, under the flags'.
+            limits: HttpLimits::default()
+                .with_settings(&file.limits)
+                .with_settings(&flag_limits),
         })
     }
 }

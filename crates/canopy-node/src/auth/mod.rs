@@ -258,7 +258,7 @@ pub(crate) async fn require_static_token(
 
 /// A `401` with its challenge and a JSON-RPC error body that says why.
 fn unauthorized(challenge: &'static str, message: &str) -> Response {
-    let mut response = error_response(StatusCode::UNAUTHORIZED, message);
+    let mut response = error_response(StatusCode::UNAUTHORIZED, UNAUTHORIZED_CODE, message);
     response.headers_mut().insert(
         header::WWW_AUTHENTICATE,
         HeaderValue::from_static(challenge),
@@ -266,12 +266,16 @@ fn unauthorized(challenge: &'static str, message: &str) -> Response {
     response
 }
 
-/// An HTTP error with a JSON-RPC error body that says why.
-fn error_response(status: StatusCode, message: &str) -> Response {
+/// The JSON-RPC error code of an authentication refusal.
+const UNAUTHORIZED_CODE: i64 = -32001;
+
+/// An HTTP error of the HTTP face with a JSON-RPC error body that says why (`id` null: the
+/// request was not read, or could not be). The limits' refusals use it too.
+pub(crate) fn error_response(status: StatusCode, code: i64, message: &str) -> Response {
     let body = serde_json::json!({
         "jsonrpc": "2.0",
         "id": null,
-        "error": { "code": -32001, "message": message },
+        "error": { "code": code, "message": message },
     });
     (
         status,

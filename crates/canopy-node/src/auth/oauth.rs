@@ -993,7 +993,7 @@ pub(crate) async fn require_access_token(
             ),
         ),
     };
-    let mut response = super::error_response(status, &message);
+    let mut response = super::error_response(status, super::UNAUTHORIZED_CODE, &message);
     if let Ok(value) = HeaderValue::from_str(&resource.challenge(refusal.as_ref())) {
         response
             .headers_mut()

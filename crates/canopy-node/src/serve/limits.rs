@@ -146,6 +146,33 @@ impl HttpLimits {
     );
 }
 
+impl HttpLimits {
+    /// These limits with every value `settings` sets (a tree file's `[serve.limits]`, or
+    /// flags that say the same) put in place; the unset ones stay.
+    #[must_use]
+    pub fn with_settings(mut self, settings: &crate::treefile::ServeLimits) -> Self {
+        macro_rules! apply {
+            ($($key:ident),*) => {$(
+                if let Some(value) = settings.$key {
+                    self.$key = value;
+                }
+            )*};
+        }
+        apply!(
+            max_body_bytes,
+            max_json_depth,
+            max_concurrent,
+            max_concurrent_per_client,
+            max_sessions,
+            max_sessions_per_client,
+            session_idle_timeout,
+            header_timeout,
+            body_timeout
+        );
+        self
+    }
+}
+
 /// Who a request is from, for the per-client limits: the authenticated caller, else the
 /// peer's IP address.
 pub(super) fn client_key(request: &Request) -> Arc<str> {
@@ -418,17 +445,7 @@ impl Refusal {
 
 impl IntoResponse for Refusal {
     fn into_response(self) -> Response {
-        let body = serde_json::json!({
-            "jsonrpc": "2.0",
-            "id": null,
-            "error": { "code": self.code, "message": self.message },
-        });
-        let mut response = (
-            self.status,
-            [(header::CONTENT_TYPE, "application/json")],
-            body.to_string(),
-        )
-            .into_response();
+        let mut response = crate::auth::error_response(self.status, self.code, &self.message);
         if let Some(seconds) = self.retry_after {
             response
                 .headers_mut()
@@ -504,6 +521,23 @@ mod tests {
         ));
         assert!(!is_initialize(br#"{"jsonrpc":"2.0","id":1,"result":{}}"#));
         assert!(!is_initialize(b"not json"));
+    }
+
+    #[test]
+    fn settings_replace_only_what_they_set() {
+        let settings = crate::treefile::ServeLimits {
+            max_json_depth: Some(8),
+            body_timeout: Some(Duration::from_secs(2)),
+            ..Default::default()
+        };
+        let limits = HttpLimits::default().with_settings(&settings);
+        assert_eq!(limits.json_depth(), 8);
+        assert_eq!(limits.body_time(), Duration::from_secs(2));
+        assert_eq!(limits.body_bytes(), HttpLimits::DEFAULT_BODY_BYTES);
+        assert_eq!(
+            HttpLimits::default().with_settings(&crate::treefile::ServeLimits::default()),
+            HttpLimits::default()
+        );
     }
 
     #[test]
