@@ -15,46 +15,14 @@ use std::{
 
 use common::{
     authorization::{AuthorizationServer, free_port},
-    canopy_binary, leaf_server, tree, wait_for_url,
+    canopy_binary, client_with_token, leaf_server, lifecycles, tool_names, tree, wait_for_url,
 };
 use rmcp::{
     RoleClient,
-    model::{CallToolRequestParams, ProtocolVersion, RequestMetaObject},
-    service::{ClientLifecycleMode, ClientServiceExt, RunningService},
-    transport::{
-        StreamableHttpClientTransport, streamable_http_client::StreamableHttpClientTransportConfig,
-    },
+    model::{CallToolRequestParams, RequestMetaObject},
+    service::RunningService,
 };
 use tokio::io::{AsyncBufReadExt, BufReader};
-
-/// A client of `url` with `token`, at 2025-11-25 (`Initialize`) or 2026-07-28.
-async fn client(
-    url: &str,
-    token: &str,
-    lifecycle: ClientLifecycleMode,
-) -> RunningService<RoleClient, ()> {
-    let config = StreamableHttpClientTransportConfig::with_uri(url).auth_header(token);
-    ().serve_with_lifecycle(
-        StreamableHttpClientTransport::from_config(config),
-        lifecycle,
-    )
-    .await
-    .expect("a client with the token connects")
-}
-
-fn lifecycles() -> [ClientLifecycleMode; 2] {
-    [
-        ClientLifecycleMode::Initialize,
-        ClientLifecycleMode::Discover {
-            preferred_versions: vec![ProtocolVersion::V_2026_07_28],
-        },
-    ]
-}
-
-async fn tool_names(client: &RunningService<RoleClient, ()>) -> Vec<String> {
-    let tools = client.list_all_tools().await.expect("tools/list");
-    tools.into_iter().map(|t| t.name.to_string()).collect()
-}
 
 /// Calls `name` with `arguments` (and `meta`, when given): the result's text, or the error.
 async fn call(
@@ -152,7 +120,7 @@ async fn scopes_decide_what_a_caller_sees_and_calls_and_children_see_claims_not_
     for lifecycle in lifecycles() {
         // A caller with notes:write: the lab (require_scopes db:read) is hidden and refused;
         // write_note is not asked (allow_scopes), although this client cannot answer prompts.
-        let as_writer = client(&resource, &writer, lifecycle.clone()).await;
+        let as_writer = client_with_token(&resource, &writer, lifecycle.clone()).await;
         let names = tool_names(&as_writer).await;
         assert!(
             names.contains(&"notes__write_note".to_owned())
@@ -208,7 +176,7 @@ async fn scopes_decide_what_a_caller_sees_and_calls_and_children_see_claims_not_
 
         // A caller with db:read: the lab is there; write_note needs the user's approval,
         // which this client cannot give.
-        let as_reader = client(&resource, &reader, lifecycle.clone()).await;
+        let as_reader = client_with_token(&resource, &reader, lifecycle.clone()).await;
         let names = tool_names(&as_reader).await;
         assert!(
             names.contains(&"lab__was_cancelled".to_owned()),

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use common::{
     authorization::{AuthorizationServer, free_port, sign_in},
-    canopy_binary, http, leaf_server, post_initialize, search_with_token, serve_announced, tree,
+    canopy_binary, client_with_token, http, leaf_server, post_initialize, search_with_token,
+    serve_announced, tool_names, tree,
 };
 
 const OTHER_RESOURCE: &str = "http://other.example/mcp";
@@ -325,14 +326,7 @@ async fn opaque_tokens_are_introspected() {
 /// for a query no page matches), within 120 s.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_thousand_authenticated_calls_lose_and_mix_up_nothing() {
-    use rmcp::{
-        model::CallToolRequestParams,
-        service::{ClientLifecycleMode, ClientServiceExt},
-        transport::{
-            StreamableHttpClientTransport,
-            streamable_http_client::StreamableHttpClientTransportConfig,
-        },
-    };
+    use rmcp::{model::CallToolRequestParams, service::ClientLifecycleMode};
     const CALLS: usize = 10_000;
     const CONCURRENT: usize = 200;
     let port = free_port();
@@ -352,14 +346,7 @@ async fn ten_thousand_authenticated_calls_lose_and_mix_up_nothing() {
     )
     .await;
     let token = auth.token(&resource, "notes:write").await;
-    let config = StreamableHttpClientTransportConfig::with_uri(url.as_str()).auth_header(token);
-    let client = ()
-        .serve_with_lifecycle(
-            StreamableHttpClientTransport::from_config(config),
-            ClientLifecycleMode::Initialize,
-        )
-        .await
-        .expect("a client with the token connects");
+    let client = client_with_token(&url, &token, ClientLifecycleMode::Initialize).await;
     let started = std::time::Instant::now();
     let mut workers = tokio::task::JoinSet::new();
     for worker in 0..CONCURRENT {
@@ -526,13 +513,7 @@ async fn rmcps_oauth_client_signs_in_with_pkce_and_calls() {
         StreamableHttpClientTransportConfig::with_uri(url.as_str()),
     );
     let client = ().serve(transport).await.expect("rmcp connects with the token");
-    let names: Vec<String> = client
-        .list_all_tools()
-        .await
-        .expect("tools/list")
-        .into_iter()
-        .map(|tool| tool.name.to_string())
-        .collect();
+    let names = tool_names(&client).await;
     assert!(
         names.contains(&"research__web__search".to_owned()),
         "{names:?}"
@@ -626,14 +607,7 @@ fn a_bad_introspection_secret_file_is_a_usage_error() {
 /// token without the scope neither sees nor calls what the glob matches, one with it does.
 #[tokio::test]
 async fn require_scope_flags_hide_and_refuse_by_scope() {
-    use rmcp::{
-        model::CallToolRequestParams,
-        service::{ClientLifecycleMode, ClientServiceExt},
-        transport::{
-            StreamableHttpClientTransport,
-            streamable_http_client::StreamableHttpClientTransportConfig,
-        },
-    };
+    use rmcp::{model::CallToolRequestParams, service::ClientLifecycleMode};
     let port = free_port();
     let resource = format!("http://127.0.0.1:{port}/mcp");
     let auth = AuthorizationServer::start(&[&resource]).await;
@@ -647,22 +621,8 @@ async fn require_scope_flags_hide_and_refuse_by_scope() {
         let (auth, resource, url) = (&auth, &resource, &url);
         async move {
             let token = auth.token(resource, scope).await;
-            let config =
-                StreamableHttpClientTransportConfig::with_uri(url.as_str()).auth_header(token);
-            let client = ()
-                .serve_with_lifecycle(
-                    StreamableHttpClientTransport::from_config(config),
-                    ClientLifecycleMode::Initialize,
-                )
-                .await
-                .expect("connects");
-            let names: Vec<String> = client
-                .list_all_tools()
-                .await
-                .expect("tools/list")
-                .into_iter()
-                .map(|tool| tool.name.to_string())
-                .collect();
+            let client = client_with_token(url, &token, ClientLifecycleMode::Initialize).await;
+            let names = tool_names(&client).await;
             let mut params = CallToolRequestParams::new("research__web__search");
             params.arguments = serde_json::json!({ "query": "rust" }).as_object().cloned();
             let called = client.call_tool(params).await;

@@ -243,35 +243,58 @@ pub async fn post_initialize(url: &str, headers: &[(&str, &str)]) -> HttpRespons
     http("POST", url, &all, INITIALIZE).await
 }
 
-/// rmcp's Streamable HTTP client with `token` as its bearer token, at 2025-11-25 and at
-/// 2026-07-28: each lists the demo tree's tools and calls `research__web__search`.
-pub async fn search_with_token(url: &str, token: &str) {
+/// rmcp's Streamable HTTP client of `url` with `token` as its bearer token, at 2025-11-25
+/// (`Initialize`) or 2026-07-28.
+pub async fn client_with_token(
+    url: &str,
+    token: &str,
+    lifecycle: rmcp::service::ClientLifecycleMode,
+) -> rmcp::service::RunningService<rmcp::RoleClient, ()> {
     use rmcp::{
-        model::{CallToolRequestParams, ProtocolVersion},
-        service::{ClientLifecycleMode, ClientServiceExt},
+        service::ClientServiceExt,
         transport::{
             StreamableHttpClientTransport,
             streamable_http_client::StreamableHttpClientTransportConfig,
         },
     };
-    for lifecycle in [
+    let config = StreamableHttpClientTransportConfig::with_uri(url).auth_header(token);
+    ().serve_with_lifecycle(
+        StreamableHttpClientTransport::from_config(config),
+        lifecycle,
+    )
+    .await
+    .expect("a client with the token connects")
+}
+
+/// Both revision families' lifecycles: 2025-11-25's `initialize`, 2026-07-28's discovery.
+pub fn lifecycles() -> [rmcp::service::ClientLifecycleMode; 2] {
+    use rmcp::{model::ProtocolVersion, service::ClientLifecycleMode};
+    [
         ClientLifecycleMode::Initialize,
         ClientLifecycleMode::Discover {
             preferred_versions: vec![ProtocolVersion::V_2026_07_28],
         },
-    ] {
-        let config = StreamableHttpClientTransportConfig::with_uri(url).auth_header(token);
-        let client = ()
-            .serve_with_lifecycle(
-                StreamableHttpClientTransport::from_config(config),
-                lifecycle,
-            )
-            .await
-            .expect("a client with the token connects");
-        let tools = client.list_all_tools().await.expect("tools/list");
+    ]
+}
+
+/// The names of every tool a client lists.
+pub async fn tool_names(
+    client: &rmcp::service::RunningService<rmcp::RoleClient, ()>,
+) -> Vec<String> {
+    let tools = client.list_all_tools().await.expect("tools/list");
+    tools.into_iter().map(|t| t.name.to_string()).collect()
+}
+
+/// rmcp's Streamable HTTP client with `token` as its bearer token, at 2025-11-25 and at
+/// 2026-07-28: each lists the demo tree's tools and calls `research__web__search`.
+pub async fn search_with_token(url: &str, token: &str) {
+    use rmcp::model::CallToolRequestParams;
+    for lifecycle in lifecycles() {
+        let client = client_with_token(url, token, lifecycle).await;
+        let names = tool_names(&client).await;
         assert!(
-            tools.iter().any(|t| t.name == "research__web__search"),
-            "{tools:?}"
+            names.iter().any(|name| name == "research__web__search"),
+            "{names:?}"
         );
         let mut params = CallToolRequestParams::new("research__web__search");
         params.arguments = serde_json::json!({ "query": "rust" }).as_object().cloned();
